@@ -1,0 +1,87 @@
+# Builds the qkernels addon with node-gyp. The source lists come from native/sources.json, the one list that
+# CMakeLists.txt reads too. Each ISA tier is its own static library compiled with that tier's flags only: no
+# -march=native anywhere, so one binary runs on any x86-64 or arm64 CPU and picks its kernels at run time.
+{
+  'target_defaults': {
+    'include_dirs': [
+      '<!(node -p "require(\'node-addon-api\').include_dir")',
+      'native/include',
+      'native',
+    ],
+    'defines': [
+      'NAPI_VERSION=8',
+      'NAPI_DISABLE_CPP_EXCEPTIONS',
+      'NODE_ADDON_API_DISABLE_DEPRECATED',
+      'NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED',
+    ],
+    'cflags_cc': ['-std=c++17', '-O3', '-ffp-contract=off', '-fvisibility=hidden'],
+    'cflags_cc!': ['-std=gnu++17', '-std=gnu++1y', '-std=gnu++20'],
+    'xcode_settings': {
+      'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+      'GCC_SYMBOLS_PRIVATE_EXTERN': 'YES',
+      'OTHER_CPLUSPLUSFLAGS': ['-O3', '-ffp-contract=off'],
+    },
+    'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/std:c++17', '/fp:precise']}},
+  },
+  'targets': [
+    {
+      'target_name': 'qk_scalar',
+      'type': 'static_library',
+      'sources': ['<!@(node -p "require(\'./native/sources.json\').scalar.join(\' \')")'],
+      'cflags_cc': ['-fno-tree-vectorize'],
+      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-fno-tree-vectorize']},
+    },
+    {
+      'target_name': 'qkernels',
+      'sources': [
+        '<!@(node -p "require(\'./native/sources.json\').common.join(\' \')")',
+        '<!@(node -p "require(\'./native/sources.json\').binding.join(\' \')")',
+      ],
+      'dependencies': ['qk_scalar'],
+      'conditions': [
+        ['target_arch=="x64"', {'dependencies': ['qk_avx2', 'qk_avx512']}],
+        ['target_arch=="arm64"', {'dependencies': ['qk_neon', 'qk_neondot']}],
+      ],
+    },
+  ],
+  'conditions': [
+    ['target_arch=="x64"', {
+      'targets': [
+        {
+          'target_name': 'qk_avx2',
+          'type': 'static_library',
+          'sources': ['<!@(node -p "require(\'./native/sources.json\').avx2.join(\' \')")'],
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c']},
+          'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/arch:AVX2']}},
+        },
+        {
+          'target_name': 'qk_avx512',
+          'type': 'static_library',
+          'sources': ['<!@(node -p "require(\'./native/sources.json\').avx512.join(\' \')")'],
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq',
+                        '-mavx512vnni'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw',
+                                                      '-mavx512vl', '-mavx512dq', '-mavx512vnni']},
+          'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/arch:AVX512']}},
+        },
+      ],
+    }],
+    ['target_arch=="arm64"', {
+      'targets': [
+        {
+          'target_name': 'qk_neon',
+          'type': 'static_library',
+          'sources': ['<!@(node -p "require(\'./native/sources.json\').neon.join(\' \')")'],
+        },
+        {
+          'target_name': 'qk_neondot',
+          'type': 'static_library',
+          'sources': ['<!@(node -p "require(\'./native/sources.json\').neondot.join(\' \')")'],
+          'cflags_cc': ['-march=armv8.2-a+dotprod'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-march=armv8.2-a+dotprod']},
+        },
+      ],
+    }],
+  ],
+}

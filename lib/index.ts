@@ -1,0 +1,8 @@
+// qkernels: INT8 quantization kernels for Node.js. The public surface; every name here is exported from both
+// the CommonJS and the ESM entry points.
+export { cpuInfo, getIsa, setIsa, withIsa, ISAS } from './isa';
+export type { CpuInfo, Isa } from './isa';
+export { quantize, dequantize, isPerChannel, DTYPES } from './quantize';
+export type { QuantDtype, QuantArrayOf, QuantParams, PerTensorParams, PerChannelParams } from './quantize';
+export { toFloat16, fromFloat16, toBFloat16, fromBFloat16 } from './float16';
+export type { Float16ArrayLike } from './float16';

@@ -1,0 +1,97 @@
+// Loads the compiled addon and describes its private, positional exports. The public API validates every
+// argument before calling these; the C++ side re-checks types and lengths so a bad call cannot touch memory
+// out of bounds.
+import * as path from 'node:path';
+
+export interface NativeCpuInfo {
+  arch: string;
+  model: string;
+  features: string[];
+  isas: string[];
+  isa: string;
+}
+
+export type QuantArray = Int8Array | Uint8Array;
+
+export interface NativeBinding {
+  cpuInfo(): NativeCpuInfo;
+  setIsa(isa: string): string;
+  quantize(x: Float32Array, out: QuantArray, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
+  quantizePerChannel(
+    x: Float32Array,
+    out: QuantArray,
+    scale: Float32Array,
+    zeroPoint: Int32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    qmin: number,
+    qmax: number,
+  ): void;
+  dequantize(q: QuantArray, out: Float32Array, scale: number, zeroPoint: number): void;
+  dequantizePerChannel(
+    q: QuantArray,
+    out: Float32Array,
+    scale: Float32Array,
+    zeroPoint: Int32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+  ): void;
+  f32ToF16(x: Float32Array, out: Uint16Array): void;
+  f16ToF32(h: Uint16Array, out: Float32Array): void;
+  f32ToBf16(x: Float32Array, out: Uint16Array): void;
+  bf16ToF32(h: Uint16Array, out: Float32Array): void;
+}
+
+/** The names every build exports; test/binding-surface.test.ts checks the addon against this list. */
+export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
+  'cpuInfo',
+  'setIsa',
+  'quantize',
+  'quantizePerChannel',
+  'dequantize',
+  'dequantizePerChannel',
+  'f32ToF16',
+  'f16ToF32',
+  'f32ToBf16',
+  'bf16ToF32',
+];
+
+function load(): NativeBinding {
+  const root = path.join(__dirname, '..');
+  const candidates = [
+    process.env.QKERNELS_BINDING,
+    path.join(root, 'build', 'Release', 'qkernels.node'),
+    path.join(root, 'build', 'Debug', 'qkernels.node'),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const failures: string[] = [];
+  for (const file of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return require(file) as NativeBinding;
+    } catch (err) {
+      failures.push(`  ${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(
+    'qkernels: could not load the native addon. Tried:\n' +
+      failures.join('\n') +
+      '\nPossible solutions:\n' +
+      '  - build it: `npm install` (or `npx node-gyp rebuild`) in the package directory; this needs python3, make and a C++17 compiler\n' +
+      '  - or with CMake: `npm run build:cmake`\n' +
+      '  - set QKERNELS_BINDING to the path of a built qkernels.node',
+  );
+}
+
+export const native: NativeBinding = load();
+
+// QKERNELS_ISA forces a tier at load; an unknown or unavailable tier fails the load with the list of tiers.
+const forced = process.env.QKERNELS_ISA;
+if (forced !== undefined && forced !== '') {
+  try {
+    native.setIsa(forced);
+  } catch (err) {
+    throw new Error(`qkernels: QKERNELS_ISA=${forced} cannot be used: ${(err as Error).message.replace(/^qkernels: /, '')}`);
+  }
+}

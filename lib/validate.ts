@@ -1,0 +1,93 @@
+// Argument validation for the public API. Every message names the parameter, what was expected and what was
+// received, in one shape: "qkernels: expected <what> for <name>, received <actual>". TypeError for a wrong type,
+// RangeError for a value outside what the op accepts.
+
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A short description of a value for error messages: `Float64Array(12)`, `number 3.5`, `string "x"`. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (ArrayBuffer.isView(v)) {
+    const name = v.constructor?.name ?? 'ArrayBufferView';
+    return 'length' in v ? `${name}(${(v as TypedArray).length})` : name;
+  }
+  if (Array.isArray(v)) return `Array(${v.length})`;
+  switch (typeof v) {
+    case 'number':
+      return `number ${v}`;
+    case 'string':
+      return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v)}`;
+    case 'bigint':
+      return `bigint ${v}n`;
+    case 'object':
+      return `object ${v.constructor?.name ?? 'Object'}`;
+    default:
+      return typeof v;
+  }
+}
+
+export function typeError(name: string, expected: string, actual: unknown): TypeError {
+  return new TypeError(`qkernels: expected ${expected} for ${name}, received ${describe(actual)}`);
+}
+
+export function rangeError(name: string, expected: string, actual: unknown): RangeError {
+  return new RangeError(`qkernels: expected ${expected} for ${name}, received ${describe(actual)}`);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+export function requireObject(name: string, v: unknown): Record<string, unknown> {
+  if (!isObject(v)) throw typeError(name, 'an options object', v);
+  return v;
+}
+
+export function requireInstance<T>(name: string, v: unknown, ctor: new (...a: never[]) => T, what: string): T {
+  if (!(v instanceof ctor)) throw typeError(name, what, v);
+  return v;
+}
+
+/** A finite number that rounds to a positive, finite float32 with a finite float32 reciprocal. */
+export function requireScale(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw typeError(name, 'a number', v);
+  const f = Math.fround(v);
+  if (!(f > 0) || !Number.isFinite(f) || !Number.isFinite(Math.fround(1 / f)))
+    throw rangeError(name, 'a positive finite float32 (and 1/scale finite)', v);
+  return v;
+}
+
+export function requireInteger(name: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number') throw typeError(name, 'a number', v);
+  if (!Number.isInteger(v) || v < lo || v > hi) throw rangeError(name, `an integer in [${lo}, ${hi}]`, v);
+  return v;
+}
+
+/** A non-negative safe integer dimension. */
+export function requireDim(name: string, v: unknown, min = 0): number {
+  if (typeof v !== 'number') throw typeError(name, 'a number', v);
+  if (!Number.isSafeInteger(v) || v < min) throw rangeError(name, `an integer >= ${min}`, v);
+  return v;
+}
+
+export function requireOneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+    throw (typeof v === 'string' ? rangeError : typeError)(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+  return v as T;
+}
+
+export function requireLength(name: string, v: { length: number }, length: number, why = ''): void {
+  if (v.length !== length) throw rangeError(name, `length ${length}${why ? ` (${why})` : ''}`, v);
+}

@@ -1,0 +1,88 @@
+// qkernels binding: argument checks. The TypeScript layer validates every public call with messages that name
+// the user's parameter; these checks are the second line of defence that keeps a bad call from the private
+// binding from reading or writing out of bounds.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace qkb {
+
+struct View {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+};
+
+inline bool throw_type(const Napi::Env& env, const std::string& msg) {
+  Napi::TypeError::New(env, "qkernels: " + msg).ThrowAsJavaScriptException();
+  return false;
+}
+inline bool throw_range(const Napi::Env& env, const std::string& msg) {
+  Napi::RangeError::New(env, "qkernels: " + msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+inline const char* type_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    default: return "TypedArray";
+  }
+}
+
+// Reads a typed array argument (any type). data already includes the view's byteOffset.
+inline bool typed(const Napi::CallbackInfo& info, size_t i, const char* name, View* out) {
+  napi_env env = info.Env();
+  napi_value v = info[i];
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return throw_type(info.Env(), std::string(name) + " must be a typed array");
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &out->type, &out->length, &out->data, &ab, &off) != napi_ok)
+    return throw_type(info.Env(), std::string(name) + " must be a typed array");
+  return true;
+}
+
+inline bool typed(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type want, View* out) {
+  if (!typed(info, i, name, out)) return false;
+  if (out->type != want)
+    return throw_type(info.Env(), std::string(name) + " must be a " + type_name(want) + ", got " + type_name(out->type));
+  return true;
+}
+
+inline bool number(const Napi::CallbackInfo& info, size_t i, const char* name, double* out) {
+  napi_valuetype t;
+  if (napi_typeof(info.Env(), info[i], &t) != napi_ok || t != napi_number)
+    return throw_type(info.Env(), std::string(name) + " must be a number");
+  napi_get_value_double(info.Env(), info[i], out);
+  return true;
+}
+
+inline bool integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  double d;
+  if (!number(info, i, name, &d)) return false;
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::floor(d) != d)
+    return throw_range(info.Env(), std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " +
+                                       std::to_string(hi) + "], got " + std::to_string(d));
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+inline bool same_length(const Napi::CallbackInfo& info, const char* name, size_t got, size_t want) {
+  if (got != want)
+    return throw_range(info.Env(), std::string(name) + " must have length " + std::to_string(want) + ", got " +
+                                       std::to_string(got));
+  return true;
+}
+
+}  // namespace qkb

@@ -1,0 +1,71 @@
+// qkernels: the kernel table. Every op has one slot; each ISA tier fills the slots it implements and inherits the
+// rest from the tier below, so the scalar kernels are both the floor and the oracle every SIMD kernel is tested
+// against (bit-exact).
+//
+// Kernels never allocate, never throw and never touch napi: the binding validates, allocates and calls them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace qk {
+
+// Tiers, lowest first. The numeric order is the preference order within an architecture.
+enum class Isa : int { Scalar = 0, Avx2, Avx512, Neon, NeonDot, Count };
+
+const char* isa_name(Isa isa);
+
+// Quantize n floats: q = clamp(nearbyint(x * inv_scale) + zero_point, qmin, qmax), NaN -> zero_point.
+// The product is rounded to float32 and then to the nearest integer, ties to even (PyTorch's quantize_per_tensor).
+// qmin <= zero_point <= qmax and the range lies inside the output type's range; the caller guarantees both.
+using QuantizeS8Fn = void (*)(const float* x, int8_t* q, size_t n, float inv_scale, int32_t zero_point,
+                              int32_t qmin, int32_t qmax);
+using QuantizeU8Fn = void (*)(const float* x, uint8_t* q, size_t n, float inv_scale, int32_t zero_point,
+                              int32_t qmin, int32_t qmax);
+// Per-element parameters: element i uses inv_scale[i], zero_point[i] (per-channel quantization along the
+// innermost axis).
+using QuantizeS8VecFn = void (*)(const float* x, int8_t* q, size_t n, const float* inv_scale,
+                                 const int32_t* zero_point, int32_t qmin, int32_t qmax);
+using QuantizeU8VecFn = void (*)(const float* x, uint8_t* q, size_t n, const float* inv_scale,
+                                 const int32_t* zero_point, int32_t qmin, int32_t qmax);
+
+// Dequantize: y = float(q - zero_point) * scale (exact integer difference, one float32 rounding).
+using DequantizeS8Fn = void (*)(const int8_t* q, float* y, size_t n, float scale, int32_t zero_point);
+using DequantizeU8Fn = void (*)(const uint8_t* q, float* y, size_t n, float scale, int32_t zero_point);
+using DequantizeS8VecFn = void (*)(const int8_t* q, float* y, size_t n, const float* scale,
+                                   const int32_t* zero_point);
+using DequantizeU8VecFn = void (*)(const uint8_t* q, float* y, size_t n, const float* scale,
+                                   const int32_t* zero_point);
+
+// IEEE binary16 and bfloat16 conversions, round to nearest even, NaN stays NaN with its sign (quieted, payload
+// truncated exactly as F16C does).
+using F32ToU16Fn = void (*)(const float* x, uint16_t* h, size_t n);
+using U16ToF32Fn = void (*)(const uint16_t* h, float* x, size_t n);
+
+struct Kernels {
+  Isa isa;
+  QuantizeS8Fn quantize_s8;
+  QuantizeU8Fn quantize_u8;
+  QuantizeS8VecFn quantize_s8_vec;
+  QuantizeU8VecFn quantize_u8_vec;
+  DequantizeS8Fn dequantize_s8;
+  DequantizeU8Fn dequantize_u8;
+  DequantizeS8VecFn dequantize_s8_vec;
+  DequantizeU8VecFn dequantize_u8_vec;
+  F32ToU16Fn f32_to_f16;
+  U16ToF32Fn f16_to_f32;
+  F32ToU16Fn f32_to_bf16;
+  U16ToF32Fn bf16_to_f32;
+};
+
+// Tier fill functions: each overrides the slots its tier implements. Defined in native/kernels/<tier>/.
+void fill_scalar(Kernels& k);
+#if defined(__x86_64__) || defined(_M_X64)
+void fill_avx2(Kernels& k);
+void fill_avx512(Kernels& k);
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+void fill_neon(Kernels& k);
+void fill_neondot(Kernels& k);
+#endif
+
+}  // namespace qk

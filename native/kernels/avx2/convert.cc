@@ -1,0 +1,188 @@
+// qkernels avx2 tier (AVX2 + FMA + F16C): quantize, dequantize and FP16/BF16 conversion. Compiled with
+// -mavx2 -mfma -mf16c only; reached only when cpuid/xgetbv report all three. Bit-exact with the scalar tier.
+#include <immintrin.h>
+
+#include <cstring>
+#include <type_traits>
+
+#include "qk/kernels.h"
+
+namespace qk {
+namespace {
+
+// One vector of 8: q = clamp(round_even(x * inv) + zp, qmin, qmax), NaN -> zp, as exact int32.
+inline __m256i quant8(__m256 x, __m256 inv, __m256 zp, __m256 lo, __m256 hi) {
+  const __m256 v = _mm256_mul_ps(x, inv);
+  const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+  __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), lo), hi);
+  return _mm256_cvtps_epi32(_mm256_blendv_ps(r, zp, nan));
+}
+
+// Packs 32 int32 lanes already inside the 8-bit range into 32 bytes in order.
+template <bool kSigned>
+inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+  const __m256i bytes = kSigned ? _mm256_packs_epi16(ab, cd) : _mm256_packus_epi16(ab, cd);
+  return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Runs a 32-element block function over n elements; the tail goes through a zero-padded stack buffer so every
+// element takes the same vector path.
+template <typename In, typename Out, typename Block>
+inline void blocks32(const In* x, Out* y, size_t n, Block block) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) block(x + i, y + i, i);
+  if (i < n) {
+    alignas(32) In xb[32] = {};
+    alignas(32) Out yb[32];
+    std::memcpy(xb, x + i, (n - i) * sizeof(In));
+    block(xb, yb, i);
+    std::memcpy(y + i, yb, (n - i) * sizeof(Out));
+  }
+}
+
+template <typename T>
+void quantize(const float* x, T* q, size_t n, float inv_scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
+  const __m256 inv = _mm256_set1_ps(inv_scale), zp = _mm256_set1_ps(static_cast<float>(zero_point));
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin)), hi = _mm256_set1_ps(static_cast<float>(qmax));
+  blocks32(x, q, n, [&](const float* xs, T* qs, size_t) {
+    const __m256i a = quant8(_mm256_loadu_ps(xs), inv, zp, lo, hi);
+    const __m256i b = quant8(_mm256_loadu_ps(xs + 8), inv, zp, lo, hi);
+    const __m256i c = quant8(_mm256_loadu_ps(xs + 16), inv, zp, lo, hi);
+    const __m256i d = quant8(_mm256_loadu_ps(xs + 24), inv, zp, lo, hi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), pack32<std::is_signed<T>::value>(a, b, c, d));
+  });
+}
+
+template <typename T>
+void quantize_vec(const float* x, T* q, size_t n, const float* inv_scale, const int32_t* zero_point, int32_t qmin,
+                  int32_t qmax) {
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin)), hi = _mm256_set1_ps(static_cast<float>(qmax));
+  size_t i = 0;
+  auto one = [&](const float* xs, const float* is, const int32_t* zs) {
+    const __m256 zp = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(zs)));
+    return quant8(_mm256_loadu_ps(xs), _mm256_loadu_ps(is), zp, lo, hi);
+  };
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = one(x + i, inv_scale + i, zero_point + i);
+    const __m256i b = one(x + i + 8, inv_scale + i + 8, zero_point + i + 8);
+    const __m256i c = one(x + i + 16, inv_scale + i + 16, zero_point + i + 16);
+    const __m256i d = one(x + i + 24, inv_scale + i + 24, zero_point + i + 24);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), pack32<std::is_signed<T>::value>(a, b, c, d));
+  }
+  if (i < n) {
+    const size_t r = n - i;
+    alignas(32) float xb[32] = {}, ib[32] = {};
+    alignas(32) int32_t zb[32] = {};
+    alignas(32) T qb[32];
+    std::memcpy(xb, x + i, r * 4);
+    std::memcpy(ib, inv_scale + i, r * 4);
+    std::memcpy(zb, zero_point + i, r * 4);
+    const __m256i a = one(xb, ib, zb), b = one(xb + 8, ib + 8, zb + 8);
+    const __m256i c = one(xb + 16, ib + 16, zb + 16), d = one(xb + 24, ib + 24, zb + 24);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(qb), pack32<std::is_signed<T>::value>(a, b, c, d));
+    std::memcpy(q + i, qb, r);
+  }
+}
+
+template <typename T>
+inline __m256i widen8(const T* q) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+  return std::is_signed<T>::value ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+}
+
+template <typename T>
+void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  blocks32(q, y, n, [&](const T* qs, float* ys, size_t) {
+    for (int j = 0; j < 32; j += 8)
+      _mm256_storeu_ps(ys + j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(qs + j), zp)), s));
+  });
+}
+
+template <typename T>
+void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const int32_t* zero_point) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i d =
+        _mm256_sub_epi32(widen8(q + i), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(zero_point + i)));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(scale + i)));
+  }
+  if (i < n) {
+    const size_t r = n - i;
+    alignas(32) T qb[8] = {};
+    alignas(32) float sb[8] = {}, yb[8];
+    alignas(32) int32_t zb[8] = {};
+    std::memcpy(qb, q + i, r);
+    std::memcpy(sb, scale + i, r * 4);
+    std::memcpy(zb, zero_point + i, r * 4);
+    const __m256i d = _mm256_sub_epi32(widen8(qb), _mm256_load_si256(reinterpret_cast<const __m256i*>(zb)));
+    _mm256_store_ps(yb, _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_load_ps(sb)));
+    std::memcpy(y + i, yb, r * 4);
+  }
+}
+
+void f32_to_f16(const float* x, uint16_t* h, size_t n) {
+  blocks32(x, h, n, [](const float* xs, uint16_t* hs, size_t) {
+    for (int j = 0; j < 32; j += 8)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(hs + j),
+                       _mm256_cvtps_ph(_mm256_loadu_ps(xs + j), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  });
+}
+
+void f16_to_f32(const uint16_t* h, float* x, size_t n) {
+  blocks32(h, x, n, [](const uint16_t* hs, float* xs, size_t) {
+    for (int j = 0; j < 32; j += 8)
+      _mm256_storeu_ps(xs + j, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hs + j))));
+  });
+}
+
+// bfloat16 with integer arithmetic: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40.
+inline __m256i bf16_8(__m256 v) {
+  const __m256i x = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
+  const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+  const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+  return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(quiet), nan));
+}
+
+void f32_to_bf16(const float* x, uint16_t* h, size_t n) {
+  blocks32(x, h, n, [](const float* xs, uint16_t* hs, size_t) {
+    for (int j = 0; j < 32; j += 16) {
+      const __m256i a = bf16_8(_mm256_loadu_ps(xs + j)), b = bf16_8(_mm256_loadu_ps(xs + j + 8));
+      const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hs + j), p);
+    }
+  });
+}
+
+void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
+  blocks32(h, x, n, [](const uint16_t* hs, float* xs, size_t) {
+    for (int j = 0; j < 32; j += 8) {
+      const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hs + j)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(xs + j), _mm256_slli_epi32(w, 16));
+    }
+  });
+}
+
+}  // namespace
+
+void fill_avx2(Kernels& k) {
+  k.quantize_s8 = quantize<int8_t>;
+  k.quantize_u8 = quantize<uint8_t>;
+  k.quantize_s8_vec = quantize_vec<int8_t>;
+  k.quantize_u8_vec = quantize_vec<uint8_t>;
+  k.dequantize_s8 = dequantize<int8_t>;
+  k.dequantize_u8 = dequantize<uint8_t>;
+  k.dequantize_s8_vec = dequantize_vec<int8_t>;
+  k.dequantize_u8_vec = dequantize_vec<uint8_t>;
+  k.f32_to_f16 = f32_to_f16;
+  k.f16_to_f32 = f16_to_f32;
+  k.f32_to_bf16 = f32_to_bf16;
+  k.bf16_to_f32 = bf16_to_f32;
+}
+
+}  // namespace qk

@@ -1,0 +1,169 @@
+// qkernels avx512 tier (AVX-512 F/BW/VL/DQ + VNNI): quantize, dequantize and FP16/BF16 conversion with 16-lane
+// vectors and masked tails. Bit-exact with the scalar tier. BF16 uses integer rounding, not vcvtneps2bf16, which
+// flushes subnormal inputs to zero.
+#include <immintrin.h>
+
+#include <type_traits>
+
+#include "qk/kernels.h"
+
+namespace qk {
+namespace {
+
+inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+
+inline __m512i quant16(__m512 x, __m512 inv, __m512 zp, __m512 lo, __m512 hi) {
+  const __m512 v = _mm512_mul_ps(x, inv);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), lo), hi);
+  return _mm512_cvtps_epi32(_mm512_mask_mov_ps(r, nan, zp));
+}
+
+template <typename T>
+void quantize(const float* x, T* q, size_t n, float inv_scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
+  const __m512 inv = _mm512_set1_ps(inv_scale), zp = _mm512_set1_ps(static_cast<float>(zero_point));
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(qmin)), hi = _mm512_set1_ps(static_cast<float>(qmax));
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    // Values are clamped to the 8-bit range, so vpmovdb's truncation is exact for both signednesses.
+    const __m128i a = _mm512_cvtepi32_epi8(quant16(_mm512_loadu_ps(x + i), inv, zp, lo, hi));
+    const __m128i b = _mm512_cvtepi32_epi8(quant16(_mm512_loadu_ps(x + i + 16), inv, zp, lo, hi));
+    const __m128i c = _mm512_cvtepi32_epi8(quant16(_mm512_loadu_ps(x + i + 32), inv, zp, lo, hi));
+    const __m128i d = _mm512_cvtepi32_epi8(quant16(_mm512_loadu_ps(x + i + 48), inv, zp, lo, hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), a);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 16), b);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 32), c);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i + 48), d);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    const __m512i v = quant16(_mm512_maskz_loadu_ps(m, x + i), inv, zp, lo, hi);
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtepi32_epi8(v));
+  }
+}
+
+template <typename T>
+void quantize_vec(const float* x, T* q, size_t n, const float* inv_scale, const int32_t* zero_point, int32_t qmin,
+                  int32_t qmax) {
+  const __m512 lo = _mm512_set1_ps(static_cast<float>(qmin)), hi = _mm512_set1_ps(static_cast<float>(qmax));
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    const __m512 zp = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, zero_point + i));
+    const __m512i v =
+        quant16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, inv_scale + i), zp, lo, hi);
+    _mm_mask_storeu_epi8(q + i, m, _mm512_cvtepi32_epi8(v));
+  }
+}
+
+template <typename T>
+inline __m512i widen16(__mmask16 m, const T* q) {
+  const __m128i b = _mm_maskz_loadu_epi8(m, q);
+  return std::is_signed<T>::value ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+}
+
+template <typename T>
+void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512i zp = _mm512_set1_epi32(zero_point);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 64; j += 16)
+      _mm512_storeu_ps(y + i + j,
+                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(0xffff, q + i + j), zp)), s));
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(m, q + i), zp)), s));
+  }
+}
+
+template <typename T>
+void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const int32_t* zero_point) {
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    const __m512i d = _mm512_sub_epi32(widen16(m, q + i), _mm512_maskz_loadu_epi32(m, zero_point + i));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_maskz_loadu_ps(m, scale + i)));
+  }
+}
+
+void f32_to_f16(const float* x, uint16_t* h, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256i b = _mm512_cvtps_ph(_mm512_loadu_ps(x + i + 16), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i + 16), b);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    const __m256i a = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_mask_storeu_epi16(h + i, m, a);
+  }
+}
+
+void f16_to_f32(const uint16_t* h, float* x, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+    _mm512_storeu_ps(x + i + 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
+  }
+}
+
+inline __m256i bf16_16(__m512 v) {
+  const __m512i x = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), lsb), 16);
+  const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40));
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet));
+}
+
+void f32_to_bf16(const float* x, uint16_t* h, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), bf16_16(_mm512_loadu_ps(x + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i + 16), bf16_16(_mm512_loadu_ps(x + i + 16)));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    _mm256_mask_storeu_epi16(h + i, m, bf16_16(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i)));
+    const __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16)));
+    _mm512_storeu_si512(x + i, _mm512_slli_epi32(a, 16));
+    _mm512_storeu_si512(x + i + 16, _mm512_slli_epi32(b, 16));
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    const __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h + i));
+    _mm512_mask_storeu_epi32(x + i, m, _mm512_slli_epi32(a, 16));
+  }
+}
+
+}  // namespace
+
+void fill_avx512(Kernels& k) {
+  k.quantize_s8 = quantize<int8_t>;
+  k.quantize_u8 = quantize<uint8_t>;
+  k.quantize_s8_vec = quantize_vec<int8_t>;
+  k.quantize_u8_vec = quantize_vec<uint8_t>;
+  k.dequantize_s8 = dequantize<int8_t>;
+  k.dequantize_u8 = dequantize<uint8_t>;
+  k.dequantize_s8_vec = dequantize_vec<int8_t>;
+  k.dequantize_u8_vec = dequantize_vec<uint8_t>;
+  k.f32_to_f16 = f32_to_f16;
+  k.f16_to_f32 = f16_to_f32;
+  k.f32_to_bf16 = f32_to_bf16;
+  k.bf16_to_f32 = bf16_to_f32;
+}
+
+}  // namespace qk
