@@ -165,6 +165,31 @@ void detect(Detected& d) {
 void detect(Detected& d) { d.info.arch = "unknown"; }
 #endif
 
+#if defined(QK_EMULATE_TIERS)
+// TEST BINARIES ONLY (the addon never defines this): -DQK_EMULATE_TIERS=avx512 (a comma list of tier names)
+// marks those tiers available whatever cpuid says, for a test program whose tier translation units are compiled
+// against an emulation of the instructions (SIMDe, see qk/simd_x86.h) instead of the real ones. Each table is
+// still built on the tier below it, so the tiers below must be present (avx512 needs avx2, natively or listed).
+#define QK_STR_(...) #__VA_ARGS__
+#define QK_STR(...) QK_STR_(__VA_ARGS__)
+void emulate_tiers(Detected& d) {
+  const std::string list = QK_STR(QK_EMULATE_TIERS);
+  size_t b = 0;
+  while (b <= list.size()) {
+    size_t e = list.find(',', b);
+    if (e == std::string::npos) e = list.size();
+    const size_t s = list.find_first_not_of(' ', b), t = list.find_last_not_of(' ', e - 1);
+    Isa isa;
+    if (s < e && parse_isa(list.substr(s, t - s + 1).c_str(), &isa)) {
+      d.tier[static_cast<int>(isa)] = true;
+      d.info.features.push_back(std::string("emulated-") + isa_name(isa));
+    }
+    b = e + 1;
+  }
+  if (!d.tier[static_cast<int>(Isa::Avx2)]) d.tier[static_cast<int>(Isa::Avx512)] = false;  // built on avx2
+}
+#endif
+
 struct Tables {
   Detected det;
   std::vector<Isa> available;
@@ -174,6 +199,9 @@ struct Tables {
   Tables() {
     det.tier[static_cast<int>(Isa::Scalar)] = true;
     detect(det);
+#if defined(QK_EMULATE_TIERS)
+    emulate_tiers(det);  // test binaries only
+#endif
     // A tier's fill function lives in that tier's translation unit and may itself use the tier's instructions,
     // so it is only called when the CPU has them. Each table starts from the one below (scalar is the floor).
     Kernels k{};

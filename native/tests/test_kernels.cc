@@ -1,0 +1,1054 @@
+// qkernels native kernel tests (no Node): every SIMD tier available in this process is compared with the scalar
+// tier slot by slot, bit for bit (NaN outputs included), on random data, special values, rounding ties and clamp
+// edges, at many sizes and misaligned offsets, with guard elements after (and before) every output checked
+// untouched; the scalar tier itself is checked against hand-computed known answers. The GEMM slots are run
+// through their shared drivers: INT8 gemm bit for bit against qk::gemm_reference; float32 sgemm, which by its
+// contract may round differently per tier, within the float32 error bound (exactly on integer operands) and
+// identically for every thread count.
+//
+// Output: one line per check group ("ok avx2 quantize_s8" or "FAIL avx2 quantize_s8: <first mismatch>"), then
+// exactly "N passed, N failed". Exit status 1 when any group failed.
+//
+// Environment:
+//   QK_TEST_TIERS=avx2,avx512   compare only these tiers ("scalar" selects the known-answer checks; unset: all).
+//                               A listed tier that is not available is a failure.
+//   QK_EXPECT_TIERS=neon,scalar fail unless available_isas() is exactly this list (detection checks under qemu).
+//   QK_TEST_SEED=<n>            random seed (default fixed, printed).
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "qk/dispatch.h"
+#include "qk/gemm_driver.h"
+#include "qk/kernels.h"
+#include "qk/sgemm.h"
+
+namespace {
+
+using qk::Isa;
+using qk::Kernels;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+int g_passed = 0, g_failed = 0;
+
+std::string strf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+std::string strf(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+struct Group {
+  std::string tier, name, first;
+  long failures = 0;
+  Group(std::string t, std::string n) : tier(std::move(t)), name(std::move(n)) {}
+  bool failed() const { return failures > 0; }
+  void fail(const std::string& msg) {
+    if (failures++ == 0) first = msg;
+  }
+  void check(bool ok, const std::string& msg) {
+    if (!ok) fail(msg);
+  }
+  ~Group() {
+    if (failures == 0) {
+      ++g_passed;
+      std::printf("ok %s %s\n", tier.c_str(), name.c_str());
+    } else {
+      ++g_failed;
+      std::printf("FAIL %s %s: %s", tier.c_str(), name.c_str(), first.c_str());
+      if (failures > 1) std::printf(" (%ld failing runs)", failures);
+      std::printf("\n");
+    }
+    std::fflush(stdout);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values
+
+uint32_t fbits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float bitsf(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+std::string show(float v) { return strf("0x%08" PRIx32 " (%.9g)", fbits(v), static_cast<double>(v)); }
+std::string show(int8_t v) { return strf("%d", v); }
+std::string show(uint8_t v) { return strf("%u", v); }
+std::string show(uint16_t v) { return strf("0x%04x", v); }
+std::string show(int32_t v) { return strf("%" PRId32, v); }
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull) {}
+  uint64_t next() {  // splitmix64: same stream on every platform
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  uint32_t u32() { return static_cast<uint32_t>(next() >> 32); }
+  uint32_t below(uint32_t n) { return static_cast<uint32_t>((next() >> 32) * n >> 32); }
+  int32_t range(int32_t lo, int32_t hi) { return lo + static_cast<int32_t>(below(static_cast<uint32_t>(hi - lo + 1))); }
+  float unit() { return static_cast<float>(u32() >> 8) * 0x1p-24f; }  // [0, 1)
+  float uniform(float lo, float hi) { return lo + (hi - lo) * unit(); }
+  bool chance(uint32_t percent) { return below(100) < percent; }
+};
+
+uint64_t g_seed = 0x5eed2024;
+
+const float kInf = std::numeric_limits<float>::infinity();
+const float kMax = std::numeric_limits<float>::max();
+const float kDenormMin = std::numeric_limits<float>::denorm_min();
+const float kNormMin = std::numeric_limits<float>::min();
+
+// Values every float-input kernel sees: zeros, subnormals, infinities, NaNs (quiet and signalling, both signs,
+// payloads in the bits that survive narrowing and in the ones that do not), huge and tiny normals, f16 limits.
+std::vector<float> special_floats() {
+  std::vector<float> v = {0.0f, -0.0f, kDenormMin, -kDenormMin, bitsf(0x007fffffu), bitsf(0x807fffffu),
+                          bitsf(0x00400000u), kNormMin, -kNormMin, kInf, -kInf, kMax, -kMax, 1e20f, -1e20f,
+                          1e10f, -3e9f, 2147483648.0f, -2147483648.0f, 16777216.0f, 16777217.0f, 8388608.5f,
+                          0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 1.0f, -1.0f, 0.49999997f, -0.49999997f,
+                          65504.0f, 65519.99f, 65520.0f, -65520.0f, 65536.0f, 0x1p-14f, 0x1p-24f, 0x1p-25f,
+                          0x3p-26f, -0x1p-25f, 0x1.8p-25f, 0x1p-26f, 0x1.ffcp-15f, 0x1.ffep-15f};
+  const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u, 0x7fa00000u, 0xffa00000u,
+                           0x7fbfffffu, 0x7fffffffu, 0xffffffffu, 0x7f802000u, 0x7fc01234u, 0x7f801fffu,
+                           0xff8fe000u, 0x7f808000u, 0x7f8000ffu, 0x7fc00001u};
+  for (uint32_t b : nans) v.push_back(bitsf(b));
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Buffers: inputs are heap allocations of exactly offset + n elements, so an over-read is a sanitizer error;
+// outputs have offset elements before and kGuard after, all filled with a sentinel byte and checked afterwards.
+
+constexpr size_t kGuard = 64;
+constexpr unsigned char kSentinel = 0xa5;
+
+template <typename T>
+struct In {
+  std::vector<T> buf;
+  size_t off;
+  In(size_t off_, const std::vector<T>& values) : buf(off_ + values.size() > 0 ? off_ + values.size() : 1), off(off_) {
+    std::memset(buf.data(), 0x5a, buf.size() * sizeof(T));
+    if (!values.empty()) std::memcpy(buf.data() + off, values.data(), values.size() * sizeof(T));
+  }
+  const T* data() const { return buf.data() + off; }
+};
+
+template <typename T>
+struct Out {
+  std::vector<T> buf;
+  size_t off, n;
+  Out(size_t off_, size_t n_) : buf(off_ + n_ + kGuard), off(off_), n(n_) {
+    std::memset(buf.data(), kSentinel, buf.size() * sizeof(T));
+  }
+  T* data() { return buf.data() + off; }
+  const T& at(size_t i) const { return buf[off + i]; }
+  // Describes the first byte outside [off, off + n) that is not the sentinel, or returns "".
+  std::string stray_write() const {
+    const unsigned char* b = reinterpret_cast<const unsigned char*>(buf.data());
+    const size_t lo = off * sizeof(T), hi = (off + n) * sizeof(T), end = buf.size() * sizeof(T);
+    for (size_t i = 0; i < end; ++i) {
+      if (i == lo) i = hi;
+      if (i >= end) break;
+      if (b[i] != kSentinel) {
+        const long e = static_cast<long>(i / sizeof(T)) - static_cast<long>(off);
+        return strf("%s write at output[%ld] (byte %zu of the %zu-element guard %s)",
+                    e < 0 ? "out-of-bounds (before start)" : "out-of-bounds", e,
+                    e < 0 ? i : i - hi, e < 0 ? off : kGuard, e < 0 ? "before" : "after");
+      }
+    }
+    return "";
+  }
+};
+
+struct Layout {
+  size_t in_off, out_off, par_off;
+};
+const Layout kLayouts[] = {{0, 0, 0}, {1, 3, 2}, {2, 1, 3}, {3, 2, 1}};
+const size_t kSizes[] = {0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1023, 4099};
+
+// Compares one run of a tier against the scalar run. describe(i) names element i's inputs.
+template <typename T, typename D>
+bool compare(Group& g, const char* tier, const std::string& where, const Out<T>& want, const Out<T>& got,
+             D describe) {
+  std::string s = want.stray_write();
+  if (!s.empty()) {
+    g.fail(where + ": scalar " + s);
+    return false;
+  }
+  s = got.stray_write();
+  if (!s.empty()) {
+    g.fail(where + ": " + s);
+    return false;
+  }
+  for (size_t i = 0; i < want.n; ++i) {
+    if (std::memcmp(&want.at(i), &got.at(i), sizeof(T)) != 0) {
+      g.fail(strf("%s index=%zu: %s scalar=%s %s=%s", where.c_str(), i, describe(i).c_str(), show(want.at(i)).c_str(),
+                  tier, show(got.at(i)).c_str()));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string where(size_t n, const Layout& l, const char* mode) {
+  return strf("size=%zu in_off=%zu out_off=%zu data=%s", n, l.in_off, l.out_off, mode);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Quantize
+
+struct QParams {
+  float inv;
+  int32_t zp, qmin, qmax;
+};
+
+std::string show_params(float inv, int32_t zp, int32_t qmin, int32_t qmax) {
+  return strf("inv_scale=%s zero_point=%d q=[%d,%d]", show(inv).c_str(), zp, qmin, qmax);
+}
+
+const QParams kS8Params[] = {
+    {1.0f, 0, -128, 127},  {0.5f, 0, -128, 127},   {2.0f, -5, -128, 127}, {1.0f / 0.0173f, 3, -128, 127},
+    {0.25f, 127, -128, 127}, {4.0f, -128, -128, 127}, {1.0f, 0, -8, 7},     {0.5f, -3, -8, 7},
+    {3.0f, 0, -127, 127},  {1e-3f, 0, -128, 127},  {1e30f, 1, -128, 127}, {1e-40f, 0, -128, 127},
+    {0.0f, 5, -128, 127},  {-2.0f, 0, -128, 127},  {1.0f, 0, 0, 0},       {7.0f, -1, -1, 1},
+};
+const QParams kU8Params[] = {
+    {1.0f, 0, 0, 255},   {0.5f, 128, 0, 255},  {2.0f, 255, 0, 255}, {1.0f / 0.0173f, 7, 0, 255},
+    {1.0f, 64, 0, 127},  {0.25f, 8, 0, 15},    {1e30f, 0, 0, 255},  {3.0f, 0, 0, 255},
+    {1e-3f, 200, 0, 255}, {1.0f, 255, 255, 255}, {-0.5f, 100, 0, 255}, {1e-40f, 0, 0, 255},
+};
+
+// Input values for one quantization parameter set (x * inv lands near the interesting integers).
+float quant_value(Rng& r, const char* mode, const QParams& p, const std::vector<float>& specials) {
+  const float inv = p.inv != 0.0f && std::isfinite(p.inv) ? p.inv : 1.0f;
+  const int32_t klo = p.qmin - p.zp - 3, khi = p.qmax - p.zp + 3;
+  if (std::strcmp(mode, "random") == 0) return r.uniform(static_cast<float>(klo), static_cast<float>(khi)) / inv;
+  if (std::strcmp(mode, "ties") == 0) {
+    float x = (static_cast<float>(r.range(klo, khi)) + 0.5f) / inv;
+    const uint32_t k = r.below(4);
+    if (k == 1) x = std::nextafter(x, kInf);
+    if (k == 2) x = std::nextafter(x, -kInf);
+    return x;
+  }
+  if (std::strcmp(mode, "bits") == 0) return bitsf(r.u32());
+  // "special": specials, the clamp edges and their neighbours, mixed with random values.
+  switch (r.below(4)) {
+    case 0: return specials[r.below(static_cast<uint32_t>(specials.size()))];
+    case 1: {
+      const float edges[] = {static_cast<float>(p.qmin - p.zp), static_cast<float>(p.qmax - p.zp)};
+      float x = (edges[r.below(2)] + (r.below(3) - 1.0f) * 0.5f) / inv;
+      const uint32_t k = r.below(3);
+      if (k == 1) x = std::nextafter(x, kInf);
+      if (k == 2) x = std::nextafter(x, -kInf);
+      return x;
+    }
+    case 2: return r.uniform(-1e6f, 1e6f);
+    default: return r.uniform(static_cast<float>(klo), static_cast<float>(khi)) / inv;
+  }
+}
+
+const char* const kQuantModes[] = {"random", "ties", "special", "bits"};
+
+template <typename T, typename Fn>
+void test_quantize(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, const QParams* params,
+                   size_t np, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  for (size_t pi = 0; pi < np && !g.failed(); ++pi) {
+    const QParams& p = params[pi];
+    for (const char* mode : kQuantModes) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n);
+          for (float& x : xs) x = quant_value(r, mode, p, specials);
+          In<float> x(l.in_off, xs);
+          Out<T> want(l.out_off, n), got(l.out_off, n);
+          (ref.*slot)(x.data(), want.data(), n, p.inv, p.zp, p.qmin, p.qmax);
+          (k.*slot)(x.data(), got.data(), n, p.inv, p.zp, p.qmin, p.qmax);
+          compare(g, tier, where(n, l, mode), want, got, [&](size_t i) {
+            return "x=" + show(xs[i]) + " " + show_params(p.inv, p.zp, p.qmin, p.qmax);
+          });
+        }
+      }
+    }
+    // Every special value in every lane position, tail included.
+    for (size_t rot = 0; rot < 67 && !g.failed(); rot += 3) {
+      std::vector<float> xs(257);
+      for (size_t i = 0; i < xs.size(); ++i) xs[i] = specials[(i + rot) % specials.size()];
+      const Layout& l = kLayouts[rot % 4];
+      In<float> x(l.in_off, xs);
+      Out<T> want(l.out_off, xs.size()), got(l.out_off, xs.size());
+      (ref.*slot)(x.data(), want.data(), xs.size(), p.inv, p.zp, p.qmin, p.qmax);
+      (k.*slot)(x.data(), got.data(), xs.size(), p.inv, p.zp, p.qmin, p.qmax);
+      compare(g, tier, where(xs.size(), l, "all-specials"), want, got, [&](size_t i) {
+        return "x=" + show(xs[i]) + " " + show_params(p.inv, p.zp, p.qmin, p.qmax);
+      });
+    }
+  }
+}
+
+const float kInvPool[] = {1.0f, 0.5f, 2.0f, 0.25f, 1.0f / 0.0173f, 3.0f, 1e-3f, 1e30f, 0.0f, -0.0f, 1e-40f,
+                          -1.5f, 127.0f, 1.0f / 3.0f};
+
+template <typename T, typename Fn>
+void test_quantize_vec(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  const bool is_signed = std::is_signed<T>::value;
+  const int32_t ranges[][2] = {{is_signed ? -128 : 0, is_signed ? 127 : 255},
+                               {is_signed ? -8 : 0, is_signed ? 7 : 127},
+                               {is_signed ? -127 : 0, is_signed ? 127 : 15}};
+  const std::vector<float> specials = special_floats();
+  const char* const modes[] = {"random", "ties", "special", "bits", "special-params"};
+  for (const auto& range : ranges) {
+    const int32_t qmin = range[0], qmax = range[1];
+    for (const char* mode : modes) {
+      const bool special_params = std::strcmp(mode, "special-params") == 0;
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n), inv(n);
+          std::vector<int32_t> zp(n);
+          for (size_t i = 0; i < n; ++i) {
+            inv[i] = kInvPool[r.below(sizeof kInvPool / sizeof kInvPool[0])];
+            if (special_params && r.chance(30)) inv[i] = specials[r.below(static_cast<uint32_t>(specials.size()))];
+            const uint32_t z = r.below(4);
+            zp[i] = z == 0 ? qmin : z == 1 ? qmax : r.range(qmin, qmax);
+            const QParams p{inv[i], zp[i], qmin, qmax};
+            xs[i] = quant_value(r, special_params ? "special" : mode, p, specials);
+          }
+          In<float> x(l.in_off, xs), is(l.par_off, inv);
+          In<int32_t> zs((l.par_off + 1) % 4, zp);
+          Out<T> want(l.out_off, n), got(l.out_off, n);
+          (ref.*slot)(x.data(), want.data(), n, is.data(), zs.data(), qmin, qmax);
+          (k.*slot)(x.data(), got.data(), n, is.data(), zs.data(), qmin, qmax);
+          compare(g, tier, where(n, l, mode), want, got,
+                  [&](size_t i) { return "x=" + show(xs[i]) + " " + show_params(inv[i], zp[i], qmin, qmax); });
+          if (g.failed()) return;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dequantize
+
+const float kScalePool[] = {1.0f, 0.5f, 0.0173f, 1.0f / 3.0f, -0.25f, 0.0f, -0.0f, 1e-40f, 1e-45f, 1e38f, kMax,
+                            kInf, -kInf, bitsf(0x7fc00000u), bitsf(0x7f800001u), bitsf(0xffa01234u), 3e-39f,
+                            0.1f, 7.0f};
+
+template <typename T>
+std::vector<int32_t> zp_pool() {
+  // In-range zero points plus large ones (q - zp is still exact int32; its float conversion then rounds).
+  if (std::is_signed<T>::value) return {0, -128, 127, -5, 3, 16777217, -16777219, 2000000001, -2000000001};
+  return {0, 128, 255, 1, 77, 16777217, -16777219, 2000000001, -2000000001};
+}
+
+template <typename T, typename Fn>
+void test_dequantize(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  for (float scale : kScalePool) {
+    for (int32_t zp : zp_pool<T>()) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<T> qs(n);
+          for (size_t i = 0; i < n; ++i) qs[i] = static_cast<T>(n >= 256 ? i + n : r.u32());
+          In<T> q(l.in_off, qs);
+          Out<float> want(l.out_off, n), got(l.out_off, n);
+          (ref.*slot)(q.data(), want.data(), n, scale, zp);
+          (k.*slot)(q.data(), got.data(), n, scale, zp);
+          compare(g, tier, where(n, l, "all-q"), want, got, [&](size_t i) {
+            return "q=" + show(qs[i]) + " scale=" + show(scale) + " zero_point=" + show(zp);
+          });
+          if (g.failed()) return;
+        }
+      }
+    }
+  }
+}
+
+template <typename T, typename Fn>
+void test_dequantize_vec(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  const std::vector<int32_t> zps = zp_pool<T>();
+  for (int round = 0; round < 6; ++round) {
+    const bool wide = round >= 3;  // rounds 3..5 also use the large zero points and the special scales
+    for (size_t n : kSizes) {
+      for (const Layout& l : kLayouts) {
+        std::vector<T> qs(n);
+        std::vector<float> sc(n);
+        std::vector<int32_t> zp(n);
+        for (size_t i = 0; i < n; ++i) {
+          qs[i] = static_cast<T>(r.u32());
+          sc[i] = wide ? kScalePool[r.below(sizeof kScalePool / sizeof kScalePool[0])] : r.uniform(-2.0f, 2.0f);
+          zp[i] = zps[r.below(wide ? static_cast<uint32_t>(zps.size()) : 5)];
+        }
+        In<T> q(l.in_off, qs);
+        In<float> s(l.par_off, sc);
+        In<int32_t> z((l.par_off + 2) % 4, zp);
+        Out<float> want(l.out_off, n), got(l.out_off, n);
+        (ref.*slot)(q.data(), want.data(), n, s.data(), z.data());
+        (k.*slot)(q.data(), got.data(), n, s.data(), z.data());
+        compare(g, tier, where(n, l, wide ? "special-params" : "random"), want, got, [&](size_t i) {
+          return "q=" + show(qs[i]) + " scale=" + show(sc[i]) + " zero_point=" + show(zp[i]);
+        });
+        if (g.failed()) return;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// FP16 / BF16
+
+float half_value(uint16_t h) {  // exact binary16 value, computed independently of the kernels
+  const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const float mag = e == 0 ? std::ldexp(static_cast<float>(m), -24) : std::ldexp(static_cast<float>(m | 0x400), e - 25);
+  return (h & 0x8000) ? -mag : mag;
+}
+
+// Values around binary16 (bf16 = false) or bfloat16 rounding points.
+float narrow_value(Rng& r, const char* mode, bool bf16, const std::vector<float>& specials) {
+  if (std::strcmp(mode, "bits") == 0) return bitsf(r.u32());
+  if (std::strcmp(mode, "special") == 0) {
+    if (r.chance(50)) return specials[r.below(static_cast<uint32_t>(specials.size()))];
+    return bitsf((r.u32() & 0x80ffffffu) | ((96u + r.below(50)) << 23));  // exponents around f16's range
+  }
+  // "ties": exactly halfway between two representable values, or one float ulp either side.
+  float x;
+  if (bf16) {
+    const uint32_t h = r.u32() & 0xffffu;
+    const uint32_t deltas[] = {0x8000u, 0x7fffu, 0x8001u, 0x0u, 0xffffu, r.u32() & 0xffffu};
+    x = bitsf((h << 16) + deltas[r.below(6)]);
+    if (std::isnan(x)) x = bitsf(r.u32() & 0x7f7fffffu);
+  } else {
+    const uint16_t h = static_cast<uint16_t>(r.below(0x7c00));  // finite, non-negative
+    if (h < 0x400) {
+      x = static_cast<float>(2 * h + 1) * 0x1p-25f;  // halfway between subnormals h and h + 1
+    } else {
+      x = bitsf(fbits(half_value(h)) + 0x1000u);  // halfway between normals h and h + 1
+    }
+    const uint32_t k = r.below(4);
+    if (k == 1) x = std::nextafter(x, kInf);
+    if (k == 2) x = std::nextafter(x, -kInf);
+    if (k == 3) x = half_value(h);
+    if (r.chance(50)) x = -x;
+  }
+  return x;
+}
+
+void test_narrow(const Kernels& ref, const Kernels& k, const char* name, qk::F32ToU16Fn Kernels::*slot, bool bf16,
+                 Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  const char* const modes[] = {"ties", "special", "bits"};
+  for (int round = 0; round < 3; ++round) {
+    for (const char* mode : modes) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n);
+          for (float& x : xs) x = narrow_value(r, mode, bf16, specials);
+          In<float> x(l.in_off, xs);
+          Out<uint16_t> want(l.out_off, n), got(l.out_off, n);
+          (ref.*slot)(x.data(), want.data(), n);
+          (k.*slot)(x.data(), got.data(), n);
+          compare(g, tier, where(n, l, mode), want, got, [&](size_t i) { return "x=" + show(xs[i]); });
+          if (g.failed()) return;
+        }
+      }
+    }
+  }
+  // A sweep over the whole float32 bit space with a prime stride (about a million values), 4099 at a time.
+  const uint32_t stride = 4093;
+  std::vector<float> xs;
+  xs.reserve(4099);
+  size_t chunk = 0;
+  for (uint64_t b = 0; b <= 0xffffffffull; b += stride) {
+    xs.push_back(bitsf(static_cast<uint32_t>(b)));
+    if (xs.size() == 4099 || b + stride > 0xffffffffull) {
+      const Layout& l = kLayouts[chunk++ % 4];
+      In<float> x(l.in_off, xs);
+      Out<uint16_t> want(l.out_off, xs.size()), got(l.out_off, xs.size());
+      (ref.*slot)(x.data(), want.data(), xs.size());
+      (k.*slot)(x.data(), got.data(), xs.size());
+      compare(g, tier, where(xs.size(), l, "bit-sweep"), want, got, [&](size_t i) { return "x=" + show(xs[i]); });
+      if (g.failed()) return;
+      xs.clear();
+    }
+  }
+}
+
+void test_widen(const Kernels& ref, const Kernels& k, const char* name, qk::U16ToF32Fn Kernels::*slot, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  // All 65536 patterns in one call, at every offset.
+  std::vector<uint16_t> all(65536);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  for (const Layout& l : kLayouts) {
+    In<uint16_t> h(l.in_off, all);
+    Out<float> want(l.out_off, all.size()), got(l.out_off, all.size());
+    (ref.*slot)(h.data(), want.data(), all.size());
+    (k.*slot)(h.data(), got.data(), all.size());
+    compare(g, tier, where(all.size(), l, "all-65536"), want, got, [&](size_t i) { return "h=" + show(all[i]); });
+    if (g.failed()) return;
+  }
+  for (int round = 0; round < 4; ++round) {
+    for (size_t n : kSizes) {
+      for (const Layout& l : kLayouts) {
+        std::vector<uint16_t> hs(n);
+        for (uint16_t& v : hs) v = static_cast<uint16_t>(r.u32());
+        In<uint16_t> h(l.in_off, hs);
+        Out<float> want(l.out_off, n), got(l.out_off, n);
+        (ref.*slot)(h.data(), want.data(), n);
+        (k.*slot)(h.data(), got.data(), n);
+        compare(g, tier, where(n, l, "random"), want, got, [&](size_t i) { return "h=" + show(hs[i]); });
+        if (g.failed()) return;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Min / max (NaN count, min and max compared bitwise)
+
+void test_minmax(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "minmax");
+  if (!k.minmax) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  const char* const modes[] = {"random", "special", "bits", "nan-heavy", "zeros", "all-nan"};
+  for (int round = 0; round < 3; ++round) {
+    for (const char* mode : modes) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n);
+          for (float& x : xs) {
+            if (std::strcmp(mode, "random") == 0) x = r.uniform(-1e3f, 1e3f);
+            else if (std::strcmp(mode, "special") == 0) x = quant_value(r, "special", {1.0f, 0, -128, 127}, specials);
+            else if (std::strcmp(mode, "bits") == 0) x = bitsf(r.u32());
+            else if (std::strcmp(mode, "nan-heavy") == 0)
+              x = r.chance(80) ? bitsf(0x7f800000u | (r.u32() & 0x807fffffu) | 1u) : r.uniform(-5.0f, 5.0f);
+            else if (std::strcmp(mode, "zeros") == 0) x = r.chance(50) ? -0.0f : 0.0f;
+            else x = bitsf(0x7f800000u | (r.u32() & 0x807fffffu) | 1u);  // all NaN, quiet and signalling
+          }
+          // A lone extreme at a random position (first, last, tail lanes) must be found.
+          if (n > 0 && round == 1) xs[r.below(static_cast<uint32_t>(n))] = r.chance(50) ? -3e38f : 3e38f;
+          In<float> x(l.in_off, xs);
+          float wmin = 1.0f, wmax = 1.0f, gmin = 2.0f, gmax = 2.0f;
+          const size_t wn = ref.minmax(x.data(), n, &wmin, &wmax);
+          const size_t gn = k.minmax(x.data(), n, &gmin, &gmax);
+          if (wn != gn || fbits(wmin) != fbits(gmin) || fbits(wmax) != fbits(gmax)) {
+            std::string first;
+            for (size_t i = 0; i < n && i < 4; ++i) first += (i ? " " : "") + show(xs[i]);
+            for (size_t i = 0; i < n; ++i)
+              if (std::isnan(xs[i])) {
+                first += strf("%s first NaN: [%zu]=0x%08" PRIx32, n > 4 ? " ..." : "", i, fbits(xs[i]));
+                break;
+              }
+            g.fail(strf("%s: inputs [%s%s] scalar nans=%zu min=%s max=%s %s nans=%zu min=%s max=%s",
+                        where(n, l, mode).c_str(), first.c_str(), n > 4 ? " ..." : "", wn, show(wmin).c_str(),
+                        show(wmax).c_str(), tier, gn, show(gmin).c_str(), show(gmax).c_str()));
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// INT8 GEMM: the tier's micro-kernels through the shared driver (qk::gemm) against qk::gemm_reference, every
+// output mode, both signednesses, B row-major and transposed, packed B reused, 1 and 3 threads, per-row/column
+// zero points and scales. Rows of C are padded (ldc > n): the padding and a guard after C must stay untouched.
+
+struct GemmCase {
+  size_t m, n, k;
+};
+
+const GemmCase kGemmShapes[] = {
+    {0, 5, 3},   {4, 0, 3},    {3, 4, 0},   {1, 1, 1},    {1, 1, 7},    {2, 3, 5},    {5, 7, 13},
+    {6, 64, 4},  {7, 65, 9},   {4, 24, 2},  {5, 25, 3},   {13, 17, 31}, {12, 128, 64}, {25, 33, 100},
+    {3, 130, 257}, {1, 70, 1}, {66, 3, 17}, {2, 2, 40000},
+};
+
+template <typename T>
+std::string gemm_value(const void* c, size_t idx) {
+  T v;
+  std::memcpy(&v, static_cast<const unsigned char*>(c) + idx * sizeof(T), sizeof(T));
+  return show(v);
+}
+
+void test_gemm(const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "gemm");
+  const char* const mode_names[] = {"int32", "float32", "int8", "uint8"};
+  for (const GemmCase& shape : kGemmShapes) {
+    for (int variant = 0; variant < 8 && !g.failed(); ++variant) {
+      const size_t m = shape.m, n = shape.n, kk = shape.k;
+      const bool a_signed = variant & 1, b_signed = (variant >> 1) & 1, trans_b = (variant >> 2) & 1;
+      const int threads = variant % 3 == 0 ? 3 : 1;
+      // Extreme operands (all -128 / 255) make the long-k case wrap modulo 2^32.
+      const bool extreme = kk >= 1000 || r.chance(15);
+      std::vector<uint8_t> a(std::max<size_t>(m * kk, 1)), b(std::max<size_t>(kk * n, 1));
+      for (auto& v : a) v = extreme ? (a_signed ? 0x80 : 0xff) : static_cast<uint8_t>(r.u32());
+      for (auto& v : b) v = extreme ? (b_signed ? 0x80 : 0xff) : static_cast<uint8_t>(r.u32());
+      const size_t rs = trans_b ? 1 : n, cs = trans_b ? kk : 1;
+      const size_t za_step = r.below(2), zb_step = r.below(2);
+      std::vector<int32_t> za(m + 1), zb(n + 1);
+      for (auto& z : za) z = extreme ? (a_signed ? 127 : 0) : (a_signed ? r.range(-128, 127) : r.range(0, 255));
+      for (auto& z : zb) z = extreme ? (b_signed ? 127 : 0) : (b_signed ? r.range(-128, 127) : r.range(0, 255));
+      std::vector<float> as(m + 1), bs(n + 1), bias(n + 1);
+      for (auto& v : as) v = r.uniform(1e-4f, 2e-2f);
+      for (auto& v : bs) v = r.uniform(1e-4f, 2e-2f);
+      for (auto& v : bias) v = r.uniform(-3.0f, 3.0f);
+      for (int mode = 0; mode < 4 && !g.failed(); ++mode) {
+        for (int use_packed = 0; use_packed < 2 && !g.failed(); ++use_packed) {
+          qk::GemmArgs args;
+          args.m = m;
+          args.n = n;
+          args.k = kk;
+          args.a = a.data();
+          args.lda = kk;
+          args.a_signed = a_signed;
+          args.za = za.data();
+          args.za_step = za_step;
+          args.zb = zb.data();
+          args.zb_step = zb_step;
+          args.mode = static_cast<qk::GemmOut>(mode);
+          args.ldc = n + 3;
+          args.a_scale = as.data();
+          args.a_scale_step = r.below(2);
+          args.b_scale = bs.data();
+          args.b_scale_step = r.below(2);
+          args.bias = r.chance(50) ? bias.data() : nullptr;
+          args.relu = r.chance(50);
+          args.inv_out_scale = r.uniform(0.5f, 20.0f);
+          args.out_zp = mode == 2 ? r.range(-20, 20) : r.range(100, 150);
+          args.qmin = mode == 2 ? (r.chance(50) ? -128 : -8) : 0;
+          args.qmax = mode == 2 ? (args.qmin == -8 ? 7 : 127) : (r.chance(50) ? 255 : 127);
+          if (mode == 2) args.out_zp = std::max(args.qmin, std::min(args.qmax, args.out_zp));
+          if (mode == 3) args.out_zp = std::min(args.qmax, args.out_zp);
+          const size_t esize = mode <= 1 ? 4 : 1, elems = m ? (m - 1) * args.ldc + n : 0;
+          std::vector<unsigned char> want(elems * esize + kGuard * 4, kSentinel), got(want);
+          qk::GemmArgs wa = args, ga = args;
+          wa.c = want.data();
+          ga.c = got.data();
+          // An empty C writes nothing (qk::gemm returns at once; gemm_reference would memcpy from an empty
+          // vector's null data(), which UBSan rejects, so it is only run for non-empty outputs).
+          if (m && n) qk::gemm_reference(wa, b.data(), rs, cs, b_signed);
+          std::unique_ptr<qk::PackedB> packed;
+          if (use_packed) {
+            packed.reset(new qk::PackedB(b.data(), rs, cs, b_signed, kk, n));
+            qk::gemm(k, ga, nullptr, 0, 0, b_signed, packed.get(), threads);  // first use packs for this tier
+            std::fill(got.begin(), got.end(), kSentinel);
+          }
+          qk::gemm(k, ga, use_packed ? nullptr : b.data(), rs, cs, b_signed, packed.get(), threads);
+          const std::string at = strf("m=%zu n=%zu k=%zu a_%s b_%s%s out=%s%s%s threads=%d za_step=%zu zb_step=%zu", m,
+                                      n, kk, a_signed ? "s8" : "u8", b_signed ? "s8" : "u8",
+                                      trans_b ? " transB" : "", mode_names[mode], args.relu ? " relu" : "",
+                                      args.bias ? " bias" : "", threads, za_step, zb_step);
+          for (size_t byte = 0; byte < want.size(); ++byte) {
+            if (want[byte] == got[byte]) continue;
+            const size_t idx = byte / esize, i = idx / args.ldc, j = idx % args.ldc;
+            if (idx >= elems || j >= n) {
+              g.fail(at + (use_packed ? " packedB" : "") +
+                     strf(": out-of-bounds write at C element %zu (row %zu, column %zu; ldc=%zu)", idx, i, j,
+                          args.ldc));
+            } else {
+              std::string w, o;
+              switch (mode) {
+                case 0: w = gemm_value<int32_t>(want.data(), idx), o = gemm_value<int32_t>(got.data(), idx); break;
+                case 1: w = gemm_value<float>(want.data(), idx), o = gemm_value<float>(got.data(), idx); break;
+                case 2: w = gemm_value<int8_t>(want.data(), idx), o = gemm_value<int8_t>(got.data(), idx); break;
+                default: w = gemm_value<uint8_t>(want.data(), idx), o = gemm_value<uint8_t>(got.data(), idx); break;
+              }
+              g.fail(at + (use_packed ? " packedB" : "") +
+                     strf(" C[%zu][%zu]: za=%d zb=%d reference=%s %s=%s", i, j, za[i * za_step], zb[j * zb_step],
+                          w.c_str(), tier, o.c_str()));
+            }
+            break;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Float32 GEMM. By qk/sgemm.h's contract tiers round differently from the scalar reference (FMA, summation
+// order), so this is the one slot not compared bit for bit: each element must lie within the float32 error bound
+// 2 (k + 2) 2^-24 sum_p |a b| of the reference; with small-integer operands (exact sums) it must equal the
+// reference; and results must be bitwise identical for 1 and 3 threads. Padding columns (ldc > n) and a guard
+// after C must stay untouched.
+
+void test_sgemm(const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "sgemm");
+  const GemmCase shapes[] = {{0, 5, 3},   {4, 0, 3},     {3, 4, 0},    {1, 1, 1},     {2, 3, 5},
+                             {6, 16, 7},  {7, 17, 9},    {6, 32, 256}, {13, 33, 257}, {5, 48, 600},
+                             {25, 70, 100}, {1, 1, 1000}, {66, 3, 17},  {12, 130, 40}};
+  for (const GemmCase& shape : shapes) {
+    for (int variant = 0; variant < 4 && !g.failed(); ++variant) {
+      const size_t m = shape.m, n = shape.n, kk = shape.k;
+      const bool trans_b = variant & 1, integers = variant & 2;
+      std::vector<float> a(std::max<size_t>(m * kk, 1)), b(std::max<size_t>(kk * n, 1));
+      for (float& v : a) v = integers ? static_cast<float>(r.range(-8, 8)) : r.uniform(-1.0f, 1.0f);
+      for (float& v : b) v = integers ? static_cast<float>(r.range(-8, 8)) : r.uniform(-1.0f, 1.0f);
+      qk::SgemmArgs args;
+      args.m = m;
+      args.n = n;
+      args.k = kk;
+      args.a = a.data();
+      args.lda = kk;
+      args.b = b.data();
+      args.rs = trans_b ? 1 : n;
+      args.cs = trans_b ? kk : 1;
+      args.ldc = n + 2;
+      const size_t elems = m ? (m - 1) * args.ldc + n : 0;
+      std::vector<float> want(elems + kGuard), got1(want.size()), got3(want.size());
+      for (auto* v : {&want, &got1, &got3}) std::memset(v->data(), kSentinel, v->size() * sizeof(float));
+      qk::SgemmArgs wa = args, g1 = args, g3 = args;
+      wa.c = want.data();
+      g1.c = got1.data();
+      g3.c = got3.data();
+      if (m && n) qk::sgemm_reference(wa, 0, m);
+      qk::sgemm(k, g1, 1);
+      qk::sgemm(k, g3, 3);
+      const std::string at =
+          strf("m=%zu n=%zu k=%zu%s%s", m, n, kk, trans_b ? " transB" : "", integers ? " integer-operands" : "");
+      for (size_t idx = 0; idx < want.size() && !g.failed(); ++idx) {
+        const size_t i = idx / args.ldc, j = idx % args.ldc;
+        const bool inside = idx < elems && j < n;
+        if (!inside) {
+          if (fbits(got1[idx]) != fbits(want[idx]) || fbits(got3[idx]) != fbits(want[idx]))
+            g.fail(at + strf(": out-of-bounds write at C element %zu (row %zu, column %zu; ldc=%zu)", idx, i, j,
+                             args.ldc));
+          continue;
+        }
+        if (fbits(got1[idx]) != fbits(got3[idx])) {
+          g.fail(at + strf(" C[%zu][%zu]: 1 thread %s, 3 threads %s (must be identical)", i, j,
+                           show(got1[idx]).c_str(), show(got3[idx]).c_str()));
+          continue;
+        }
+        double mag = 0;
+        for (size_t p = 0; p < kk; ++p)
+          mag += std::fabs(static_cast<double>(a[i * kk + p]) * b[p * args.rs + j * args.cs]);
+        const double bound = integers ? 0.0 : 2.0 * (kk + 2) * 0x1p-24 * mag + 1e-37;
+        const double diff = std::fabs(static_cast<double>(got1[idx]) - want[idx]);
+        if (!(diff <= bound))
+          g.fail(at + strf(" C[%zu][%zu]: reference=%s %s=%s |diff|=%.3g > bound %.3g", i, j,
+                           show(want[idx]).c_str(), tier, show(got1[idx]).c_str(), diff, bound));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scalar known answers (hand-computed; these pin the reference itself)
+
+void known_answers(const Kernels& s) {
+  {
+    Group g("scalar", "known_f32_to_f16");
+    const struct {
+      uint32_t x;
+      uint16_t h;
+    } cases[] = {
+        {fbits(65520.0f), 0x7c00},  {fbits(65519.99f), 0x7bff}, {fbits(65504.0f), 0x7bff},
+        {fbits(1.0f), 0x3c00},      {fbits(-2.0f), 0xc000},     {fbits(0.1f), 0x2e66},
+        {fbits(1.0f / 3.0f), 0x3555}, {fbits(0x1p-24f), 0x0001}, {fbits(0x1p-25f), 0x0000},
+        {fbits(0x3p-26f), 0x0001},  {fbits(0x1.8p-24f), 0x0002}, {fbits(0x1.4p-23f), 0x0002},
+        {fbits(0x1p-14f), 0x0400},  {fbits(0x1.ff8p-15f), 0x03ff}, {fbits(0x1.ffcp-15f), 0x0400},
+        {fbits(0x1.ff4p-15f), 0x03fe}, {fbits(0x1.ffep-15f), 0x0400},
+        {fbits(-0x1p-25f), 0x8000}, {fbits(1.0f + 0x1p-11f), 0x3c00}, {fbits(1.0f + 0x3p-11f), 0x3c02},
+        {fbits(0.0f), 0x0000},      {fbits(-0.0f), 0x8000},     {fbits(kDenormMin), 0x0000},
+        {fbits(kInf), 0x7c00},      {fbits(-kInf), 0xfc00},     {fbits(kMax), 0x7c00},
+        {0x7fc00000u, 0x7e00},      {0xffc00000u, 0xfe00},      {0x7f800001u, 0x7e00},
+        {0xffa00000u, 0xff00},      {0x7fffffffu, 0x7fff},      {0x7f802000u, 0x7e01},
+    };
+    for (const auto& c : cases) {
+      uint16_t h = 0;
+      s.f32_to_f16(reinterpret_cast<const float*>(&c.x), &h, 1);
+      g.check(h == c.h, strf("x=%s expected 0x%04x got 0x%04x", show(bitsf(c.x)).c_str(), c.h, h));
+    }
+  }
+  {
+    Group g("scalar", "known_f16_to_f32");
+    const struct {
+      uint16_t h;
+      uint32_t x;
+    } cases[] = {
+        {0x3c00, fbits(1.0f)},     {0xc000, fbits(-2.0f)},     {0x0001, fbits(0x1p-24f)},
+        {0x03ff, fbits(0x1.ff8p-15f)}, {0x0400, fbits(0x1p-14f)}, {0x7bff, fbits(65504.0f)},
+        {0x8000, 0x80000000u},     {0x0000, 0x00000000u},      {0x7c00, 0x7f800000u},
+        {0xfc00, 0xff800000u},     {0x7e00, 0x7fc00000u},      {0x7c01, 0x7fc02000u},
+        {0xfd00, 0xffe00000u},     {0x7fff, 0x7fffe000u},      {0x8001, fbits(-0x1p-24f)},
+    };
+    for (const auto& c : cases) {
+      float x = 0;
+      s.f16_to_f32(&c.h, &x, 1);
+      g.check(fbits(x) == c.x, strf("h=0x%04x expected 0x%08" PRIx32 " got 0x%08" PRIx32, c.h, c.x, fbits(x)));
+    }
+  }
+  {
+    Group g("scalar", "known_bf16");
+    const struct {
+      uint32_t x;
+      uint16_t h;
+    } cases[] = {
+        {0x3f808000u, 0x3f80}, {0x3f818000u, 0x3f82}, {0x3f808001u, 0x3f81}, {0x3f807fffu, 0x3f80},
+        {0x3f800000u, 0x3f80}, {0x7f7fffffu, 0x7f80}, {0xff7fffffu, 0xff80}, {0x7f800000u, 0x7f80},
+        {0x7f800001u, 0x7fc0}, {0xff800001u, 0xffc0}, {0x7fc00000u, 0x7fc0}, {0x7fff0000u, 0x7fff},
+        {0x00000001u, 0x0000}, {0x00008000u, 0x0000}, {0x00018000u, 0x0002}, {0x80000000u, 0x8000},
+        {0x807fffffu, 0x8080},
+    };
+    for (const auto& c : cases) {
+      uint16_t h = 0;
+      s.f32_to_bf16(reinterpret_cast<const float*>(&c.x), &h, 1);
+      g.check(h == c.h, strf("x=0x%08" PRIx32 " expected 0x%04x got 0x%04x", c.x, c.h, h));
+    }
+    const uint16_t hs[] = {0x3f80, 0x7f81, 0xffc1, 0x0001};
+    const uint32_t xs[] = {0x3f800000u, 0x7f810000u, 0xffc10000u, 0x00010000u};
+    float out[4];
+    s.bf16_to_f32(hs, out, 4);
+    for (int i = 0; i < 4; ++i)
+      g.check(fbits(out[i]) == xs[i],
+              strf("bf16_to_f32 h=0x%04x expected 0x%08" PRIx32 " got 0x%08" PRIx32, hs[i], xs[i], fbits(out[i])));
+  }
+  {
+    Group g("scalar", "known_quantize");
+    const struct {
+      float x, inv;
+      int32_t zp, qmin, qmax, q;
+    } s8[] = {
+        {0.5f, 1, 0, -128, 127, 0},      {1.5f, 1, 0, -128, 127, 2},     {-2.5f, 1, 0, -128, 127, -2},
+        {2.5f, 1, 0, -128, 127, 2},      {-0.5f, 1, 0, -128, 127, 0},    {-1.5f, 1, 0, -128, 127, -2},
+        {kInf, 1, 0, -128, 127, 127},    {-kInf, 1, 0, -128, 127, -128}, {bitsf(0x7fc00000u), 1, 3, -128, 127, 3},
+        {bitsf(0xff800001u), 1, -7, -128, 127, -7}, {kInf, 0, 4, -128, 127, 4}, {1000, 1, 0, -128, 127, 127},
+        {127.5f, 1, 0, -128, 127, 127},  {-128.5f, 1, 0, -128, 127, -128}, {0.4f, 1, 10, -128, 127, 10},
+        {117.5f, 1, 10, -128, 127, 127}, {7.5f, 1, 0, -8, 7, 7},         {-8.5f, 1, 0, -8, 7, -8},
+        {3.0f, 0.5f, -3, -8, 7, -1},     {1e30f, 1e30f, 0, -128, 127, 127}, {2.6f, 1, 0, -128, 127, 3},
+        {-2.6f, 1, 0, -128, 127, -3},    {0.75f, 2, 0, -128, 127, 2},    {1.25f, 2, 0, -128, 127, 2},
+    };
+    for (const auto& c : s8) {
+      int8_t q = 0x55;
+      s.quantize_s8(&c.x, &q, 1, c.inv, c.zp, c.qmin, c.qmax);
+      g.check(q == c.q, strf("s8 x=%s %s expected %d got %d", show(c.x).c_str(),
+                             show_params(c.inv, c.zp, c.qmin, c.qmax).c_str(), c.q, q));
+    }
+    const struct {
+      float x, inv;
+      int32_t zp, qmin, qmax, q;
+    } u8[] = {
+        {-1000, 1, 128, 0, 255, 0},  {1.5f, 1, 128, 0, 255, 130}, {bitsf(0x7fc00000u), 1, 128, 0, 255, 128},
+        {kInf, 1, 128, 0, 255, 255}, {-kInf, 1, 128, 0, 255, 0},  {0.5f, 1, 0, 0, 255, 0},
+        {127.5f, 1, 0, 0, 127, 127}, {63.5f, 1, 64, 0, 127, 127}, {-64.5f, 1, 64, 0, 127, 0},
+        {254.5f, 1, 0, 0, 255, 254}, {255.5f, 1, 0, 0, 255, 255}, {-0.5f, 1, 0, 0, 255, 0},
+    };
+    for (const auto& c : u8) {
+      uint8_t q = 0x55;
+      s.quantize_u8(&c.x, &q, 1, c.inv, c.zp, c.qmin, c.qmax);
+      g.check(q == c.q, strf("u8 x=%s %s expected %d got %d", show(c.x).c_str(),
+                             show_params(c.inv, c.zp, c.qmin, c.qmax).c_str(), c.q, q));
+    }
+    // The vec forms agree with the same answers element by element.
+    const float xs[] = {0.5f, 1.5f, -2.5f, bitsf(0x7fc00000u), kInf, -kInf};
+    const float inv[] = {1, 1, 1, 1, 1, 1};
+    const int32_t zp[] = {0, 0, 0, 5, 0, 1};
+    const int8_t want[] = {0, 2, -2, 5, 7, -8};
+    int8_t q[6];
+    s.quantize_s8_vec(xs, q, 6, inv, zp, -8, 7);
+    for (int i = 0; i < 6; ++i) g.check(q[i] == want[i], strf("s8_vec index %d expected %d got %d", i, want[i], q[i]));
+  }
+  {
+    Group g("scalar", "known_minmax");
+    const float nan = bitsf(0x7fc00000u), snan = bitsf(0xff800001u);
+    const struct {
+      std::vector<float> x;
+      size_t nans;
+      uint32_t mn, mx;
+    } cases[] = {
+        {{}, 0, fbits(kInf), fbits(-kInf)},
+        {{nan}, 1, fbits(kInf), fbits(-kInf)},
+        {{1.0f, nan, -2.0f, 0.0f}, 1, fbits(-2.0f), fbits(1.0f)},
+        {{-0.0f, 0.0f}, 0, 0u, 0u},
+        {{-0.0f}, 0, 0u, 0u},
+        {{snan, -kInf, 3.0f, snan}, 2, fbits(-kInf), fbits(3.0f)},
+        {{kDenormMin, -kDenormMin}, 0, fbits(-kDenormMin), fbits(kDenormMin)},
+    };
+    for (const auto& c : cases) {
+      float mn = 0, mx = 0;
+      const size_t nans = s.minmax(c.x.data(), c.x.size(), &mn, &mx);
+      g.check(nans == c.nans && fbits(mn) == c.mn && fbits(mx) == c.mx,
+              strf("n=%zu expected nans=%zu min=0x%08" PRIx32 " max=0x%08" PRIx32 " got nans=%zu min=%s max=%s",
+                   c.x.size(), c.nans, c.mn, c.mx, nans, show(mn).c_str(), show(mx).c_str()));
+    }
+  }
+  {
+    Group g("scalar", "known_dequantize");
+    const int8_t qs[] = {-128, 127, -1, 0};
+    float y[4];
+    s.dequantize_s8(qs, y, 4, 0.5f, 0);
+    const uint32_t ws[] = {fbits(-64.0f), fbits(63.5f), fbits(-0.5f), 0x00000000u};
+    for (int i = 0; i < 4; ++i)
+      g.check(fbits(y[i]) == ws[i], strf("s8 q=%d expected 0x%08" PRIx32 " got %s", qs[i], ws[i], show(y[i]).c_str()));
+    s.dequantize_s8(qs + 2, y, 1, -1.0f, -1);  // (-1 - -1) * -1 = -0
+    g.check(fbits(y[0]) == 0x80000000u, "s8 q=-1 zp=-1 scale=-1 expected -0 got " + show(y[0]));
+    const uint8_t qu[] = {255, 0, 128};
+    s.dequantize_u8(qu, y, 3, 0.25f, 128);
+    const uint32_t wu[] = {fbits(31.75f), fbits(-32.0f), 0x00000000u};
+    for (int i = 0; i < 3; ++i)
+      g.check(fbits(y[i]) == wu[i], strf("u8 q=%u expected 0x%08" PRIx32 " got %s", qu[i], wu[i], show(y[i]).c_str()));
+    const float sc[] = {0.5f, 2.0f, kInf};
+    const int32_t zs[] = {1, -3, 128};
+    s.dequantize_u8_vec(qu, y, 3, sc, zs);
+    const uint32_t wv[] = {fbits(127.0f), fbits(6.0f), 0};  // inf * 0 -> NaN below
+    g.check(fbits(y[0]) == wv[0] && fbits(y[1]) == wv[1] && std::isnan(y[2]),
+            strf("u8_vec got %s %s %s", show(y[0]).c_str(), show(y[1]).c_str(), show(y[2]).c_str()));
+    // 16777217 is not a float: float(-16777217) rounds to even (-16777216), then * 1.
+    const int8_t q0 = 0;
+    s.dequantize_s8(&q0, y, 1, 1.0f, 16777217);
+    g.check(fbits(y[0]) == fbits(-16777216.0f), "s8 q=0 zp=16777217 expected -16777216 got " + show(y[0]));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+std::vector<std::string> split_list(const char* s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char* p = s;; ++p) {
+    if (*p == ',' || *p == '\0') {
+      const size_t b = cur.find_first_not_of(' '), e = cur.find_last_not_of(' ');
+      if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+      cur.clear();
+      if (*p == '\0') break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+void test_tier(const Kernels& ref, const Kernels& k) {
+  {
+    Group g(qk::isa_name(k.isa), "table");
+    g.check(k.quantize_s8 && k.quantize_u8 && k.quantize_s8_vec && k.quantize_u8_vec && k.dequantize_s8 &&
+                k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.f32_to_f16 && k.f16_to_f32 &&
+                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax,
+            "a kernel slot is null");
+    // Every slot is tested below: the isa tag plus 15 pointer slots (12 element-wise kernels, minmax, gemm,
+    // sgemm). A slot added to qk::Kernels changes its size and fails here until it gets a test.
+    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 15 * sizeof(void*);
+    g.check(sizeof(Kernels) == kKnown,
+            strf("qk::Kernels is %zu bytes, this test covers %zu: a slot was added or changed; test it in "
+                 "native/tests/test_kernels.cc",
+                 sizeof(Kernels), kKnown));
+  }
+  Rng r(g_seed ^ (static_cast<uint64_t>(k.isa) << 40));
+  test_quantize<int8_t>(ref, k, "quantize_s8", &Kernels::quantize_s8, kS8Params, sizeof kS8Params / sizeof kS8Params[0],
+                        r);
+  test_quantize<uint8_t>(ref, k, "quantize_u8", &Kernels::quantize_u8, kU8Params,
+                         sizeof kU8Params / sizeof kU8Params[0], r);
+  test_quantize_vec<int8_t>(ref, k, "quantize_s8_vec", &Kernels::quantize_s8_vec, r);
+  test_quantize_vec<uint8_t>(ref, k, "quantize_u8_vec", &Kernels::quantize_u8_vec, r);
+  test_dequantize<int8_t>(ref, k, "dequantize_s8", &Kernels::dequantize_s8, r);
+  test_dequantize<uint8_t>(ref, k, "dequantize_u8", &Kernels::dequantize_u8, r);
+  test_dequantize_vec<int8_t>(ref, k, "dequantize_s8_vec", &Kernels::dequantize_s8_vec, r);
+  test_dequantize_vec<uint8_t>(ref, k, "dequantize_u8_vec", &Kernels::dequantize_u8_vec, r);
+  test_narrow(ref, k, "f32_to_f16", &Kernels::f32_to_f16, false, r);
+  test_widen(ref, k, "f16_to_f32", &Kernels::f16_to_f32, r);
+  test_narrow(ref, k, "f32_to_bf16", &Kernels::f32_to_bf16, true, r);
+  test_widen(ref, k, "bf16_to_f32", &Kernels::bf16_to_f32, r);
+  test_minmax(ref, k, r);
+  test_gemm(k, r);
+  test_sgemm(k, r);
+}
+
+}  // namespace
+
+int main() {
+  if (const char* s = std::getenv("QK_TEST_SEED")) g_seed = std::strtoull(s, nullptr, 0);
+  const qk::CpuInfo& ci = qk::cpu_info();
+  std::string avail, feats;
+  for (Isa i : qk::available_isas()) avail += std::string(avail.empty() ? "" : ",") + qk::isa_name(i);
+  for (const std::string& f : ci.features) feats += (feats.empty() ? "" : " ") + f;
+  std::printf("# qkernels native tests: arch %s, tiers %s, seed 0x%" PRIx64 "\n# features: %s\n", ci.arch,
+              avail.c_str(), g_seed, feats.c_str());
+
+  const char* sel = std::getenv("QK_TEST_TIERS");
+  std::vector<std::string> wanted;
+  if (sel && *sel) wanted = split_list(sel);
+  auto selected = [&](const char* name) {
+    if (wanted.empty()) return true;
+    for (const std::string& w : wanted)
+      if (w == name) return true;
+    return false;
+  };
+  for (const std::string& w : wanted) {
+    Isa isa;
+    if (!qk::parse_isa(w.c_str(), &isa)) {
+      Group(w, "selected").fail("QK_TEST_TIERS names an unknown tier");
+    } else if (!qk::isa_available(isa)) {
+      Group(w, "selected").fail("tier listed in QK_TEST_TIERS is not available in this process (tiers: " + avail +
+                                ")");
+    }
+  }
+  if (const char* exp = std::getenv("QK_EXPECT_TIERS"); exp && *exp) {
+    std::string want;
+    for (const std::string& w : split_list(exp)) want += (want.empty() ? "" : ",") + w;
+    Group g("detect", "expected_tiers");
+    g.check(want == avail, "available tiers are " + avail + ", expected " + want);
+  }
+
+  const Kernels* ref = qk::kernels_for(Isa::Scalar);
+  if (!ref) {
+    Group("scalar", "table").fail("no scalar table");
+  } else {
+    if (selected("scalar")) known_answers(*ref);
+    for (Isa isa : qk::available_isas()) {
+      if (isa == Isa::Scalar || !selected(qk::isa_name(isa))) continue;
+      const Kernels* k = qk::kernels_for(isa);
+      if (!k) {
+        Group(qk::isa_name(isa), "table").fail("kernels_for returned null");
+        continue;
+      }
+      test_tier(*ref, *k);
+    }
+  }
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}
