@@ -6,3 +6,6 @@ export { quantize, dequantize, isPerChannel, DTYPES } from './quantize';
 export type { QuantDtype, QuantArrayOf, QuantParams, PerTensorParams, PerChannelParams } from './quantize';
 export { toFloat16, fromFloat16, toBFloat16, fromBFloat16 } from './float16';
 export type { Float16ArrayLike } from './float16';
+export { int8Gemm, int8GemmAsync, packB, PackedMatrix, linearDynamic, linearDynamicAsync, setNumThreads, getNumThreads } from './gemm';
+export type { GemmOptions, GemmOutput, GemmOutputArray, PackOptions, LinearDynamicOptions } from './gemm';
+export { sgemm, sgemmAsync, type SgemmOptions } from './sgemm';

@@ -42,6 +42,49 @@ export interface NativeBinding {
   f16ToF32(h: Uint16Array, out: Float32Array): void;
   f32ToBf16(x: Float32Array, out: Uint16Array): void;
   bf16ToF32(h: Uint16Array, out: Float32Array): void;
+  packB(b: QuantArray, k: number, n: number, transB: boolean): unknown;
+  gemm(
+    a: QuantArray,
+    b: QuantArray | null,
+    packed: unknown,
+    m: number,
+    n: number,
+    k: number,
+    transB: boolean,
+    aZeroPoint: Int32Array,
+    bZeroPoint: Int32Array,
+    mode: number,
+    aScale: Float32Array | null,
+    bScale: Float32Array | null,
+    bias: Float32Array | null,
+    relu: boolean,
+    outScale: number,
+    outZeroPoint: number,
+    out: Int32Array | Float32Array | Int8Array | Uint8Array,
+  ): void;
+  gemmAsync(...args: Parameters<NativeBinding['gemm']>): Promise<void>;
+  linearDynamic(
+    x: Float32Array,
+    packed: unknown,
+    m: number,
+    n: number,
+    k: number,
+    bScale: Float32Array,
+    bias: Float32Array | null,
+    relu: boolean,
+    out: Float32Array,
+  ): void;
+  linearDynamicAsync(...args: Parameters<NativeBinding['linearDynamic']>): Promise<void>;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  sgemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB: boolean, out: Float32Array): void;
+  sgemmAsync(...args: Parameters<NativeBinding['sgemm']>): Promise<void>;
+  /** out[0] = min, out[1] = max (NaN ignored; +Inf / -Inf when there is no value), out[2] = NaN count. */
+  minmax(x: Float32Array, out: Float64Array): void;
+  /** Per-channel min / max of a contiguous [outer, channels, inner] tensor; returns the NaN count. */
+  minmaxPerChannel(x: Float32Array, outer: number, channels: number, inner: number, min: Float32Array, max: Float32Array): number;
+  /** Adds the histogram of x (|x| when abs) into counts (bins = counts.length); returns the NaN count. */
+  histogram(x: Float32Array, lo: number, scale: number, abs: boolean, counts: Float64Array): number;
 }
 
 /** The names every build exports; test/binding-surface.test.ts checks the addon against this list. */
@@ -56,6 +99,18 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'f16ToF32',
   'f32ToBf16',
   'bf16ToF32',
+  'packB',
+  'gemm',
+  'gemmAsync',
+  'linearDynamic',
+  'linearDynamicAsync',
+  'setNumThreads',
+  'getNumThreads',
+  'sgemm',
+  'sgemmAsync',
+  'minmax',
+  'minmaxPerChannel',
+  'histogram',
 ];
 
 function load(): NativeBinding {

@@ -62,6 +62,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
   init_convert(env, exports);
+  init_gemm(env, exports);
+  init_sgemm(env, exports);
+  init_calibrate(env, exports);
   return exports;
 }
 

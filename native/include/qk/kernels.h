@@ -41,6 +41,23 @@ using DequantizeU8VecFn = void (*)(const uint8_t* q, float* y, size_t n, const f
 using F32ToU16Fn = void (*)(const float* x, uint16_t* h, size_t n);
 using U16ToF32Fn = void (*)(const uint16_t* h, float* x, size_t n);
 
+// Min and max of n floats, ignoring NaN (returns how many NaNs there were). With no non-NaN value, min = +Inf
+// and max = -Inf. A zero result is +0 (so the result does not depend on the order -0 and +0 were seen).
+using MinMaxFn = size_t (*)(const float* x, size_t n, float* min, float* max);
+// Per-channel min and max of a contiguous [outer, channels, inner] tensor: min[c] / max[c] over every
+// x[(o * channels + c) * inner + i], with minmax's rules (NaN ignored and counted, +Inf / -Inf for a channel
+// with no non-NaN value, a zero result is +0). Writes channels entries of each; returns the NaN count.
+using MinMaxChannelsFn = size_t (*)(const float* x, size_t outer, size_t channels, size_t inner, float* min,
+                                    float* max);
+// Histogram accumulation: counts[qk::ref::hist_bin(v, lo, scale, bins)] += 1 for every non-NaN v = x[i] (|x[i]|
+// when abs) (qk/reduce.h defines the bin in float32); returns the NaN count. Adds to counts (bins entries);
+// the caller keeps every count below 2^32.
+using HistogramFn = size_t (*)(const float* x, size_t n, float lo, float scale, uint32_t bins, bool abs,
+                               uint32_t* counts);
+
+struct GemmUkernel;  // qk/gemm.h
+struct SgemmUkernel;  // qk/sgemm.h
+
 struct Kernels {
   Isa isa;
   QuantizeS8Fn quantize_s8;
@@ -55,6 +72,13 @@ struct Kernels {
   U16ToF32Fn f16_to_f32;
   F32ToU16Fn f32_to_bf16;
   U16ToF32Fn bf16_to_f32;
+  MinMaxFn minmax;
+  MinMaxChannelsFn minmax_channels;  // qk/reduce.h
+  HistogramFn histogram;             // qk/reduce.h
+  // INT8 GEMM micro-kernels; nullptr in the scalar tier, which runs the reference loops.
+  const GemmUkernel* gemm;
+  // Float32 GEMM micro-kernel; nullptr in the scalar tier, which runs the reference loops.
+  const SgemmUkernel* sgemm;
 };
 
 // Tier fill functions: each overrides the slots its tier implements. Defined in native/kernels/<tier>/.

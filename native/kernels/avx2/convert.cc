@@ -2,10 +2,14 @@
 // -mavx2 -mfma -mf16c only; reached only when cpuid/xgetbv report all three. Bit-exact with the scalar tier.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
+#include "qk/gemm.h"
+#include "qk/sgemm.h"
 #include "qk/kernels.h"
+#include "qk/reduce.h"
 
 namespace qk {
 namespace {
@@ -168,6 +172,44 @@ void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
   });
 }
 
+// _mm256_min_ps(x, acc) returns acc when x is NaN, so NaNs drop out; they are counted from the compare mask.
+size_t minmax(const float* x, size_t n, float* mn, float* mx) {
+  __m256 lo[4], hi[4];
+  size_t nans = 0;
+  for (int j = 0; j < 4; ++j) {
+    lo[j] = _mm256_set1_ps(INFINITY);
+    hi[j] = _mm256_set1_ps(-INFINITY);
+  }
+  auto step = [&](int j, __m256 v) {
+    lo[j] = _mm256_min_ps(v, lo[j]);
+    hi[j] = _mm256_max_ps(v, hi[j]);
+    nans += static_cast<size_t>(__builtin_popcount(_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))));
+  };
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 4; ++j) step(j, _mm256_loadu_ps(x + i + 8 * j));
+  for (; i < n; i += 8) {
+    alignas(32) float buf[8];
+    const size_t r = n - i < 8 ? n - i : 8;
+    for (size_t t = 0; t < 8; ++t) buf[t] = t < r ? x[i + t] : NAN;  // NaN padding is ignored ...
+    step(0, _mm256_load_ps(buf));
+    nans -= 8 - r;  // ... and not counted
+  }
+  __m256 l = _mm256_min_ps(_mm256_min_ps(lo[0], lo[1]), _mm256_min_ps(lo[2], lo[3]));
+  __m256 h = _mm256_max_ps(_mm256_max_ps(hi[0], hi[1]), _mm256_max_ps(hi[2], hi[3]));
+  alignas(32) float ls[8], hs[8];
+  _mm256_store_ps(ls, l);
+  _mm256_store_ps(hs, h);
+  float a = ls[0], b = hs[0];
+  for (int t = 1; t < 8; ++t) {
+    a = ls[t] < a ? ls[t] : a;
+    b = hs[t] > b ? hs[t] : b;
+  }
+  *mn = a == 0.0f ? 0.0f : a;
+  *mx = b == 0.0f ? 0.0f : b;
+  return nans;
+}
+
 }  // namespace
 
 void fill_avx2(Kernels& k) {
@@ -183,6 +225,10 @@ void fill_avx2(Kernels& k) {
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;
   k.bf16_to_f32 = bf16_to_f32;
+  k.minmax = minmax;
+  fill_reduce_avx2(k);  // minmax_channels, histogram (reduce.cc)
+  k.gemm = gemm_avx2();
+  k.sgemm = sgemm_avx2();
 }
 
 }  // namespace qk

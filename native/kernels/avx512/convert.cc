@@ -1,11 +1,15 @@
 // qkernels avx512 tier (AVX-512 F/BW/VL/DQ + VNNI): quantize, dequantize and FP16/BF16 conversion with 16-lane
 // vectors and masked tails. Bit-exact with the scalar tier. BF16 uses integer rounding, not vcvtneps2bf16, which
 // flushes subnormal inputs to zero.
-#include <immintrin.h>
+#include "qk/simd_x86.h"
 
+#include <cmath>
 #include <type_traits>
 
+#include "qk/gemm.h"
+#include "qk/sgemm.h"
 #include "qk/kernels.h"
+#include "qk/reduce.h"
 
 namespace qk {
 namespace {
@@ -149,6 +153,34 @@ void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
   }
 }
 
+// _mm512_min_ps(x, acc) returns acc when x is NaN, so NaNs drop out; masked-off tail lanes load as NaN too.
+size_t minmax(const float* x, size_t n, float* mn, float* mx) {
+  __m512 lo[4], hi[4];
+  size_t nans = 0;
+  for (int j = 0; j < 4; ++j) {
+    lo[j] = _mm512_set1_ps(INFINITY);
+    hi[j] = _mm512_set1_ps(-INFINITY);
+  }
+  auto step = [&](int j, __m512 v, __mmask16 m) {
+    lo[j] = _mm512_min_ps(v, lo[j]);
+    hi[j] = _mm512_max_ps(v, hi[j]);
+    nans += static_cast<size_t>(__builtin_popcount(_mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q)));
+  };
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 4; ++j) step(j, _mm512_loadu_ps(x + i + 16 * j), 0xffff);
+  const __m512 nanv = _mm512_set1_ps(NAN);
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
+    step(0, _mm512_mask_loadu_ps(nanv, m, x + i), m);
+  }
+  const float a = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3])));
+  const float b = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3])));
+  *mn = a == 0.0f ? 0.0f : a;
+  *mx = b == 0.0f ? 0.0f : b;
+  return nans;
+}
+
 }  // namespace
 
 void fill_avx512(Kernels& k) {
@@ -164,6 +196,10 @@ void fill_avx512(Kernels& k) {
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;
   k.bf16_to_f32 = bf16_to_f32;
+  k.minmax = minmax;
+  fill_reduce_avx512(k);  // minmax_channels, histogram (reduce.cc)
+  k.gemm = gemm_avx512();
+  k.sgemm = sgemm_avx512();
 }
 
 }  // namespace qk

@@ -3,10 +3,14 @@
 // path.
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
+#include "qk/gemm.h"
 #include "qk/kernels.h"
+#include "qk/reduce.h"
+#include "qk/sgemm.h"
 
 namespace qk {
 namespace {
@@ -167,6 +171,39 @@ void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
   });
 }
 
+// NaN lanes are replaced by the accumulator before vminnmq/vmaxnmq, so NaNs drop out; tails are padded with NaN.
+// (vminnmq/vmaxnmq alone skip only quiet NaNs: a signalling NaN operand makes FMINNM return NaN, which would
+// discard the running min.)
+size_t minmax(const float* x, size_t n, float* mn, float* mx) {
+  float32x4_t lo[4], hi[4];
+  uint32x4_t nanc = vdupq_n_u32(0);
+  for (int j = 0; j < 4; ++j) {
+    lo[j] = vdupq_n_f32(INFINITY);
+    hi[j] = vdupq_n_f32(-INFINITY);
+  }
+  auto step = [&](int j, float32x4_t v) {
+    const uint32x4_t ok = vceqq_f32(v, v);
+    lo[j] = vminnmq_f32(lo[j], vbslq_f32(ok, v, lo[j]));
+    hi[j] = vmaxnmq_f32(hi[j], vbslq_f32(ok, v, hi[j]));
+    nanc = vsubq_u32(nanc, vmvnq_u32(ok));  // + 1 per NaN lane
+  };
+  size_t i = 0, pad = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 4; ++j) step(j, vld1q_f32(x + i + 4 * j));
+  for (; i < n; i += 4) {
+    float buf[4];
+    const size_t r = n - i < 4 ? n - i : 4;
+    for (size_t t = 0; t < 4; ++t) buf[t] = t < r ? x[i + t] : NAN;
+    step(0, vld1q_f32(buf));
+    pad += 4 - r;
+  }
+  const float a = vminvq_f32(vminnmq_f32(vminnmq_f32(lo[0], lo[1]), vminnmq_f32(lo[2], lo[3])));
+  const float b = vmaxvq_f32(vmaxnmq_f32(vmaxnmq_f32(hi[0], hi[1]), vmaxnmq_f32(hi[2], hi[3])));
+  *mn = a == 0.0f ? 0.0f : a;
+  *mx = b == 0.0f ? 0.0f : b;
+  return static_cast<size_t>(vaddvq_u32(nanc)) - pad;
+}
+
 }  // namespace
 
 void fill_neon(Kernels& k) {
@@ -182,6 +219,10 @@ void fill_neon(Kernels& k) {
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;
   k.bf16_to_f32 = bf16_to_f32;
+  k.sgemm = sgemm_neon();
+  k.minmax = minmax;
+  fill_reduce_neon(k);  // minmax_channels, histogram (reduce.cc)
+  k.gemm = gemm_neon();
 }
 
 }  // namespace qk

@@ -1,9 +1,84 @@
-// qkernels neon-dotprod tier (armv8.2-a+dotprod). The element-wise ops inherit the neon kernels; this tier exists
-// for the sdot/udot INT8 GEMM micro-kernels.
+// qkernels neon-dotprod tier (armv8.2-a+dotprod): INT8 GEMM micro-kernel with sdot, 8 rows x 12 columns, k in
+// groups of 4. sdot multiplies signed bytes, so uint8 operands are shifted to signed (v - 128, i.e. v ^ 0x80)
+// when packing and the driver's row/column-sum corrections recover the exact result. The element-wise ops
+// inherit the neon kernels.
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "qk/gemm.h"
 #include "qk/kernels.h"
 
 namespace qk {
+namespace {
 
-void fill_neondot(Kernels& k) { (void)k; }
+constexpr int kMR = 8, kNR = 12, kKR = 4;
+
+size_t a_panel_bytes(size_t kpad) { return kpad * kMR; }
+size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
+
+// Layout: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a - 128 for uint8 A).
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  const size_t kpad = round_up(k, kKR);
+  int8_t* dst = static_cast<int8_t*>(panel);
+  std::memset(dst, 0, a_panel_bytes(kpad));
+  const uint8_t flip = a_signed ? 0x00 : 0x80;
+  for (size_t r = 0; r < rows; ++r) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const int8_t v = static_cast<int8_t>(a[r * lda + p] ^ flip);
+      dst[(p / 4) * kMR * 4 + r * 4 + (p & 3)] = v;
+      sum += v;
+    }
+    rowsum[r] = sum;
+  }
+}
+
+// Layout: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
+void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
+            int32_t* colsum) {
+  const size_t kpad = round_up(k, kKR);
+  int8_t* dst = static_cast<int8_t*>(panel);
+  std::memset(dst, 0, b_panel_bytes(kpad));
+  const uint8_t flip = b_signed ? 0x00 : 0x80;
+  for (size_t c = 0; c < cols; ++c) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const int8_t v = static_cast<int8_t>(b[p * rs + c * cs] ^ flip);
+      dst[(p / 4) * kNR * 4 + c * 4 + (p & 3)] = v;
+      sum += v;
+    }
+    colsum[c] = sum;
+  }
+}
+
+void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
+  const int8_t* a = static_cast<const int8_t*>(a_panel);
+  const int8_t* b = static_cast<const int8_t*>(b_panel);
+  int32x4_t acc[kMR][3];
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_s32(0);
+  for (size_t q = 0; q < kpad / 4; ++q, a += kMR * 4, b += kNR * 4) {
+    const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
+    const int8x16_t b0 = vld1q_s8(b), b1 = vld1q_s8(b + 16), b2 = vld1q_s8(b + 32);
+#define QK_ROW(r, av, lane)                              \
+  acc[r][0] = vdotq_laneq_s32(acc[r][0], b0, av, lane);  \
+  acc[r][1] = vdotq_laneq_s32(acc[r][1], b1, av, lane);  \
+  acc[r][2] = vdotq_laneq_s32(acc[r][2], b2, av, lane);
+    QK_ROW(0, a0, 0) QK_ROW(1, a0, 1) QK_ROW(2, a0, 2) QK_ROW(3, a0, 3)
+    QK_ROW(4, a1, 0) QK_ROW(5, a1, 1) QK_ROW(6, a1, 2) QK_ROW(7, a1, 3)
+#undef QK_ROW
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (int v = 0; v < 3; ++v) vst1q_s32(c + r * ldc + 4 * v, acc[r][v]);
+}
+
+const GemmUkernel kGemm = {
+    "gemm_s8s8_8x12c4_sdot__neondot", kMR, kNR, kKR, {0, -128}, {0, 128}, a_panel_bytes, b_panel_bytes, pack_a,
+    pack_b, kernel,
+};
+
+}  // namespace
+
+void fill_neondot(Kernels& k) { k.gemm = &kGemm; }
 
 }  // namespace qk

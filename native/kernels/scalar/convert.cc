@@ -6,6 +6,7 @@
 
 #include "qk/convert.h"
 #include "qk/kernels.h"
+#include "qk/reduce.h"
 
 namespace qk {
 namespace {
@@ -44,6 +45,20 @@ void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = ref::bf16_to_f32(h[i]);
 }
 
+size_t minmax(const float* x, size_t n, float* mn, float* mx) {
+  float lo = INFINITY, hi = -INFINITY;
+  size_t nans = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (v != v) ++nans;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  *mn = lo == 0.0f ? 0.0f : lo;
+  *mx = hi == 0.0f ? 0.0f : hi;
+  return nans;
+}
+
 }  // namespace
 
 void fill_scalar(Kernels& k) {
@@ -59,6 +74,10 @@ void fill_scalar(Kernels& k) {
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;
   k.bf16_to_f32 = bf16_to_f32;
+  k.minmax = minmax;
+  fill_reduce_scalar(k);  // minmax_channels, histogram (reduce.cc)
+  k.gemm = nullptr;
+  k.sgemm = nullptr;
 }
 
 }  // namespace qk

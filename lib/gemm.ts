@@ -1,0 +1,297 @@
+// INT8 GEMM: exact u8/s8 matrix products with zero points, fused float or requantized outputs, packed weights,
+// threads and async.
+//
+//   C[i][j] = sum_p (a[i][p] - aZeroPoint) * (b[p][j] - bZeroPoint[j])            exact, modulo 2^32
+//   'float32':      y = float(C) * (aScale * bScale[j]) + bias[j]   (then relu)   float32 arithmetic
+//   'int8'/'uint8': q = clamp(nearbyint(y * (1 / outScale)) + outZeroPoint)    quantize's rule; relu clamps at
+//                                                                                the output zero point
+import { native } from './native';
+import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, requireScale, typeError } from './validate';
+
+export type GemmOutput = 'int32' | 'float32' | 'int8' | 'uint8';
+export type GemmOutputArray<O extends GemmOutput> = O extends 'float32'
+  ? Float32Array
+  : O extends 'int8'
+    ? Int8Array
+    : O extends 'uint8'
+      ? Uint8Array
+      : Int32Array;
+
+const OUTPUTS: readonly GemmOutput[] = ['int32', 'float32', 'int8', 'uint8'];
+const MODE: Record<GemmOutput, number> = { int32: 0, float32: 1, int8: 2, uint8: 3 };
+const OUT_CTOR = { int32: Int32Array, float32: Float32Array, int8: Int8Array, uint8: Uint8Array } as const;
+
+const handles = new WeakMap<PackedMatrix, unknown>();
+
+/**
+ * A B matrix packed once for reuse across calls (`packB`): the layout every tier's micro-kernel reads, plus the
+ * column sums the zero-point terms need. Gives results bit-identical to passing the unpacked matrix. Safe to
+ * share between concurrent async calls. Opaque: only its shape is readable.
+ */
+export class PackedMatrix {
+  /** Rows of B (the inner dimension). */
+  readonly k: number;
+  /** Columns of B (the output width). */
+  readonly n: number;
+  /** The element type B was packed from. */
+  readonly dtype: 'int8' | 'uint8';
+  /** @internal */
+  constructor(handle: unknown, k: number, n: number, dtype: 'int8' | 'uint8') {
+    handles.set(this, handle);
+    this.k = k;
+    this.n = n;
+    this.dtype = dtype;
+    Object.freeze(this);
+  }
+}
+
+export interface PackOptions {
+  k: number;
+  n: number;
+  /** `b` is n x k row-major (PyTorch's Linear weight layout) instead of k x n. */
+  transB?: boolean;
+  /** Optional check: must agree with b's array type. */
+  dtype?: 'int8' | 'uint8';
+}
+
+function byteMatrix(name: string, v: unknown): 'int8' | 'uint8' {
+  if (v instanceof Int8Array) return 'int8';
+  if (v instanceof Uint8Array) return 'uint8';
+  throw typeError(name, 'an Int8Array or Uint8Array', v);
+}
+
+/**
+ * Packs B for repeated products. The packed matrix keeps the original values and packs lazily for whichever
+ * tier is active, so `setIsa` never makes it stale.
+ * @example
+ * const w = new Int8Array(4096 * 4096)                       // PyTorch Linear weight, out x in
+ * const pw = packB(w, { k: 4096, n: 4096, transB: true })
+ * const y = int8Gemm(x, pw, { m: 1, n: 4096, k: 4096 })
+ */
+export function packB(b: Int8Array | Uint8Array, options: PackOptions): PackedMatrix {
+  const dtype = byteMatrix('b', b);
+  const o = requireObject('options', options);
+  const k = requireDim('k', o.k, 1);
+  const n = requireDim('n', o.n, 1);
+  if (o.dtype !== undefined && requireOneOf('dtype', o.dtype, ['int8', 'uint8'] as const) !== dtype)
+    throw typeError('b', `a ${o.dtype === 'int8' ? 'Int8Array' : 'Uint8Array'} (dtype '${String(o.dtype)}')`, b);
+  if (b.length !== k * n) throw rangeError('b', `length ${k * n} (k * n)`, b);
+  return new PackedMatrix(native.packB(b, k, n, o.transB === true), k, n, dtype);
+}
+
+export interface GemmOptions<O extends GemmOutput = GemmOutput> {
+  m: number;
+  n: number;
+  k: number;
+  /** b is n x k row-major (ignored for a packed b, which carries its layout). */
+  transB?: boolean;
+  /** Subtracted from every element of a; an integer in a's dtype range. Default 0. */
+  aZeroPoint?: number;
+  /** Subtracted from b, one value or one per column (length n); integers in b's dtype range. Default 0. */
+  bZeroPoint?: number | Int32Array;
+  /** Output type; default 'int32'. */
+  output?: O;
+  /** Scale of a ('float32', 'int8', 'uint8' outputs). */
+  aScale?: number;
+  /** Scale of b, one value or one per column. */
+  bScale?: number | Float32Array;
+  /** Added per column after scaling (length n). */
+  bias?: Float32Array;
+  /** max(y, 0) after the bias (for quantized outputs: clamp at outZeroPoint). */
+  relu?: boolean;
+  /** Output scale ('int8', 'uint8'). */
+  outScale?: number;
+  /** Output zero point ('int8', 'uint8'); default 0. */
+  outZeroPoint?: number;
+}
+
+const ZERO_I32 = new Int32Array(1);
+const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
+
+type NativeArgs = Parameters<typeof native.gemm>;
+
+function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args: NativeArgs; out: Int32Array | Float32Array | Int8Array | Uint8Array } {
+  const aType = byteMatrix('a', a);
+  const o = requireObject('options', options);
+  const m = requireDim('m', o.m);
+  const n = requireDim('n', o.n);
+  const k = requireDim('k', o.k);
+  const A = a as Int8Array | Uint8Array;
+  if (A.length !== m * k) throw rangeError('a', `length ${m * k} (m * k)`, A);
+  let bArray: Int8Array | Uint8Array | null = null;
+  let handle: unknown = null;
+  let bType: 'int8' | 'uint8';
+  if (b instanceof PackedMatrix) {
+    if (b.k !== k || b.n !== n) throw rangeError('b', `a packed matrix of k x n = ${k} x ${n}`, `packed ${b.k} x ${b.n}` as unknown);
+    handle = handles.get(b);
+    bType = b.dtype;
+  } else {
+    if (!(b instanceof Int8Array) && !(b instanceof Uint8Array)) throw typeError('b', 'an Int8Array, Uint8Array or a packB() matrix', b);
+    bType = byteMatrix('b', b);
+    if (b.length !== k * n) throw rangeError('b', `length ${k * n} (k * n)`, b);
+    bArray = b;
+  }
+  const output: GemmOutput = o.output === undefined ? 'int32' : requireOneOf('output', o.output, OUTPUTS);
+  const [alo, ahi] = DTYPE_RANGE[aType];
+  const za = o.aZeroPoint === undefined || o.aZeroPoint === 0 ? ZERO_I32 : Int32Array.of(requireInteger('aZeroPoint', o.aZeroPoint, alo, ahi));
+  const [blo, bhi] = DTYPE_RANGE[bType];
+  let zb: Int32Array;
+  if (o.bZeroPoint === undefined || o.bZeroPoint === 0) zb = ZERO_I32;
+  else if (typeof o.bZeroPoint === 'number') zb = Int32Array.of(requireInteger('bZeroPoint', o.bZeroPoint, blo, bhi));
+  else if (o.bZeroPoint instanceof Int32Array) {
+    if (o.bZeroPoint.length !== n) throw rangeError('bZeroPoint', `length ${n} (n)`, o.bZeroPoint);
+    for (let j = 0; j < n; j++) {
+      const z = o.bZeroPoint[j]!;
+      if (z < blo || z > bhi) throw rangeError(`bZeroPoint[${j}]`, `an integer in [${blo}, ${bhi}]`, z);
+    }
+    zb = o.bZeroPoint;
+  } else throw typeError('bZeroPoint', 'a number or an Int32Array (one per column)', o.bZeroPoint);
+
+  let aScale: Float32Array | null = null;
+  let bScale: Float32Array | null = null;
+  let bias: Float32Array | null = null;
+  let outScale = 1;
+  let outZeroPoint = 0;
+  if (output !== 'int32') {
+    if (o.aScale === undefined) throw typeError('aScale', `a number (required for output '${output}')`, o.aScale);
+    aScale = Float32Array.of(requireScale('aScale', o.aScale));
+    if (o.bScale === undefined) throw typeError('bScale', `a number or Float32Array (required for output '${output}')`, o.bScale);
+    if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
+    else if (o.bScale instanceof Float32Array) {
+      if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
+      for (let j = 0; j < n; j++) requireScale(`bScale[${j}]`, o.bScale[j]);
+      bScale = o.bScale;
+    } else throw typeError('bScale', 'a number or a Float32Array (one per column)', o.bScale);
+    if (o.bias !== undefined) {
+      if (!(o.bias instanceof Float32Array)) throw typeError('bias', 'a Float32Array', o.bias);
+      if (o.bias.length !== n) throw rangeError('bias', `length ${n} (n)`, o.bias);
+      bias = o.bias;
+    }
+    if (output !== 'float32') {
+      if (o.outScale === undefined) throw typeError('outScale', `a number (required for output '${output}')`, o.outScale);
+      outScale = requireScale('outScale', o.outScale);
+      const [olo, ohi] = DTYPE_RANGE[output];
+      outZeroPoint = o.outZeroPoint === undefined ? 0 : requireInteger('outZeroPoint', o.outZeroPoint, olo, ohi);
+    }
+  } else {
+    for (const key of ['aScale', 'bScale', 'bias', 'outScale', 'outZeroPoint', 'relu'] as const)
+      if (o[key] !== undefined && o[key] !== false) throw typeError(key, `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o[key]);
+  }
+  const Ctor = OUT_CTOR[output];
+  let C: Int32Array | Float32Array | Int8Array | Uint8Array;
+  if (out === undefined) C = new Ctor(m * n);
+  else {
+    if (!(out instanceof Ctor)) throw typeError('out', `a ${Ctor.name} (output '${output}')`, out);
+    if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
+    C = out;
+  }
+  const args: NativeArgs = [A, bArray, handle, m, n, k, o.transB === true, za, zb, MODE[output], aScale, bScale, bias, o.relu === true, outScale, outZeroPoint, C];
+  return { args, out: C };
+}
+
+/**
+ * INT8 matrix product C = (A - aZeroPoint) x (B - bZeroPoint), A m x k, B k x n (or n x k with `transB`, or a
+ * `packB` matrix); int8 or uint8 operands in any combination. Exact int32 output (modulo 2^32), or fused
+ * float32 / requantized int8 / uint8 output. Identical results on every ISA tier and for any thread count.
+ * @example
+ * const c = int8Gemm(new Int8Array([1, 2, 3, 4]), new Int8Array([5, 6, 7, 8]), { m: 2, n: 2, k: 2 })
+ * // Int32Array [19, 22, 43, 50]
+ */
+export function int8Gemm<O extends GemmOutput = 'int32'>(
+  a: Int8Array | Uint8Array,
+  b: Int8Array | Uint8Array | PackedMatrix,
+  options: GemmOptions<O>,
+  out?: GemmOutputArray<O>,
+): GemmOutputArray<O> {
+  const p = prepare(a, b, options, out);
+  native.gemm(...p.args);
+  return p.out as GemmOutputArray<O>;
+}
+
+/**
+ * `int8Gemm` off the main thread: resolves with the output when done; the event loop stays responsive. The
+ * inputs are kept alive until then (do not modify them meanwhile). The ISA tier is the one active at the call.
+ */
+export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
+  a: Int8Array | Uint8Array,
+  b: Int8Array | Uint8Array | PackedMatrix,
+  options: GemmOptions<O>,
+  out?: GemmOutputArray<O>,
+): Promise<GemmOutputArray<O>> {
+  const p = prepare(a, b, options, out);
+  await native.gemmAsync(...p.args);
+  return p.out as GemmOutputArray<O>;
+}
+
+/** Threads one large call may use (default: the available parallelism). `setNumThreads(0)` restores the default. */
+export function setNumThreads(threads: number): void {
+  native.setNumThreads(requireInteger('threads', threads, 0, 256));
+}
+
+/** The thread count calls use now. */
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+
+export interface LinearDynamicOptions {
+  /** Rows of x (tokens / batch). */
+  m: number;
+  /** Weight scale, one value or one per output column (length n). */
+  bScale: number | Float32Array;
+  /** Added per output column (length n). */
+  bias?: Float32Array;
+  relu?: boolean;
+}
+
+function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): [Parameters<typeof native.linearDynamic>, Float32Array] {
+  if (!(x instanceof Float32Array)) throw typeError('x', 'a Float32Array', x);
+  if (!(w instanceof PackedMatrix)) throw typeError('w', 'a packed weight matrix from packB()', w);
+  const o = requireObject('options', options);
+  const m = requireDim('m', o.m);
+  const { k, n } = w;
+  if (x.length !== m * k) throw rangeError('x', `length ${m * k} (m * k)`, x);
+  let bScale: Float32Array;
+  if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
+  else if (o.bScale instanceof Float32Array) {
+    if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
+    for (let j = 0; j < n; j++) requireScale(`bScale[${j}]`, o.bScale[j]);
+    bScale = o.bScale;
+  } else throw typeError('bScale', 'a number or a Float32Array (one per output column)', o.bScale);
+  let bias: Float32Array | null = null;
+  if (o.bias !== undefined) {
+    if (!(o.bias instanceof Float32Array)) throw typeError('bias', 'a Float32Array', o.bias);
+    if (o.bias.length !== n) throw rangeError('bias', `length ${n} (n)`, o.bias);
+    bias = o.bias;
+  }
+  let y: Float32Array;
+  if (out === undefined) y = new Float32Array(m * n);
+  else {
+    if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
+    if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
+    y = out;
+  }
+  return [[x, handles.get(w), m, n, k, bScale, bias, o.relu === true, y], y];
+}
+
+/**
+ * The dynamic-quantization linear layer (ONNX Runtime's DynamicQuantizeMatMul, PyTorch's dynamic Linear):
+ * each row of x is quantized to uint8 with its own scale and zero point (its range, widened to include 0, over
+ * 255 levels), multiplied by the packed int8 weights, and dequantized with the weight scales; plus bias.
+ * Float32 in, float32 out (m x n).
+ * @example
+ * const pw = packB(wInt8, { k: 4096, n: 4096, transB: true })     // quantized PyTorch Linear weight
+ * const y = linearDynamic(x, pw, { m: 128, bScale: wScales, bias }) // x: Float32Array 128 x 4096
+ */
+export function linearDynamic(x: Float32Array, w: PackedMatrix, options: LinearDynamicOptions, out?: Float32Array): Float32Array {
+  const [args, y] = prepareLinear(x, w, options, out);
+  native.linearDynamic(...args);
+  return y;
+}
+
+/** `linearDynamic` off the main thread; resolves with the output. */
+export async function linearDynamicAsync(x: Float32Array, w: PackedMatrix, options: LinearDynamicOptions, out?: Float32Array): Promise<Float32Array> {
+  const [args, y] = prepareLinear(x, w, options, out);
+  await native.linearDynamicAsync(...args);
+  return y;
+}

@@ -1,0 +1,117 @@
+// qkernels binding: the reductions behind calibration (lib/calibrate/).
+//
+// minmax(x: Float32Array, out: Float64Array)                          out[0..2] = min, max, NaN count
+// minmaxPerChannel(x, outer, channels, inner, min: Float32Array, max: Float32Array) -> NaN count
+// histogram(x: Float32Array, lo, scale, abs: boolean, counts: Float64Array) -> NaN count
+//   adds the histogram of x (|x| when abs) into counts (bins = counts.length), bin = qk::ref::hist_bin with lo and
+//   scale rounded to float32.
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/bindings.h"
+#include "qk/dispatch.h"
+#include "qk/reduce.h"
+
+namespace qkb {
+namespace {
+
+// Histogram chunks stay below 2^32 elements, so the kernel's uint32 counts cannot overflow.
+constexpr size_t kHistChunk = static_cast<size_t>(1) << 30;
+
+Napi::Value MinMax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View x, out;
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !typed(info, 1, "out", napi_float64_array, &out))
+    return env.Undefined();
+  if (out.length < 3) {
+    throw_range(env, "out must have at least 3 elements");
+    return env.Undefined();
+  }
+  float mn, mx;
+  const size_t nans = qk::active().minmax(static_cast<const float*>(x.data), x.length, &mn, &mx);
+  double* o = static_cast<double*>(out.data);
+  o[0] = mn;
+  o[1] = mx;
+  o[2] = static_cast<double>(nans);
+  return env.Undefined();
+}
+
+Napi::Value MinMaxPerChannel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View x, mn, mx;
+  int64_t o, c, in;
+  const int64_t max = static_cast<int64_t>(1) << 53;
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !integer(info, 1, "outer", 0, max, &o) ||
+      !integer(info, 2, "channels", 1, max, &c) || !integer(info, 3, "inner", 0, max, &in) ||
+      !typed(info, 4, "min", napi_float32_array, &mn) || !typed(info, 5, "max", napi_float32_array, &mx))
+    return env.Undefined();
+  const uint64_t uo = static_cast<uint64_t>(o), uc = static_cast<uint64_t>(c), ui = static_cast<uint64_t>(in);
+  const size_t n = x.length;
+  bool ok;
+  if (uo == 0 || ui == 0) ok = n == 0;
+  else ok = uc <= n / uo && ui <= n / (uo * uc) && uo * uc * ui == n;
+  if (!ok) {
+    throw_range(env, "outer * channels * inner must equal the input length " + std::to_string(n));
+    return env.Undefined();
+  }
+  if (!same_length(info, "min", mn.length, uc) || !same_length(info, "max", mx.length, uc)) return env.Undefined();
+  const size_t nans = qk::active().minmax_channels(static_cast<const float*>(x.data), uo, uc, ui,
+                                                   static_cast<float*>(mn.data), static_cast<float*>(mx.data));
+  return Napi::Number::New(env, static_cast<double>(nans));
+}
+
+Napi::Value Histogram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View x, counts;
+  double lo_d, scale_d;
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !number(info, 1, "lo", &lo_d) ||
+      !number(info, 2, "scale", &scale_d) || !typed(info, 4, "counts", napi_float64_array, &counts))
+    return env.Undefined();
+  if (!info[3].IsBoolean()) {
+    throw_type(env, "abs must be a boolean");
+    return env.Undefined();
+  }
+  const bool abs = info[3].As<Napi::Boolean>().Value();
+  const float lo = static_cast<float>(lo_d), scale = static_cast<float>(scale_d);
+  if (!std::isfinite(lo)) {
+    throw_range(env, "lo must be finite in float32");
+    return env.Undefined();
+  }
+  if (!(scale > 0.0f) || !std::isfinite(scale)) {
+    throw_range(env, "scale must be positive and finite in float32");
+    return env.Undefined();
+  }
+  if (counts.length < 1 || counts.length > qk::kMaxHistogramBins) {
+    throw_range(env, "counts must have between 1 and " + std::to_string(qk::kMaxHistogramBins) + " elements");
+    return env.Undefined();
+  }
+  const uint32_t bins = static_cast<uint32_t>(counts.length);
+  const float* xp = static_cast<const float*>(x.data);
+  double* cp = static_cast<double*>(counts.data);
+  const qk::Kernels& k = qk::active();
+  std::vector<uint32_t> scratch(bins);
+  size_t nans = 0;
+  for (size_t i = 0; i < x.length; i += kHistChunk) {
+    const size_t m = x.length - i < kHistChunk ? x.length - i : kHistChunk;
+    std::fill(scratch.begin(), scratch.end(), 0u);
+    nans += k.histogram(xp + i, m, lo, scale, bins, abs, scratch.data());
+    for (uint32_t b = 0; b < bins; ++b) cp[b] += scratch[b];
+  }
+  return Napi::Number::New(env, static_cast<double>(nans));
+}
+
+}  // namespace
+
+void init_calibrate(Napi::Env env, Napi::Object exports) {
+  exports.Set("minmax", Napi::Function::New(env, MinMax, "minmax"));
+  exports.Set("minmaxPerChannel", Napi::Function::New(env, MinMaxPerChannel, "minmaxPerChannel"));
+  exports.Set("histogram", Napi::Function::New(env, Histogram, "histogram"));
+}
+
+}  // namespace qkb

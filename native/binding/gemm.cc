@@ -1,0 +1,347 @@
+// qkernels binding: INT8 GEMM (sync and async), packed B matrices and the thread count.
+//
+// packB(b: Int8Array|Uint8Array, k, n, transB) -> External (owning a qk::PackedB)
+// gemm(a, b | null, packed | null, m, n, k, transB, za: Int32Array(1|m), zb: Int32Array(1|n), mode,
+//      aScale: Float32Array(1|m) | null, bScale: Float32Array(1|n) | null, bias: Float32Array(n) | null, relu,
+//      outScale, outZeroPoint, out) -> undefined
+// gemmAsync(same arguments) -> Promise<undefined>; the inputs stay referenced until the work is done.
+// linearDynamic / linearDynamicAsync (below), setNumThreads(n) / getNumThreads()
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qk/convert.h"
+
+#include "binding/args.h"
+#include "binding/bindings.h"
+#include "qk/dispatch.h"
+#include "qk/gemm_driver.h"
+#include "qk/threads.h"
+
+namespace qkb {
+namespace {
+
+using qk::GemmArgs;
+using qk::GemmOut;
+
+// A parsed gemm call: plain C++ data that a worker thread may use after the JS call returned.
+struct GemmCall {
+  GemmArgs g;
+  const uint8_t* b = nullptr;
+  size_t rs = 0, cs = 0;
+  bool b_signed = false;
+  qk::PackedB* packed = nullptr;
+  const qk::Kernels* kernels = nullptr;  // captured at call time: a later setIsa does not affect queued work
+  int threads = 1;
+};
+
+bool get_packed(const Napi::CallbackInfo& info, size_t i, qk::PackedB** out) {
+  if (!info[i].IsExternal()) return throw_type(info.Env(), "packed must be a matrix returned by packB");
+  *out = info[i].As<Napi::External<qk::PackedB>>().Data();
+  return *out != nullptr || throw_type(info.Env(), "packed must be a matrix returned by packB");
+}
+
+bool dim(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* out) {
+  int64_t v;
+  if (!integer(info, i, name, 0, static_cast<int64_t>(1) << 40, &v)) return false;
+  *out = static_cast<size_t>(v);
+  return true;
+}
+
+bool byte_matrix(const Napi::CallbackInfo& info, size_t i, const char* name, View* v, bool* is_signed) {
+  if (!typed(info, i, name, v)) return false;
+  if (v->type != napi_int8_array && v->type != napi_uint8_array)
+    return throw_type(info.Env(), std::string(name) + " must be an Int8Array or Uint8Array, got " + type_name(v->type));
+  *is_signed = v->type == napi_int8_array;
+  return true;
+}
+
+// Optional per-row/column vector of length 1 (broadcast) or `full`.
+template <typename T>
+bool vec(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type, size_t full,
+         bool optional, const T** data, size_t* step) {
+  if (optional && (info[i].IsNull() || info[i].IsUndefined())) {
+    *data = nullptr;
+    *step = 0;
+    return true;
+  }
+  View v;
+  if (!typed(info, i, name, type, &v)) return false;
+  if (v.length != 1 && v.length != full)
+    return throw_range(info.Env(), std::string(name) + " must have length 1 or " + std::to_string(full) + ", got " +
+                                       std::to_string(v.length));
+  *data = static_cast<const T*>(v.data);
+  *step = v.length == 1 ? 0 : 1;
+  return true;
+}
+
+bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
+  Napi::Env env = info.Env();
+  GemmArgs& g = call->g;
+  View a, out;
+  if (info.Length() < 17) return throw_type(env, "gemm expects 17 arguments");
+  if (!byte_matrix(info, 0, "a", &a, &g.a_signed)) return false;
+  if (!dim(info, 3, "m", &g.m) || !dim(info, 4, "n", &g.n) || !dim(info, 5, "k", &g.k)) return false;
+  const bool trans_b = info[6].ToBoolean().Value();
+  if (!same_length(info, "a", a.length, g.m * g.k)) return false;
+  g.a = static_cast<const uint8_t*>(a.data);
+  g.lda = g.k;
+  if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    if (!get_packed(info, 2, &call->packed)) return false;
+    if (call->packed->k() != g.k || call->packed->n() != g.n)
+      return throw_range(env, "packed matrix is " + std::to_string(call->packed->k()) + " x " +
+                                  std::to_string(call->packed->n()) + " but the call needs k x n = " +
+                                  std::to_string(g.k) + " x " + std::to_string(g.n));
+    call->b_signed = call->packed->b_signed();
+  } else {
+    View b;
+    if (!byte_matrix(info, 1, "b", &b, &call->b_signed) || !same_length(info, "b", b.length, g.k * g.n)) return false;
+    call->b = static_cast<const uint8_t*>(b.data);
+    call->rs = trans_b ? 1 : g.n;
+    call->cs = trans_b ? g.k : 1;
+  }
+  if (!vec<int32_t>(info, 7, "aZeroPoint", napi_int32_array, g.m, false, &g.za, &g.za_step) ||
+      !vec<int32_t>(info, 8, "bZeroPoint", napi_int32_array, g.n, false, &g.zb, &g.zb_step))
+    return false;
+  int64_t mode;
+  if (!integer(info, 9, "mode", 0, 3, &mode)) return false;
+  g.mode = static_cast<GemmOut>(mode);
+  if (!typed(info, 16, "out", &out)) return false;
+  static const napi_typedarray_type kOutType[] = {napi_int32_array, napi_float32_array, napi_int8_array,
+                                                  napi_uint8_array};
+  if (out.type != kOutType[mode])
+    return throw_type(env, std::string("out must be a ") + type_name(kOutType[mode]) + ", got " + type_name(out.type));
+  if (!same_length(info, "out", out.length, g.m * g.n)) return false;
+  g.c = out.data;
+  g.ldc = g.n;
+  if (g.mode != GemmOut::Int32) {
+    if (!vec<float>(info, 10, "aScale", napi_float32_array, g.m, false, &g.a_scale, &g.a_scale_step) ||
+        !vec<float>(info, 11, "bScale", napi_float32_array, g.n, false, &g.b_scale, &g.b_scale_step))
+      return false;
+    size_t bias_step;
+    if (!vec<float>(info, 12, "bias", napi_float32_array, g.n, true, &g.bias, &bias_step)) return false;
+    if (g.bias && bias_step == 0 && g.n != 1) return throw_range(env, "bias must have length n");
+    g.relu = info[13].ToBoolean().Value();
+  }
+  if (g.mode == GemmOut::Int8 || g.mode == GemmOut::Uint8) {
+    double os;
+    int64_t ozp;
+    const bool s8 = g.mode == GemmOut::Int8;
+    if (!number(info, 14, "outScale", &os) || !integer(info, 15, "outZeroPoint", s8 ? -128 : 0, s8 ? 127 : 255, &ozp))
+      return false;
+    const float f = static_cast<float>(os);
+    if (!(f > 0.0f) || !std::isfinite(f) || !std::isfinite(1.0f / f))
+      return throw_range(env, "outScale must be a positive finite float32 whose reciprocal is finite");
+    g.inv_out_scale = 1.0f / f;
+    g.out_zp = static_cast<int32_t>(ozp);
+    g.qmin = s8 ? -128 : 0;
+    g.qmax = s8 ? 127 : 255;
+    if (g.relu && g.qmin < g.out_zp) g.qmin = g.out_zp;  // relu clamps at the output zero point
+  }
+  call->kernels = &qk::active();
+  call->threads = qk::num_threads();
+  return true;
+}
+
+void run(const GemmCall& c) { qk::gemm(*c.kernels, c.g, c.b, c.rs, c.cs, c.b_signed, c.packed, c.threads); }
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  GemmCall call;
+  if (parse(info, &call)) run(call);
+  return info.Env().Undefined();
+}
+
+class GemmWorker : public Napi::AsyncWorker {
+ public:
+  GemmWorker(Napi::Env env, const GemmCall& call, Napi::Array pinned)
+      : Napi::AsyncWorker(env, "qkernels:gemm"), call_(call), deferred_(Napi::Promise::Deferred::New(env)) {
+    pinned_ = Napi::Persistent(pinned);  // keeps every input and the output alive until OnOK/OnError
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { run(call_); }
+  void OnOK() override {
+    pinned_.Reset();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    pinned_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  GemmCall call_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Array> pinned_;
+};
+
+Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GemmCall call;
+  if (!parse(info, &call)) return env.Undefined();
+  Napi::Array pinned = Napi::Array::New(env, info.Length());
+  for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
+  auto* worker = new GemmWorker(env, call, pinned);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array)
+// Quantizes each row of x to uint8 with its own scale and zero point (the row's range, widened to include 0,
+// over 255 levels), multiplies by the packed int8/uint8 weights and writes float32 out.
+struct LinearCall {
+  GemmCall call;
+  const float* x = nullptr;
+  std::vector<uint8_t> qa;
+  std::vector<int32_t> za;
+  std::vector<float> a_scale;
+};
+
+bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
+  Napi::Env env = info.Env();
+  GemmCall& call = lc->call;
+  GemmArgs& g = call.g;
+  View x, out;
+  if (info.Length() < 9) return throw_type(env, "linearDynamic expects 9 arguments");
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !get_packed(info, 1, &call.packed) || !dim(info, 2, "m", &g.m) ||
+      !dim(info, 3, "n", &g.n) || !dim(info, 4, "k", &g.k))
+    return false;
+  if (call.packed->k() != g.k || call.packed->n() != g.n)
+    return throw_range(env, "packed matrix is " + std::to_string(call.packed->k()) + " x " +
+                                std::to_string(call.packed->n()) + " but the call needs k x n = " +
+                                std::to_string(g.k) + " x " + std::to_string(g.n));
+  if (!same_length(info, "x", x.length, g.m * g.k)) return false;
+  if (!vec<float>(info, 5, "bScale", napi_float32_array, g.n, false, &g.b_scale, &g.b_scale_step)) return false;
+  size_t bias_step;
+  if (!vec<float>(info, 6, "bias", napi_float32_array, g.n, true, &g.bias, &bias_step)) return false;
+  if (g.bias && bias_step == 0 && g.n != 1) return throw_range(env, "bias must have length n");
+  g.relu = info[7].ToBoolean().Value();
+  if (!typed(info, 8, "out", napi_float32_array, &out) || !same_length(info, "out", out.length, g.m * g.n)) return false;
+  static const int32_t kZero = 0;
+  lc->x = static_cast<const float*>(x.data);
+  g.mode = GemmOut::Float32;
+  g.c = out.data;
+  g.ldc = g.n;
+  g.lda = g.k;
+  g.a_signed = false;
+  g.zb = &kZero;
+  g.zb_step = 0;
+  g.za_step = 1;
+  g.a_scale_step = 1;
+  call.b_signed = call.packed->b_signed();
+  call.kernels = &qk::active();
+  call.threads = qk::num_threads();
+  return true;
+}
+
+void run_linear(LinearCall& lc) {
+  GemmArgs& g = lc.call.g;
+  const qk::Kernels& k = *lc.call.kernels;
+  lc.qa.resize(g.m * g.k);
+  lc.za.resize(g.m);
+  lc.a_scale.resize(g.m);
+  for (size_t i = 0; i < g.m; ++i) {
+    const float* row = lc.x + i * g.k;
+    float mn, mx;
+    k.minmax(row, g.k, &mn, &mx);
+    const float lo = mn < 0.0f ? mn : 0.0f, hi = mx > 0.0f ? mx : 0.0f;  // the range includes 0; NaN rows: [0, 0]
+    float scale = (hi - lo) / 255.0f;
+    if (!(scale > 0.0f) || !std::isfinite(scale) || !std::isfinite(1.0f / scale)) scale = 1.0f;
+    const float inv = 1.0f / scale;
+    const int32_t zp = qk::ref::quantize_one(-lo, inv, 0, 0, 255);
+    k.quantize_u8(row, lc.qa.data() + i * g.k, g.k, inv, zp, 0, 255);
+    lc.za[i] = zp;
+    lc.a_scale[i] = scale;
+  }
+  g.a = lc.qa.data();
+  g.za = lc.za.data();
+  g.a_scale = lc.a_scale.data();
+  run(lc.call);
+}
+
+Napi::Value LinearDynamic(const Napi::CallbackInfo& info) {
+  LinearCall lc;
+  if (parse_linear(info, &lc)) run_linear(lc);
+  return info.Env().Undefined();
+}
+
+class LinearWorker : public Napi::AsyncWorker {
+ public:
+  LinearWorker(Napi::Env env, LinearCall&& lc, Napi::Array pinned)
+      : Napi::AsyncWorker(env, "qkernels:linearDynamic"), lc_(std::move(lc)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    pinned_ = Napi::Persistent(pinned);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { run_linear(lc_); }
+  void OnOK() override {
+    pinned_.Reset();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    pinned_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  LinearCall lc_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Array> pinned_;
+};
+
+Napi::Value LinearDynamicAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LinearCall lc;
+  if (!parse_linear(info, &lc)) return env.Undefined();
+  Napi::Array pinned = Napi::Array::New(env, info.Length());
+  for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
+  auto* worker = new LinearWorker(env, std::move(lc), pinned);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value PackB(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View b;
+  bool b_signed = false;
+  size_t k, n;
+  if (!byte_matrix(info, 0, "b", &b, &b_signed) || !dim(info, 1, "k", &k) || !dim(info, 2, "n", &n) ||
+      !same_length(info, "b", b.length, k * n))
+    return env.Undefined();
+  const bool trans_b = info[3].ToBoolean().Value();
+  auto* packed = new qk::PackedB(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n);
+  // Pack for the active tier now, so the first gemm call does not pay for it.
+  if (const qk::GemmUkernel* uk = qk::active().gemm) packed->panels(uk);
+  const int64_t bytes = static_cast<int64_t>(k * n * 2);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return Napi::External<qk::PackedB>::New(env, packed, [bytes](Napi::Env e, qk::PackedB* p) {
+    delete p;
+    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n;
+  if (integer(info, 0, "threads", 0, 256, &n)) qk::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qk::num_threads()); }
+
+}  // namespace
+
+void init_gemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("gemmAsync", Napi::Function::New(env, GemmAsync, "gemmAsync"));
+  exports.Set("linearDynamic", Napi::Function::New(env, LinearDynamic, "linearDynamic"));
+  exports.Set("linearDynamicAsync", Napi::Function::New(env, LinearDynamicAsync, "linearDynamicAsync"));
+  exports.Set("packB", Napi::Function::New(env, PackB, "packB"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+}
+
+}  // namespace qkb

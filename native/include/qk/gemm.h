@@ -1,0 +1,49 @@
+// qkernels: INT8 GEMM. C[i][j] = sum_p (a[i][p] - za[i]) * (b[p][j] - zb[j]), exact modulo 2^32, then an
+// optional epilogue (float32 scaling with bias and relu, or requantization to int8/uint8).
+//
+// Every SIMD tier computes the same exact integers: a tier multiplies shifted operands
+//   a~ = a + sa (its A element type)   b~ = b - sb (its B element type)
+// into D'[i][j] = sum_p a~[i][p] * b~[p][j] (wrapping int32), and the shared driver recovers
+//   C = D' - B0[j] * rowsum(a~)[i] - A0[i] * colsum(b~)[j] + k * A0[i] * B0[j]     (all modulo 2^32)
+// with A0[i] = za[i] + sa and B0[j] = zb[j] - sb. The identity holds in the ring of integers modulo 2^32, so the
+// result equals the scalar reference bit for bit for every input and every k. Packing pads k up to the tier's
+// k-group with b~ = 0, so padded terms vanish.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace qk {
+
+// A tier's micro-kernel family. The driver packs A in panels of `mr` rows and B in panels of `nr` columns,
+// both with k rounded up to a multiple of `kr`.
+struct GemmUkernel {
+  const char* name;  // e.g. "gemm_u8s8_6x64c4__avx512vnni" (for bug reports and bench labels)
+  int mr, nr, kr;
+  // Operand shifts: sa is added to A, sb subtracted from B, per signedness (index 0 = signed, 1 = unsigned).
+  int32_t sa[2], sb[2];
+  // Bytes of one packed A panel / one packed B panel for a given kpad (k rounded up to kr).
+  size_t (*a_panel_bytes)(size_t kpad);
+  size_t (*b_panel_bytes)(size_t kpad);
+  // Packs `rows` (<= mr) rows of A (element (i, p) at a[i * lda + p]) into one panel; rows beyond `rows` and
+  // k beyond `k` are padding. rowsum[i] receives sum_p a~[i][p] over the real k (i < rows).
+  void (*pack_a)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum);
+  // Packs `cols` (<= nr) columns of B (element (p, j) at b[p * rs + j * cs]) into one panel; padding columns
+  // and padding k are b~ = 0. colsum[j] receives sum_p b~[p][j] (j < cols).
+  void (*pack_b)(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
+                 int32_t* colsum);
+  // D'[i][j] for i < rows (<= mr), j < cols (<= nr): c[i * ldc + j] = sum over kpad of a~ * b~ (wrapping).
+  void (*kernel)(size_t rows, size_t cols, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c,
+                 size_t ldc);
+};
+
+#if defined(__x86_64__) || defined(_M_X64)
+const GemmUkernel* gemm_avx2();
+const GemmUkernel* gemm_avx512();
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+const GemmUkernel* gemm_neon();
+#endif
+
+inline size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
+
+}  // namespace qk

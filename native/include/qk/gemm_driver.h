@@ -1,0 +1,81 @@
+// qkernels: the INT8 GEMM driver shared by every tier (packing, tiling, threads, zero-point corrections and the
+// output epilogue) and the scalar reference it is tested against.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "qk/gemm.h"
+#include "qk/kernels.h"
+
+namespace qk {
+
+enum class GemmOut { Int32 = 0, Float32 = 1, Int8 = 2, Uint8 = 3 };
+
+struct GemmArgs {
+  size_t m = 0, n = 0, k = 0;
+  const uint8_t* a = nullptr;  // m x k, row stride lda (int8 or uint8 bytes)
+  size_t lda = 0;
+  bool a_signed = false;
+  const int32_t* za = nullptr;  // A zero point: za[i * za_step] (za_step 0 broadcasts one value)
+  size_t za_step = 0;
+  const int32_t* zb = nullptr;  // B zero point per column: zb[j * zb_step]
+  size_t zb_step = 0;
+  GemmOut mode = GemmOut::Int32;
+  void* c = nullptr;  // m x n output (int32, float, int8 or uint8), row stride ldc elements
+  size_t ldc = 0;
+  // Float and requantized outputs: y = float(C) * (a_scale[i] * b_scale[j]) + bias[j]; relu: y = max(y, 0).
+  const float* a_scale = nullptr;
+  size_t a_scale_step = 0;
+  const float* b_scale = nullptr;
+  size_t b_scale_step = 0;
+  const float* bias = nullptr;  // n values or nullptr
+  bool relu = false;
+  // Requantized outputs: q = clamp(nearbyint(y * inv_out_scale) + out_zp, qmin, qmax) (quantize's rule).
+  float inv_out_scale = 1.0f;
+  int32_t out_zp = 0, qmin = 0, qmax = 0;
+};
+
+// B, packed for one tier's micro-kernel (plus colsum(b~) per column).
+struct PackedPanels {
+  const GemmUkernel* uk = nullptr;
+  size_t kpad = 0, panels = 0, panel_bytes = 0;
+  std::vector<uint8_t> data;
+  std::vector<int32_t> colsum;
+};
+
+// A B matrix kept for reuse: the original values (k x n row-major) and lazily built packings, one per tier.
+class PackedB {
+ public:
+  PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
+  size_t k() const { return k_; }
+  size_t n() const { return n_; }
+  bool b_signed() const { return signed_; }
+  const uint8_t* values() const { return values_.data(); }
+  // The packing for a tier's micro-kernel (built on first use; thread-safe).
+  const PackedPanels& panels(const GemmUkernel* uk);
+
+ private:
+  size_t k_, n_;
+  bool signed_;
+  std::vector<uint8_t> values_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<PackedPanels>> packs_;
+};
+
+// Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel.
+void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
+                   PackedPanels* out);
+
+// Runs C = A * B with the given tier's kernels (scalar runs the reference loops) on up to `threads` threads.
+// `b` is the original B (element (p, j) at b[p * rs + j * cs]); `packed` may be null, and is then built from `b`
+// for this call. Identical results for every tier and thread count.
+void gemm(const Kernels& kt, const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
+          PackedB* packed, int threads);
+
+// The oracle: direct loops over the definition, then the same epilogue.
+void gemm_reference(const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed);
+
+}  // namespace qk

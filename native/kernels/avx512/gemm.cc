@@ -1,0 +1,97 @@
+// qkernels avx512 tier: INT8 GEMM micro-kernel with AVX-512 VNNI (vpdpbusd), 6 rows x 64 columns, k in groups
+// of 4. vpdpbusd multiplies unsigned by signed bytes, so A is shifted to unsigned (a + 128 when A is int8) and
+// B to signed (b - 128 when B is uint8); the driver's column/row-sum corrections recover the exact result.
+// vpdpbusd adds four 16-bit-exact products into int32 without saturation, wrapping like the reference.
+#include <cstring>
+
+#include "qk/gemm.h"
+#include "qk/kernels.h"
+#include "qk/simd_x86.h"
+
+namespace qk {
+namespace {
+
+constexpr int kMR = 6, kNR = 64, kKR = 4;
+
+size_t a_panel_bytes(size_t kpad) { return kpad * kMR; }
+size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
+
+// Layout: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a + 128 for int8 A).
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  const size_t kpad = round_up(k, kKR);
+  uint8_t* dst = static_cast<uint8_t*>(panel);
+  std::memset(dst, 0, a_panel_bytes(kpad));
+  const uint8_t flip = a_signed ? 0x80 : 0x00;
+  for (size_t r = 0; r < rows; ++r) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const uint8_t v = static_cast<uint8_t>(a[r * lda + p] ^ flip);
+      dst[(p / 4) * kMR * 4 + r * 4 + (p & 3)] = v;
+      sum += v;
+    }
+    rowsum[r] = sum;
+  }
+}
+
+// Layout: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
+void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
+            int32_t* colsum) {
+  const size_t kpad = round_up(k, kKR);
+  uint8_t* dst = static_cast<uint8_t*>(panel);
+  std::memset(dst, 0, b_panel_bytes(kpad));
+  const uint8_t flip = b_signed ? 0x00 : 0x80;
+  for (size_t c = 0; c < cols; ++c) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const uint8_t v = static_cast<uint8_t>(b[p * rs + c * cs] ^ flip);
+      dst[(p / 4) * kNR * 4 + c * 4 + (p & 3)] = v;
+      sum += static_cast<int8_t>(v);
+    }
+    colsum[c] = sum;
+  }
+}
+
+template <int R>
+void tile(size_t kpad, const int32_t* a, const uint8_t* b, int32_t* c, size_t ldc) {
+  __m512i acc[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (size_t q = 0; q < kpad / 4; ++q, a += kMR, b += kNR * 4) {
+    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+    const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(a[r]);
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
+      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < 4; ++v) _mm512_storeu_si512(c + r * ldc + v * 16, acc[r][v]);
+}
+
+// Writes the full rows x kNR tile (padding columns hold zeros).
+void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
+  const int32_t* a = static_cast<const int32_t*>(a_panel);
+  const uint8_t* b = static_cast<const uint8_t*>(b_panel);
+  switch (rows) {
+    case 1: tile<1>(kpad, a, b, c, ldc); break;
+    case 2: tile<2>(kpad, a, b, c, ldc); break;
+    case 3: tile<3>(kpad, a, b, c, ldc); break;
+    case 4: tile<4>(kpad, a, b, c, ldc); break;
+    case 5: tile<5>(kpad, a, b, c, ldc); break;
+    default: tile<6>(kpad, a, b, c, ldc); break;
+  }
+}
+
+const GemmUkernel kGemm = {
+    "gemm_u8s8_6x64c4_vnni__avx512", kMR, kNR, kKR, {128, 0}, {0, 128}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
+    kernel,
+};
+
+}  // namespace
+
+const GemmUkernel* gemm_avx512() { return &kGemm; }
+
+}  // namespace qk

@@ -1,0 +1,81 @@
+// qkernels neon tier: INT8 GEMM micro-kernel without the dot-product extension, 8 rows x 8 columns. Both
+// operands are widened to int16 when packing; vmlal multiplies int16 into int32 lanes exactly and accumulation
+// wraps modulo 2^32 like the reference. No operand shifts: sa = sb = 0.
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "qk/gemm.h"
+#include "qk/kernels.h"
+
+namespace qk {
+namespace {
+
+constexpr int kMR = 8, kNR = 8, kKR = 1;
+
+size_t a_panel_bytes(size_t kpad) { return kpad * kMR * 2; }
+size_t b_panel_bytes(size_t kpad) { return kpad * kNR * 2; }
+
+inline int16_t widen(uint8_t v, bool is_signed) { return is_signed ? static_cast<int8_t>(v) : v; }
+
+// Layout: for each p, kMR int16 (one per row).
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  int16_t* dst = static_cast<int16_t*>(panel);
+  std::memset(dst, 0, a_panel_bytes(k));
+  for (size_t r = 0; r < rows; ++r) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const int16_t v = widen(a[r * lda + p], a_signed);
+      dst[p * kMR + r] = v;
+      sum += v;
+    }
+    rowsum[r] = sum;
+  }
+}
+
+// Layout: for each p, kNR int16 (one per column).
+void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
+            int32_t* colsum) {
+  int16_t* dst = static_cast<int16_t*>(panel);
+  std::memset(dst, 0, b_panel_bytes(k));
+  for (size_t c = 0; c < cols; ++c) {
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const int16_t v = widen(b[p * rs + c * cs], b_signed);
+      dst[p * kNR + c] = v;
+      sum += v;
+    }
+    colsum[c] = sum;
+  }
+}
+
+void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
+  const int16_t* a = static_cast<const int16_t*>(a_panel);
+  const int16_t* b = static_cast<const int16_t*>(b_panel);
+  int32x4_t lo[kMR], hi[kMR];
+  for (int r = 0; r < kMR; ++r) lo[r] = hi[r] = vdupq_n_s32(0);
+  for (size_t p = 0; p < kpad; ++p, a += kMR, b += kNR) {
+    const int16x8_t av = vld1q_s16(a), bv = vld1q_s16(b);
+    const int16x4_t bl = vget_low_s16(bv);
+#define QK_ROW(r)                                       \
+  lo[r] = vmlal_laneq_s16(lo[r], bl, av, r);            \
+  hi[r] = vmlal_high_laneq_s16(hi[r], bv, av, r);
+    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5) QK_ROW(6) QK_ROW(7)
+#undef QK_ROW
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    vst1q_s32(c + r * ldc, lo[r]);
+    vst1q_s32(c + r * ldc + 4, hi[r]);
+  }
+}
+
+const GemmUkernel kGemm = {
+    "gemm_x8x8_8x8_widen16__neon", kMR, kNR, kKR, {0, 0}, {0, 0}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
+    kernel,
+};
+
+}  // namespace
+
+const GemmUkernel* gemm_neon() { return &kGemm; }
+
+}  // namespace qk

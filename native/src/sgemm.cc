@@ -1,0 +1,181 @@
+// qkernels: the float32 GEMM driver shared by every SIMD tier, blocked the Goto / BLIS way. For each block of kc
+// rows of B (the tier's k block) and NC columns, the threads pack that block of B into column panels of nr (shared),
+// then each task packs its rows of A for the k block into row panels of mr (its own buffer, hot in L2) and runs
+// the micro-kernel with one B panel in L1 against all of its A panels. The first k block stores C, later ones add.
+//
+// Determinism: which k blocks exist depends only on k and the tier, and every element is computed by one
+// micro-kernel lane, so the thread count and the other block sizes never change a result.
+//
+// The packing buffers are kept per thread between calls (their size is bounded by the block sizes, not by the
+// matrices): fresh pages for every call cost more than the packing itself.
+#include "qk/sgemm.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "qk/kernels.h"
+#include "qk/threads.h"
+
+namespace qk {
+namespace {
+
+// Below this many multiply-adds per thread a call stays on fewer threads (waking workers costs more than it saves).
+constexpr double kMinMacsPerThread = 1 << 20;
+
+// A growable float buffer aligned to 64 bytes (a cache line; the widest vector), contents unspecified.
+class Workspace {
+ public:
+  float* get(size_t n) {
+    if (n > cap_) {
+      raw_.reset(new float[n + 16]);
+      cap_ = n;
+    }
+    const uintptr_t p = reinterpret_cast<uintptr_t>(raw_.get());
+    return raw_.get() + ((64 - (p & 63)) & 63) / sizeof(float);
+  }
+
+ private:
+  std::unique_ptr<float[]> raw_;
+  size_t cap_ = 0;
+};
+
+// Per thread: the calling thread's B block and each thread's A block (pool workers are persistent threads).
+thread_local Workspace t_bblock, t_ablock;
+
+// One A panel: for p < k, mr floats a[r][p] (rows >= `rows` are 0). `a` points at the block's first element.
+void pack_a_panel(const float* a, size_t lda, size_t rows, size_t k, size_t mr, float* dst) {
+  for (size_t p = 0; p < k; ++p, dst += mr) {
+    size_t r = 0;
+    for (; r < rows; ++r) dst[r] = a[r * lda + p];
+    for (; r < mr; ++r) dst[r] = 0.0f;
+  }
+}
+
+// One B panel: for p < k, nr floats b[p][c] (columns >= `cols` are 0). `b` points at the block's first element.
+void pack_b_panel(const float* b, size_t rs, size_t cs, size_t cols, size_t k, size_t nr, float* dst) {
+  for (size_t p = 0; p < k; ++p, dst += nr) {
+    const float* src = b + p * rs;
+    size_t c = 0;
+    if (cs == 1) {
+      std::memcpy(dst, src, cols * sizeof(float));
+      c = cols;
+    } else {
+      for (; c < cols; ++c) dst[c] = src[c * cs];
+    }
+    for (; c < nr; ++c) dst[c] = 0.0f;
+  }
+}
+
+// The first and one-past-last float an operand touches (rows x cols elements, strides rs and cs), as addresses.
+struct Span {
+  uintptr_t lo, hi;
+};
+Span span(const float* p, size_t rows, size_t cols, size_t rs, size_t cs) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+  if (rows == 0 || cols == 0) return {lo, lo};
+  return {lo, lo + ((rows - 1) * rs + (cols - 1) * cs + 1) * sizeof(float)};
+}
+bool overlaps(Span x, Span y) { return x.lo < y.hi && y.lo < x.hi; }
+
+int threads_for(const SgemmArgs& g, int threads) {
+  const double macs = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, macs / kMinMacsPerThread)));
+}
+
+void run_reference(const SgemmArgs& g, int threads) {
+  const int t = threads_for(g, threads);
+  const size_t rows_per = (g.m + t - 1) / t;
+  parallel_for((g.m + rows_per - 1) / rows_per, t, [&](size_t task) {
+    const size_t i0 = task * rows_per;
+    sgemm_reference(g, i0, std::min(g.m, i0 + rows_per));
+  });
+}
+
+void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
+  const size_t mr = uk->mr, nr = uk->nr, m = g.m, n = g.n, k = g.k;
+  const int t = threads_for(g, threads);
+
+  // k blocks: ceil(k / kc) of them, near-equal, fixed by k and the tier alone.
+  const size_t kc_max = static_cast<size_t>(std::max(uk->kc, 1));
+  const size_t kblocks = (k + kc_max - 1) / kc_max;
+  const size_t kc = (k + kblocks - 1) / kblocks;
+
+  // Column blocks of at most nc columns (whole panels); tasks of mcp row panels. With too few tasks for the threads,
+  // rows are split first (down to 4 panels), then each column block is split among tasks too (each packs the
+  // same A rows then), then rows again.
+  const size_t row_panels = (m + mr - 1) / mr;
+  const size_t nc_panels = std::min((n + nr - 1) / nr, std::max<size_t>(1, static_cast<size_t>(uk->nc) / nr));
+  const size_t nc = nc_panels * nr;
+  size_t mcp = std::min(row_panels, std::max<size_t>(1, static_cast<size_t>(uk->mc) / mr));
+  const size_t mcp_floor = std::min<size_t>(mcp, 4);
+  size_t splits = 1;
+  const size_t want = t > 1 ? static_cast<size_t>(3 * t) : 1;
+  while (((row_panels + mcp - 1) / mcp) * splits < want) {
+    if (mcp > mcp_floor) mcp = std::max(mcp_floor, (mcp + 1) / 2);
+    else if (splits < nc_panels) splits = std::min(nc_panels, splits * 2);
+    else if (mcp > 1) mcp = (mcp + 1) / 2;
+    else break;
+  }
+  const size_t row_blocks = (row_panels + mcp - 1) / mcp;
+
+  float* bblock = t_bblock.get(kc * nc);
+  for (size_t j0 = 0; j0 < n; j0 += nc) {
+    const size_t ncols = std::min(nc, n - j0), panels = (ncols + nr - 1) / nr;
+    const size_t per_split = (panels + splits - 1) / splits;
+    for (size_t p0 = 0; p0 < k; p0 += kc) {
+      const size_t kb = std::min(kc, k - p0);
+      const bool accumulate = p0 != 0;
+      parallel_for(panels, t, [&](size_t jp) {
+        const size_t c0 = j0 + jp * nr;
+        pack_b_panel(g.b + p0 * g.rs + c0 * g.cs, g.rs, g.cs, std::min(nr, n - c0), kb, nr, bblock + jp * nr * kb);
+      });
+      parallel_for(row_blocks * splits, t, [&](size_t task) {
+        const size_t ip0 = task / splits * mcp, ip1 = std::min(row_panels, ip0 + mcp);
+        const size_t jp0 = task % splits * per_split, jp1 = std::min(panels, jp0 + per_split);
+        if (jp0 >= jp1) return;
+        float* ablock = t_ablock.get(mcp * mr * kc);
+        for (size_t ip = ip0; ip < ip1; ++ip) {
+          const size_t i0 = ip * mr;
+          pack_a_panel(g.a + i0 * g.lda + p0, g.lda, std::min(mr, m - i0), kb, mr, ablock + (ip - ip0) * mr * kb);
+        }
+        for (size_t jp = jp0; jp < jp1; ++jp) {
+          const size_t c0 = j0 + jp * nr, cols = std::min(nr, n - c0);
+          const float* bpanel = bblock + jp * nr * kb;
+          for (size_t ip = ip0; ip < ip1; ++ip) {
+            const size_t i0 = ip * mr;
+            uk->kernel(std::min(mr, m - i0), cols, kb, ablock + (ip - ip0) * mr * kb, bpanel, g.c + i0 * g.ldc + c0,
+                       g.ldc, accumulate);
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm(const Kernels& kt, const SgemmArgs& g, int threads) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
+    for (size_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0.0f);
+    return;
+  }
+  // C overlapping A or B: compute into a temporary, then copy.
+  const Span cspan = span(g.c, g.m, g.n, g.ldc, 1);
+  if (overlaps(cspan, span(g.a, g.m, g.k, g.lda, 1)) || overlaps(cspan, span(g.b, g.k, g.n, g.rs, g.cs))) {
+    std::vector<float> tmp(g.m * g.n);
+    SgemmArgs h = g;
+    h.c = tmp.data();
+    h.ldc = g.n;
+    sgemm(kt, h, threads);
+    for (size_t i = 0; i < g.m; ++i) std::memcpy(g.c + i * g.ldc, tmp.data() + i * g.n, g.n * sizeof(float));
+    return;
+  }
+  if (kt.sgemm == nullptr) run_reference(g, threads);
+  else run_packed(kt.sgemm, g, threads);
+}
+
+}  // namespace qk
