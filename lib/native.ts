@@ -16,6 +16,8 @@ export type QuantArray = Int8Array | Uint8Array;
 export interface NativeBinding {
   cpuInfo(): NativeCpuInfo;
   setIsa(isa: string): string;
+  peakBenchmarks(): { name: string; what: string; opsPerIter: number }[];
+  runPeak(name: string, iters: number): number;
   quantize(x: Float32Array, out: QuantArray, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   quantizePerChannel(
     x: Float32Array,
@@ -91,6 +93,8 @@ export interface NativeBinding {
 export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'cpuInfo',
   'setIsa',
+  'peakBenchmarks',
+  'runPeak',
   'quantize',
   'quantizePerChannel',
   'dequantize',

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "qk/convert.h"
+#include "qk/gemm_epilogue.h"
 #include "qk/threads.h"
 
 namespace qk {
@@ -15,29 +16,6 @@ namespace {
 
 // Below this many multiply-adds a call stays on one thread (waking workers costs more than it saves).
 constexpr double kMinMacsPerThread = 1 << 20;
-
-// Writes one row segment of exact results c[0..count) for row i, columns j0.., in the requested output mode.
-void epilogue_row(const GemmArgs& g, size_t i, size_t j0, size_t count, const uint32_t* c) {
-  if (g.mode == GemmOut::Int32) {
-    std::memcpy(static_cast<int32_t*>(g.c) + i * g.ldc + j0, c, count * 4);
-    return;
-  }
-  const float as = g.a_scale[i * g.a_scale_step];
-  float* yf = static_cast<float*>(g.c) + i * g.ldc + j0;
-  int8_t* y8 = static_cast<int8_t*>(g.c) + i * g.ldc + j0;
-  uint8_t* yu = static_cast<uint8_t*>(g.c) + i * g.ldc + j0;
-  for (size_t t = 0; t < count; ++t) {
-    const size_t j = j0 + t;
-    float y = static_cast<float>(static_cast<int32_t>(c[t])) * (as * g.b_scale[j * g.b_scale_step]);
-    if (g.bias) y += g.bias[j];
-    if (g.relu) y = std::fmax(y, 0.0f);
-    switch (g.mode) {
-      case GemmOut::Float32: yf[t] = y; break;
-      case GemmOut::Int8: y8[t] = static_cast<int8_t>(ref::quantize_one(y, g.inv_out_scale, g.out_zp, g.qmin, g.qmax)); break;
-      default: yu[t] = static_cast<uint8_t>(ref::quantize_one(y, g.inv_out_scale, g.out_zp, g.qmin, g.qmax)); break;
-    }
-  }
-}
 
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
@@ -59,7 +37,7 @@ void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, b
       }
       row[j] = acc;
     }
-    epilogue_row(g, i, 0, g.n, row.data());
+    gemm_output_row(g, i, 0, g.n, row.data());
   }
 }
 
@@ -150,8 +128,20 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
                rowsum.data() + i0);
   });
 
+  // Correction terms (see qk/gemm.h): per column B0[j] and colsum[j] - k * B0[j], per row A0[i]; all modulo 2^32.
   const int32_t sa = uk->sa[g.a_signed ? 0 : 1], sb = uk->sb[b_signed ? 0 : 1];
-  const int64_t kk = static_cast<int64_t>(g.k);
+  const uint32_t ku = u(static_cast<int64_t>(g.k));
+  std::vector<uint32_t> b0(g.n), csk(g.n), a0(row_panels * mr, 0);
+  for (size_t j = 0; j < g.n; ++j) {
+    b0[j] = u(static_cast<int64_t>(g.zb[j * g.zb_step]) - sb);
+    csk[j] = static_cast<uint32_t>(pb->colsum[j]) - ku * b0[j];
+  }
+  for (size_t i = 0; i < g.m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
+  GemmTerms terms;
+  terms.b0 = b0.data();
+  terms.csk = csk.data();
+  const uint32_t* rsum = reinterpret_cast<const uint32_t*>(rowsum.data());
+
   // Work items: contiguous ranges of column panels (each thread keeps its B panel hot across all row panels),
   // or of row panels when there are fewer column panels than threads.
   const bool split_cols = col_panels >= static_cast<size_t>(t) || row_panels == 1;
@@ -168,18 +158,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       for (size_t ip = ip0; ip < ip1; ++ip) {
         const size_t i0 = ip * mr, rows = std::min(mr, g.m - i0);
         uk->kernel(rows, cols, kpad, apack.data() + ip * a_bytes, bpanel, reinterpret_cast<int32_t*>(tile.data()), nr);
-        for (size_t r = 0; r < rows; ++r) {
-          const size_t i = i0 + r;
-          const int64_t a0 = static_cast<int64_t>(g.za[i * g.za_step]) + sa;
-          const uint32_t rs_a = static_cast<uint32_t>(rowsum[i]);
-          uint32_t* crow = tile.data() + r * nr;
-          for (size_t c = 0; c < cols; ++c) {
-            const size_t j = j0 + c;
-            const int64_t b0 = static_cast<int64_t>(g.zb[j * g.zb_step]) - sb;
-            crow[c] = crow[c] - u(b0) * rs_a - u(a0) * static_cast<uint32_t>(pb->colsum[j]) + u(kk) * u(a0) * u(b0);
-          }
-          epilogue_row(g, i, j0, cols, crow);
-        }
+        uk->epilogue(g, terms, i0, rows, j0, cols, a0.data() + i0, rsum + i0, tile.data(), nr);
       }
     }
   });

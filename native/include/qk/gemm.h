@@ -14,6 +14,9 @@
 
 namespace qk {
 
+struct GemmArgs;   // qk/gemm_driver.h
+struct GemmTerms;  // qk/gemm_epilogue.h
+
 // A tier's micro-kernel family. The driver packs A in panels of `mr` rows and B in panels of `nr` columns,
 // both with k rounded up to a multiple of `kr`.
 struct GemmUkernel {
@@ -34,6 +37,9 @@ struct GemmUkernel {
   // D'[i][j] for i < rows (<= mr), j < cols (<= nr): c[i * ldc + j] = sum over kpad of a~ * b~ (wrapping).
   void (*kernel)(size_t rows, size_t cols, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c,
                  size_t ldc);
+  // The shared epilogue (qk/gemm_epilogue.h: corrections + output) compiled with this tier's flags.
+  void (*epilogue)(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
+                   const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

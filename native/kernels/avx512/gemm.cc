@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "qk/gemm.h"
+#include "qk/gemm_epilogue.h"
 #include "qk/kernels.h"
 #include "qk/simd_x86.h"
 
@@ -85,9 +86,14 @@ void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b
   }
 }
 
+void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
+              const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
+  gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
+}
+
 const GemmUkernel kGemm = {
     "gemm_u8s8_6x64c4_vnni__avx512", kMR, kNR, kKR, {128, 0}, {0, 128}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
-    kernel,
+    kernel, epilogue,
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "qk/gemm.h"
+#include "qk/gemm_epilogue.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -69,9 +70,14 @@ void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b
   }
 }
 
+void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
+              const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
+  gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
+}
+
 const GemmUkernel kGemm = {
     "gemm_x8x8_8x8_widen16__neon", kMR, kNR, kKR, {0, 0}, {0, 0}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
-    kernel,
+    kernel, epilogue,
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "qk/gemm.h"
+#include "qk/gemm_epilogue.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -72,9 +73,14 @@ void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b
     for (int v = 0; v < 3; ++v) vst1q_s32(c + r * ldc + 4 * v, acc[r][v]);
 }
 
+void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
+              const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
+  gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
+}
+
 const GemmUkernel kGemm = {
     "gemm_s8s8_8x12c4_sdot__neondot", kMR, kNR, kKR, {0, -128}, {0, 128}, a_panel_bytes, b_panel_bytes, pack_a,
-    pack_b, kernel,
+    pack_b, kernel, epilogue,
 };
 
 }  // namespace
