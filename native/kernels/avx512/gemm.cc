@@ -52,25 +52,38 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   }
 }
 
+// Named accumulators (24 zmm) + 4 B vectors + a broadcast: 29 of the 32 registers. GCC spills an array of
+// vector accumulators on every k step, so each one is its own variable.
+#define QK_ACC(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
+#define QK_ROW(r)                                  \
+  if (R > r) {                                     \
+    const __m512i av = _mm512_set1_epi32(a[r]);    \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
+    c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
+    c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); \
+  }
+#define QK_STORE(r)                                  \
+  if (R > r) {                                       \
+    _mm512_storeu_si512(c + r * ldc, c##r##0);       \
+    _mm512_storeu_si512(c + r * ldc + 16, c##r##1);  \
+    _mm512_storeu_si512(c + r * ldc + 32, c##r##2);  \
+    _mm512_storeu_si512(c + r * ldc + 48, c##r##3);  \
+  }
+
 template <int R>
 void tile(size_t kpad, const int32_t* a, const uint8_t* b, int32_t* c, size_t ldc) {
-  __m512i acc[R][4];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_si512();
+  QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
   for (size_t q = 0; q < kpad / 4; ++q, a += kMR, b += kNR * 4) {
     const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
     const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
-    for (int r = 0; r < R; ++r) {
-      const __m512i av = _mm512_set1_epi32(a[r]);
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], av, b2);
-      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], av, b3);
-    }
+    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < 4; ++v) _mm512_storeu_si512(c + r * ldc + v * 16, acc[r][v]);
+  QK_STORE(0) QK_STORE(1) QK_STORE(2) QK_STORE(3) QK_STORE(4) QK_STORE(5)
 }
+#undef QK_ACC
+#undef QK_ROW
+#undef QK_STORE
 
 // Writes the full rows x kNR tile (padding columns hold zeros).
 void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {

@@ -53,22 +53,26 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   }
 }
 
+// Named accumulators (24) + 2 A + 3 B vectors: 29 of the 32 registers (GCC spills arrays of accumulators).
 void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
   const int8_t* a = static_cast<const int8_t*>(a_panel);
   const int8_t* b = static_cast<const int8_t*>(b_panel);
-  int32x4_t acc[kMR][3];
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = vdupq_n_s32(0);
+#define QK_ACC(r) int32x4_t c##r##0 = vdupq_n_s32(0), c##r##1 = c##r##0, c##r##2 = c##r##0;
+  QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5) QK_ACC(6) QK_ACC(7)
+#undef QK_ACC
   for (size_t q = 0; q < kpad / 4; ++q, a += kMR * 4, b += kNR * 4) {
     const int8x16_t a0 = vld1q_s8(a), a1 = vld1q_s8(a + 16);
     const int8x16_t b0 = vld1q_s8(b), b1 = vld1q_s8(b + 16), b2 = vld1q_s8(b + 32);
-#define QK_ROW(r, av, lane)                              \
-  acc[r][0] = vdotq_laneq_s32(acc[r][0], b0, av, lane);  \
-  acc[r][1] = vdotq_laneq_s32(acc[r][1], b1, av, lane);  \
-  acc[r][2] = vdotq_laneq_s32(acc[r][2], b2, av, lane);
+#define QK_ROW(r, av, lane)                          \
+  c##r##0 = vdotq_laneq_s32(c##r##0, b0, av, lane);  \
+  c##r##1 = vdotq_laneq_s32(c##r##1, b1, av, lane);  \
+  c##r##2 = vdotq_laneq_s32(c##r##2, b2, av, lane);
     QK_ROW(0, a0, 0) QK_ROW(1, a0, 1) QK_ROW(2, a0, 2) QK_ROW(3, a0, 3)
     QK_ROW(4, a1, 0) QK_ROW(5, a1, 1) QK_ROW(6, a1, 2) QK_ROW(7, a1, 3)
 #undef QK_ROW
   }
+  const int32x4_t acc[kMR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
+                                 {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
   for (size_t r = 0; r < rows; ++r)
     for (int v = 0; v < 3; ++v) vst1q_s32(c + r * ldc + 4 * v, acc[r][v]);
 }
