@@ -76,6 +76,11 @@ const KNOWN = new Set([
 
 const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
 
+/** A RangeError in validate.ts's shape whose received part is already text. */
+export function rangeErrorText(name: string, expected: string, received: string): RangeError {
+  return new RangeError(`qkernels: expected ${expected} for ${name}, received ${received}`);
+}
+
 function requireBoolean(name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
   return v;
@@ -96,7 +101,7 @@ export function requireShape(name: string, v: unknown): number[] {
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = options === undefined ? {} : requireObject('options', options);
   for (const k of Object.keys(o))
-    if (!KNOWN.has(k)) throw rangeError('options', `only the options ${[...KNOWN].join(', ')}`, `key ${JSON.stringify(k)}` as unknown);
+    if (!KNOWN.has(k)) throw rangeErrorText('options', `only the options ${[...KNOWN].join(', ')}`, `an option named ${JSON.stringify(k)}`);
   const method = o.method === undefined ? 'minmax' : requireOneOf('options.method', o.method, CALIBRATION_METHODS);
   const dtype = o.dtype === undefined ? 'int8' : requireOneOf('options.dtype', o.dtype, DTYPES);
   const symmetric = o.symmetric === undefined ? false : requireBoolean('options.symmetric', o.symmetric);

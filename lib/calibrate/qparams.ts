@@ -10,7 +10,7 @@
 // eps = torch.finfo(torch.float32).eps = 2^-23. Each float32 operation is one IEEE float32 rounding; in JS the
 // double result of +, -, / on float32 operands rounded with Math.fround is that same rounding.
 import { rangeError } from '../validate';
-import { resolveOptions, type ResolvedOptions } from './options';
+import { rangeErrorText, resolveOptions, type ResolvedOptions } from './options';
 
 export const FLOAT32_EPS = 2 ** -23;
 
@@ -49,7 +49,7 @@ export function qparamsOf(min: number, max: number, r: QRange, what = 'range'): 
     zeroPoint = qmin - roundHalfEven(f(minNeg / scale));
     zeroPoint = Math.min(Math.max(zeroPoint, qmin), qmax);
   }
-  if (!Number.isFinite(scale)) throw rangeError(what, 'a range whose scale is finite in float32', `[${min}, ${max}]` as unknown);
+  if (!Number.isFinite(scale)) throw rangeErrorText(what, 'a range whose scale is finite in float32', `[${min}, ${max}]`);
   return [scale, zeroPoint + 0];
 }
 

@@ -2,7 +2,7 @@
 // reference implementations in scripts/gen-calibrate-fixtures.py follow these definitions step by step.
 //
 // The histogram has n bins; bin k covers [edge(k), edge(k + 1)), edge(k) = anchor + (first + k) * width.
-import { qparamsOf, roundHalfEven } from './qparams';
+import { qparamsOf } from './qparams';
 import type { ResolvedOptions } from './options';
 
 export interface HistView {
@@ -128,12 +128,15 @@ export function entropyThreshold(counts: Float64Array, levels: number): { index:
 }
 
 /**
- * NVIDIA's `mse` (`_compute_amax_mse`, start_bin 128) over a histogram of |x|: candidates are the bin centers
- * c[i] = (edge(i) + edge(i + 1)) / 2 for i = 128 .. n - 1, then (not in NVIDIA's list) the observed max |x|, so the
- * minmax range is always a candidate. For a candidate t the quantizer is the one qkernels will use: scale and
- * zero point from the range `rangeOf(float32(t))` by the observer rule, fq(v) = (clamp(rint(v / s) + z, quantMin,
- * quantMax) - z) * s; the cost is sum over bins of counts[j] * (fq(c[j]) - c[j])^2, summed in bin order (NVIDIA's
- * mean over bins differs by a constant factor). The first candidate with the smallest cost wins.
+ * NVIDIA's `mse` (`_compute_amax_mse`, start_bin 128), generalized to the quantizer qkernels applies. Candidate
+ * thresholds: t = (i + 1/2) * width for i = 128, 129, ... while t < max |x| (on a one-shot |x| histogram these are
+ * NVIDIA's bin centers from bin 128), then max |x| itself (not in NVIDIA's list), so the minmax range is always a
+ * candidate. For a candidate t the quantizer is the one quantize() will apply: scale s and zero point z from the
+ * range `rangeOf(float32(t))` by the observer rule, fq(v) = (clamp(rint(v / s) + z, quantMin, quantMax) - z) * s.
+ * Its cost is sum over non-empty bins of counts[j] * (fq(c[j]) - c[j])^2 with c[j] = (edge(j) + edge(j + 1)) / 2,
+ * summed in bin order (NVIDIA takes the mean over bins: the same minimum). On an |x| histogram (symmetric
+ * schemes) the centers are >= 0 and the positive side of the quantizer is scored; on an x histogram (affine
+ * schemes) both sides are. The first candidate with the smallest cost wins.
  */
 export function mseThreshold(
   h: HistView,
@@ -143,30 +146,51 @@ export function mseThreshold(
 ): { threshold: number; costs: Float64Array } {
   const c = h.counts;
   const n = c.length;
-  const centers = new Float64Array(n);
-  for (let j = 0; j < n; j++) centers[j] = (h.edge(j) + h.edge(j + 1)) / 2;
   const candidates: number[] = [];
-  for (let i = START_BIN; i < n; i++) candidates.push(centers[i]!);
+  for (let i = START_BIN; ; i++) {
+    const t = (i + 0.5) * h.width;
+    if (!(t < maxAbs)) break;
+    candidates.push(t);
+  }
   candidates.push(maxAbs);
   // Only the non-empty bins contribute.
-  const idx: number[] = [];
-  for (let j = 0; j < n; j++) if (c[j]! > 0) idx.push(j);
+  let m = 0;
+  for (let j = 0; j < n; j++) if (c[j]! > 0) m++;
+  const centers = new Float64Array(m);
+  const weights = new Float64Array(m);
+  for (let j = 0, k = 0; j < n; j++)
+    if (c[j]! > 0) {
+      centers[k] = (h.edge(j) + h.edge(j + 1)) / 2;
+      weights[k++] = c[j]!;
+    }
   const costs = new Float64Array(candidates.length);
   let best = Infinity;
-  let threshold = maxAbs;
+  let threshold = Math.fround(maxAbs);
   const qmin = r.quantMin;
   const qmax = r.quantMax;
   for (let k = 0; k < candidates.length; k++) {
     const t = Math.fround(candidates[k]!);
     const [lo, hi] = rangeOf(t);
     const [s, z] = qparamsOf(lo, hi, r);
+    const top = (qmax - z) * s;
     let cost = 0;
-    for (const j of idx) {
+    let j = 0;
+    // Centers increase and rint(v / s) is monotone in v, so once a bin clamps at quantMax every later bin does:
+    // from there the error is top - v, the same value the general expression gives for q = quantMax.
+    for (; j < m; j++) {
       const v = centers[j]!;
-      let q = roundHalfEven(v / s) + z;
-      q = q < qmin ? qmin : q > qmax ? qmax : q;
+      const u = v / s;
+      let q = Math.round(u);
+      if (q - u === 0.5 && q % 2 !== 0) q -= 1; // round half to even
+      q += z;
+      if (q >= qmax) break;
+      if (q < qmin) q = qmin;
       const e = (q - z) * s - v;
-      cost += c[j]! * (e * e);
+      cost += weights[j]! * (e * e);
+    }
+    for (; j < m; j++) {
+      const e = top - centers[j]!;
+      cost += weights[j]! * (e * e);
     }
     costs[k] = cost;
     if (cost < best) {

@@ -193,9 +193,7 @@ struct BinIndex {
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, lo), scale);
     t = _mm512_min_ps(_mm512_max_ps(t, zero), top);
-    // t is in [0, bins - 1]: truncate in float (exact), then the conversion of an integral float is exact.
-    t = _mm512_roundscale_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    return _mm512_mask_mov_epi32(_mm512_cvtps_epi32(t), nan, sentinel);
+    return _mm512_mask_mov_epi32(_mm512_cvttps_epi32(t), nan, sentinel);
   }
 };
 

@@ -1,0 +1,186 @@
+// Observers: the per-method state a Calibrator keeps between batches. Each sees validated batches (a Float32Array
+// and, per channel, its layout) and turns what it saw into a float32 range per tensor or per channel.
+import { native } from '../native';
+import { rangeError } from '../validate';
+import { StreamingHistogram } from './histogram';
+import { rangeErrorText, type ResolvedOptions } from './options';
+import { entropyLevels, entropyThreshold, histQuantile, mseThreshold } from './search';
+
+export interface Layout {
+  outer: number;
+  channels: number;
+  inner: number;
+}
+
+/** What an observer reports: the clipping range (per tensor or per channel) and, for histograms, details. */
+export interface ObservedRange {
+  min: number | Float32Array;
+  max: number | Float32Array;
+  /** Histogram methods: the observed data range before clipping. */
+  dataMin?: number;
+  dataMax?: number;
+  /** Histogram methods: the number of bins the histogram ended with. */
+  histogramBins?: number;
+}
+
+export interface Observer {
+  observe(x: Float32Array, layout: Layout | null, name: string): { count: number; nans: number };
+  range(): ObservedRange;
+}
+
+const scratch = new Float64Array(3);
+
+/** Min, max and NaN count of x; throws on an infinity (the methods need finite ranges). */
+function tensorMinMax(x: Float32Array, name: string, method: string): [number, number, number] {
+  native.minmax(x, scratch);
+  const mn = scratch[0]!;
+  const mx = scratch[1]!;
+  const nans = scratch[2]!;
+  if (mn === -Infinity || mx === Infinity)
+    throw rangeErrorText(name, `finite values or NaN (method '${method}' cannot use an infinity)`, `a Float32Array(${x.length}) holding ${mx === Infinity ? 'Infinity' : '-Infinity'}`);
+  return [mn, mx, nans];
+}
+
+function channelMinMax(x: Float32Array, l: Layout, name: string, method: string): [Float32Array, Float32Array, number] {
+  const mn = new Float32Array(l.channels);
+  const mx = new Float32Array(l.channels);
+  const nans = native.minmaxPerChannel(x, l.outer, l.channels, l.inner, mn, mx);
+  for (let c = 0; c < l.channels; c++)
+    if (mn[c] === -Infinity || mx[c] === Infinity)
+      throw rangeError(name, `finite values or NaN (method '${method}' cannot use an infinity; channel ${c} holds one)`, x);
+  return [mn, mx, nans];
+}
+
+/** Running min / max (PyTorch's MinMaxObserver and PerChannelMinMaxObserver). */
+export class MinMaxObserver implements Observer {
+  protected min: number | Float32Array;
+  protected max: number | Float32Array;
+  constructor(
+    protected readonly r: ResolvedOptions,
+    channels: number,
+  ) {
+    this.min = channels ? new Float32Array(channels).fill(Infinity) : Infinity;
+    this.max = channels ? new Float32Array(channels).fill(-Infinity) : -Infinity;
+  }
+  observe(x: Float32Array, layout: Layout | null, name: string): { count: number; nans: number } {
+    if (layout === null) {
+      const [mn, mx, nans] = tensorMinMax(x, name, this.r.method);
+      if (x.length - nans > 0) this.update(mn, mx);
+      return { count: x.length - nans, nans };
+    }
+    const [mn, mx, nans] = channelMinMax(x, layout, name, this.r.method);
+    this.updateChannels(mn, mx);
+    return { count: x.length - nans, nans };
+  }
+  protected update(mn: number, mx: number): void {
+    this.min = Math.min(this.min as number, mn);
+    this.max = Math.max(this.max as number, mx);
+  }
+  protected updateChannels(mn: Float32Array, mx: Float32Array): void {
+    const a = this.min as Float32Array;
+    const b = this.max as Float32Array;
+    for (let c = 0; c < a.length; c++) {
+      if (mn[c]! < a[c]!) a[c] = mn[c]!;
+      if (mx[c]! > b[c]!) b[c] = mx[c]!;
+    }
+  }
+  range(): ObservedRange {
+    return {
+      min: typeof this.min === 'number' ? this.min : Float32Array.from(this.min),
+      max: typeof this.max === 'number' ? this.max : Float32Array.from(this.max),
+    };
+  }
+}
+
+/**
+ * Moving averages of each batch's min and max (PyTorch's MovingAverageMinMaxObserver and
+ * MovingAveragePerChannelMinMaxObserver): the first batch is taken as it is, then, in float32,
+ * min = min + c * (batchMin - min) with c = float32(averagingConstant), and the same for max. A batch (or, per
+ * channel, a channel of a batch) with no non-NaN value leaves the averages as they are.
+ */
+export class MovingAverageObserver extends MinMaxObserver {
+  private readonly c: number;
+  constructor(r: ResolvedOptions, channels: number) {
+    super(r, channels);
+    this.c = Math.fround(r.averagingConstant);
+  }
+  private avg(old: number, cur: number): number {
+    const f = Math.fround;
+    if (old === Infinity || old === -Infinity) return cur;
+    return f(old + f(this.c * f(cur - old)));
+  }
+  protected override update(mn: number, mx: number): void {
+    this.min = this.avg(this.min as number, mn);
+    this.max = this.avg(this.max as number, mx);
+  }
+  protected override updateChannels(mn: Float32Array, mx: Float32Array): void {
+    const a = this.min as Float32Array;
+    const b = this.max as Float32Array;
+    for (let c = 0; c < a.length; c++) {
+      if (mn[c] === Infinity) continue; // no value in this channel
+      a[c] = this.avg(a[c]!, mn[c]!);
+      b[c] = this.avg(b[c]!, mx[c]!);
+    }
+  }
+}
+
+/**
+ * Histogram methods (percentile, entropy, mse). Symmetric schemes keep a histogram of |x| (NVIDIA's methods
+ * are defined on |x|); affine schemes keep a histogram of x for percentile and mse (both tails, both sides of the
+ * quantizer scored) and of |x| for entropy (the KL search is defined on |x| only).
+ *
+ * Clipping range: symmetric [-t, t]. Otherwise percentile clips each tail ([lo, hi] from the two quantiles) and
+ * entropy / mse clip the observed range at the threshold, [max(min, -t), min(max, t)] ([0, t] for non-negative
+ * data). Every threshold is capped at the observed max |x| (lo at the observed min).
+ */
+export class HistogramObserver implements Observer {
+  private readonly hist: StreamingHistogram;
+  private min = Infinity;
+  private max = -Infinity;
+  constructor(private readonly r: ResolvedOptions) {
+    const abs = r.method === 'entropy' || r.symmetric;
+    this.hist = new StreamingHistogram(r.bins, abs);
+  }
+  observe(x: Float32Array, _layout: Layout | null, name: string): { count: number; nans: number } {
+    const [mn, mx, nans] = tensorMinMax(x, name, this.r.method);
+    const count = x.length - nans;
+    if (count === 0) return { count, nans };
+    this.min = Math.min(this.min, mn);
+    this.max = Math.max(this.max, mx);
+    if (this.hist.abs) this.hist.add(x, 0, Math.max(-mn, mx), count);
+    else this.hist.add(x, mn, mx, count);
+    return { count, nans };
+  }
+  /** The histogram (for tests and diagnostics). */
+  get histogram(): StreamingHistogram {
+    return this.hist;
+  }
+  range(): ObservedRange {
+    const { min, max } = this;
+    const maxAbs = Math.max(-min, max);
+    const h = this.hist;
+    const base = { dataMin: min, dataMax: max, histogramBins: h.counts ? h.counts.length : 0 };
+    if (h.counts === null) return { min, max, ...base }; // one distinct value (or none)
+    const view = { counts: h.counts, edge: (k: number) => h.edge(k), width: h.width };
+    const sym = (t: number): [number, number] => [-t, t];
+    const clip = (t: number): [number, number] => [Math.max(min, -t), Math.min(max, t)];
+    const rangeOf = this.r.symmetric ? sym : clip;
+    let lo: number;
+    let hi: number;
+    if (this.r.method === 'percentile') {
+      if (h.abs) [lo, hi] = sym(Math.fround(Math.min(histQuantile(view, this.r.percentile, true), maxAbs)));
+      else {
+        lo = Math.fround(Math.max(histQuantile(view, this.r.percentile, false), min));
+        hi = Math.fround(Math.min(histQuantile(view, this.r.percentile, true), max));
+      }
+    } else if (this.r.method === 'entropy') {
+      const e = entropyThreshold(h.counts, entropyLevels(this.r, min));
+      const t = e === null ? maxAbs : Math.min(h.edge(e.index), maxAbs);
+      [lo, hi] = rangeOf(Math.fround(t));
+    } else {
+      const m = mseThreshold(view, maxAbs, rangeOf, this.r);
+      [lo, hi] = rangeOf(m.threshold);
+    }
+    return { min: lo + 0, max: hi + 0, ...base };
+  }
+}

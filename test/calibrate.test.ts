@@ -1,0 +1,684 @@
+// Calibration (lib/calibrate): PyTorch observer fixtures (minmax / movingAverage, per tensor and per channel),
+// numpy reference fixtures for the histogram methods (percentile, entropy, mse), every ISA tier; the native
+// reductions against scalar; bad options; NaN counting; streaming vs one-shot; async iterables; per channel;
+// results plugging into quantize().
+//
+// Fixtures: test/fixtures/calibrate-{torch,hist}.json, written by scripts/gen-calibrate-fixtures.py.
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import {
+  CALIBRATION_METHODS,
+  Calibrator,
+  calibrate,
+  dequantize,
+  fromFloat16,
+  getIsa,
+  qparamsFromRange,
+  quantize,
+  type CalibrateOptions,
+  type ChannelCalibration,
+  type TensorCalibration,
+} from '../lib/index';
+import { native } from '../lib/native';
+import { histBin, type StreamingHistogram } from '../lib/calibrate/histogram';
+import { entropyLevels, entropyThreshold, mseThreshold } from '../lib/calibrate/search';
+import { forEachIsa, randomBits32, randomFloats, rng, scalar } from './_harness';
+
+// ------------------------------------------------------------------------------------------- fixtures
+
+interface Arr {
+  dtype: 'float32' | 'float16' | 'int32' | 'uint16';
+  shape: number[];
+  b64: string;
+}
+function bytes(a: Arr, size: number): ArrayBuffer {
+  const buf = Buffer.from(a.b64, 'base64');
+  if (endianness() === 'BE') {
+    if (size === 2) buf.swap16();
+    else if (size === 4) buf.swap32();
+  }
+  const ab = new ArrayBuffer(buf.length);
+  new Uint8Array(ab).set(buf);
+  return ab;
+}
+function decode(a: Arr): Float32Array | Int32Array | Uint16Array {
+  switch (a.dtype) {
+    case 'float32':
+      return new Float32Array(bytes(a, 4));
+    case 'int32':
+      return new Int32Array(bytes(a, 4));
+    case 'uint16':
+      return new Uint16Array(bytes(a, 2));
+    case 'float16':
+      return fromFloat16(new Uint16Array(bytes(a, 2)));
+  }
+}
+const f32 = (a: Arr) => decode(a) as Float32Array;
+
+interface TorchCase {
+  name: string;
+  data: string;
+  options: CalibrateOptions;
+  min: number;
+  max: number;
+  scale: number;
+  zeroPoint: number;
+  quantMin: number;
+  quantMax: number;
+}
+interface ChannelCase {
+  name: string;
+  data: string;
+  observed: string;
+  options: CalibrateOptions;
+  scale: Arr;
+  zeroPoint: Arr;
+  quantMin: number;
+  quantMax: number;
+}
+interface TorchFixture {
+  generator: string;
+  versions: Record<string, string>;
+  tensorData: Record<string, Arr[]>;
+  tensor: TorchCase[];
+  channelData: Record<string, { batches: Arr[]; shapes: number[][]; observed: Record<string, { min: Arr; max: Arr }> }>;
+  channel: ChannelCase[];
+}
+interface HistCase {
+  name: string;
+  data: string;
+  options: CalibrateOptions;
+  min: number;
+  max: number;
+  scale: number;
+  zeroPoint: number;
+  dataMin: number;
+  dataMax: number;
+  nanCount: number;
+  count: number;
+  levels?: number;
+  index?: number;
+  divergence?: number;
+  candidate?: number;
+  candidates?: number;
+  cost?: number;
+  near?: [number, number][];
+}
+interface HistFixture {
+  scenarios: Record<
+    string,
+    {
+      batches: Arr[];
+      histograms: { bins: number; abs: boolean; anchor: number; width: number; first: number; counts: Arr | null }[];
+    }
+  >;
+  cases: HistCase[];
+}
+
+const load = <T>(name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', name), 'utf8')) as T;
+const TF = load<TorchFixture>('calibrate-torch.json');
+const HF = load<HistFixture>('calibrate-hist.json');
+const tensorData = Object.fromEntries(Object.entries(TF.tensorData).map(([k, v]) => [k, v.map(f32)]));
+const scenarios = Object.fromEntries(Object.entries(HF.scenarios).map(([k, v]) => [k, v.batches.map(f32)]));
+
+// ------------------------------------------------------------------------------------------- helpers
+
+const u32 = new Uint32Array(1);
+const fl = new Float32Array(u32.buffer);
+function bitsOf(v: number): number {
+  fl[0] = v;
+  return u32[0]!;
+}
+/** Distance in float32 ulps between two finite float32 values. */
+function ulps(a: number, b: number): number {
+  const key = (v: number) => {
+    const u = bitsOf(v);
+    return u & 0x80000000 ? 0x80000000 - u : u;
+  };
+  return Math.abs(key(a) - key(b));
+}
+const same = (a: number, b: number) => Object.is(a + 0, b + 0) || (Number.isNaN(a) && Number.isNaN(b));
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function histogramOf(cal: object): StreamingHistogram {
+  return (cal as unknown as { observer: { histogram: StreamingHistogram } }).observer.histogram;
+}
+
+/** Mean squared error of quantize -> dequantize with the given parameters. */
+function quantMse(x: Float32Array, qp: TensorCalibration): number {
+  const y = dequantize(quantize(x, qp), qp);
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i]!)) continue;
+    s += (y[i]! - x[i]!) ** 2;
+    n++;
+  }
+  return s / n;
+}
+
+// Worst ulp distance of a scale seen in the PyTorch fixtures, per tier (reported at the end).
+const worstUlp: Record<string, number> = {};
+
+// ------------------------------------------------------------------------------------------- PyTorch fixtures
+
+t.test(`PyTorch observers per tensor (${TF.tensor.length} cases, ${TF.generator}, torch ${TF.versions.torch})`, async (t) => {
+  forEachIsa(t, (t, isa) => {
+    let worst = 0;
+    for (const c of TF.tensor) {
+      const cal = new Calibrator(c.options);
+      for (const b of tensorData[c.data]!) cal.observe(b);
+      const r = cal.compute() as TensorCalibration;
+      const u = ulps(r.scale, c.scale);
+      worst = Math.max(worst, u);
+      const ok =
+        same(r.min, c.min) && same(r.max, c.max) && u <= 1 && r.zeroPoint === c.zeroPoint && r.quantMin === c.quantMin && r.quantMax === c.quantMax;
+      t.ok(
+        ok,
+        ok
+          ? c.name
+          : `${c.name}: got min ${r.min} max ${r.max} scale ${r.scale} zp ${r.zeroPoint} [${r.quantMin}, ${r.quantMax}], ` +
+              `torch min ${c.min} max ${c.max} scale ${c.scale} zp ${c.zeroPoint} [${c.quantMin}, ${c.quantMax}]`,
+      );
+    }
+    worstUlp[isa] = Math.max(worstUlp[isa] ?? 0, worst);
+    t.equal(worst, 0, `every scale bit-identical to PyTorch's (worst ${worst} ulp)`);
+  });
+});
+
+t.test(`PyTorch observers per channel (${TF.channel.length} cases)`, async (t) => {
+  forEachIsa(t, (t, isa) => {
+    let worst = 0;
+    for (const c of TF.channel) {
+      const d = TF.channelData[c.data]!;
+      const cal = new Calibrator(c.options);
+      // The middle batch has a different leading dimension: inferred from its length.
+      for (const b of d.batches) cal.observe(f32(b));
+      const r = cal.compute() as ChannelCalibration;
+      const wmin = f32(d.observed[c.observed]!.min);
+      const wmax = f32(d.observed[c.observed]!.max);
+      const ws = f32(c.scale);
+      const wz = decode(c.zeroPoint) as Int32Array;
+      let bad = '';
+      for (let ch = 0; ch < ws.length && !bad; ch++) {
+        const u = ulps(r.scale[ch]!, ws[ch]!);
+        worst = Math.max(worst, u);
+        if (!same(r.min[ch]!, wmin[ch]!) || !same(r.max[ch]!, wmax[ch]!) || u > 1 || r.zeroPoint[ch] !== wz[ch])
+          bad = `channel ${ch}: got min ${r.min[ch]} max ${r.max[ch]} scale ${r.scale[ch]} zp ${r.zeroPoint[ch]}, torch min ${wmin[ch]} max ${wmax[ch]} scale ${ws[ch]} zp ${wz[ch]}`;
+      }
+      if (r.scale.length !== ws.length) bad = `got ${r.scale.length} channels, torch ${ws.length}`;
+      t.ok(!bad, bad ? `${c.name}: ${bad}` : c.name);
+    }
+    worstUlp[isa] = Math.max(worstUlp[isa] ?? 0, worst);
+    t.equal(worst, 0, `every per-channel scale bit-identical to PyTorch's (worst ${worst} ulp)`);
+  });
+});
+
+// ------------------------------------------------------------------------------------------- histogram fixtures
+
+t.test(`histograms match the numpy reference (${Object.keys(HF.scenarios).length} scenarios)`, async (t) => {
+  forEachIsa(t, (t) => {
+    for (const [name, sc] of Object.entries(HF.scenarios)) {
+      for (const h of sc.histograms) {
+        // percentile keeps x (asymmetric) or |x| (symmetric); entropy keeps |x|.
+        const cal = new Calibrator(h.abs ? { method: 'entropy', bins: h.bins } : { method: 'percentile', bins: h.bins });
+        for (const b of scenarios[name]!) cal.observe(b);
+        const got = histogramOf(cal);
+        const label = `${name} bins=${h.bins} ${h.abs ? '|x|' : 'x'}`;
+        if (h.counts === null) {
+          t.equal(got.counts, null, `${label}: no grid (one distinct value)`);
+          continue;
+        }
+        const want = decode(h.counts);
+        // No count is lost when the grid grows: the histogram holds every non-NaN value.
+        const values = scenarios[name]!.reduce((n, b) => n + b.filter((v) => !Number.isNaN(v)).length, 0);
+        t.equal(got.counts!.reduce((a, b) => a + b, 0), values, `${label}: holds all ${values} values`);
+        const grid = got.anchor === h.anchor && got.width === h.width && got.first === h.first;
+        let diff = -1;
+        if (got.counts!.length !== want.length) diff = -2;
+        else for (let k = 0; k < want.length && diff < 0; k++) if (got.counts![k] !== want[k]) diff = k;
+        t.ok(
+          grid && diff === -1,
+          grid && diff === -1
+            ? `${label}: ${want.length} bins identical (width ${h.width})`
+            : `${label}: grid ${got.anchor}/${got.width}/${got.first} vs ${h.anchor}/${h.width}/${h.first}, ` +
+                (diff === -2 ? `${got.counts!.length} bins vs ${want.length}` : `first count difference at bin ${diff}: ${got.counts![diff]} vs ${want[diff]}`),
+        );
+      }
+    }
+  });
+});
+
+t.test(`percentile / entropy / mse match the numpy reference (${HF.cases.length} cases)`, async (t) => {
+  forEachIsa(t, (t) => {
+    for (const c of HF.cases) {
+      const cal = new Calibrator(c.options);
+      for (const b of scenarios[c.data]!) cal.observe(b);
+      const r = cal.compute() as TensorCalibration;
+      const exact =
+        same(r.min, c.min) && same(r.max, c.max) && r.scale === c.scale && r.zeroPoint === c.zeroPoint &&
+        r.dataMin === c.dataMin && r.dataMax === c.dataMax && r.nanCount === c.nanCount && r.count === c.count;
+      if (exact) {
+        t.pass(c.name);
+        continue;
+      }
+      // A different pick is acceptable only when the reference itself rates it within 1e-9 of its best (a tie
+      // broken differently by float64 rounding).
+      const h = histogramOf(cal);
+      let pick = -1;
+      if (c.options.method === 'entropy') pick = entropyThreshold(h.counts!, c.levels!)!.index;
+      else if (c.options.method === 'mse') {
+        const view = { counts: h.counts!, edge: (k: number) => h.edge(k), width: h.width };
+        const maxAbs = Math.max(-r.dataMin!, r.dataMax!);
+        const sym = c.options.symmetric === true;
+        const rangeOf = (x: number): [number, number] => (sym ? [-x, x] : [Math.max(r.dataMin!, -x), Math.min(r.dataMax!, x)]);
+        const m = mseThreshold(view, maxAbs, rangeOf, cal.options);
+        pick = m.costs.indexOf(Math.min(...m.costs));
+      }
+      const tie = (c.near ?? []).some(([i]) => i === pick);
+      t.ok(
+        tie,
+        `${c.name}: got [${r.min}, ${r.max}] scale ${r.scale} zp ${r.zeroPoint} (pick ${pick}), reference [${c.min}, ${c.max}] ` +
+          `scale ${c.scale} zp ${c.zeroPoint} (pick ${c.index ?? c.candidate}; near-ties ${JSON.stringify(c.near)})` +
+          (tie ? ' - a rounding-level tie' : ''),
+      );
+    }
+  });
+});
+
+t.test('entropy divergences and mse costs agree with the reference values', async (t) => {
+  for (const c of HF.cases) {
+    if (c.options.method === 'percentile') continue;
+    const cal = new Calibrator(c.options);
+    for (const b of scenarios[c.data]!) cal.observe(b);
+    const h = histogramOf(cal);
+    if (c.options.method === 'entropy') {
+      t.equal(entropyLevels(cal.options, c.dataMin), c.levels, `${c.name}: ${c.levels} levels`);
+      const e = entropyThreshold(h.counts!, c.levels!)!;
+      const d = e.divergences[c.index! - 128]!;
+      t.ok(Math.abs(d - c.divergence!) <= 1e-12 * Math.max(1, Math.abs(c.divergence!)), `${c.name}: D(${c.index}) ${d} vs ${c.divergence}`);
+    } else {
+      const r = cal.compute() as TensorCalibration;
+      const view = { counts: h.counts!, edge: (k: number) => h.edge(k), width: h.width };
+      const sym = c.options.symmetric === true;
+      const rangeOf = (x: number): [number, number] => (sym ? [-x, x] : [Math.max(r.dataMin!, -x), Math.min(r.dataMax!, x)]);
+      const m = mseThreshold(view, Math.max(-r.dataMin!, r.dataMax!), rangeOf, cal.options);
+      t.equal(m.costs.length, c.candidates, `${c.name}: ${c.candidates} candidates`);
+      t.equal(m.costs[c.candidate!], c.cost, `${c.name}: cost of the reference's pick identical`);
+    }
+  }
+});
+
+t.test('mse never quantizes worse than minmax on the same data', async (t) => {
+  for (const name of ['normal', 'laplace', 'relu', 'outliers', 'growing', 'shifted']) {
+    const x = concat(scenarios[name]!);
+    for (const o of [
+      { dtype: 'int8', symmetric: true },
+      { dtype: 'uint8', symmetric: false },
+      { dtype: 'int8', symmetric: false },
+      { dtype: 'int8', symmetric: true, quantMin: -8, quantMax: 7 },
+    ] as const) {
+      const mm = calibrate(scenarios[name]!, { method: 'minmax', ...o });
+      const ms = calibrate(scenarios[name]!, { method: 'mse', ...o });
+      const a = quantMse(x, ms);
+      const b = quantMse(x, mm);
+      t.ok(a <= b, `${name} ${JSON.stringify(o)}: mse ${a.toExponential(4)} <= minmax ${b.toExponential(4)}`);
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------------- native reductions
+
+t.test('per-channel min/max kernel: every tier equals scalar', async (t) => {
+  const layouts: [number, number, number][] = [
+    [0, 3, 5], [1, 1, 1], [1, 7, 1], [5, 1, 1], [33, 3, 1], [129, 1, 1], [7, 1024, 1], [3, 1000, 1], [2, 1025, 1],
+    [4, 3, 2], [17, 5, 7], [9, 4, 63], [3, 5, 64], [2, 3, 65], [2, 2, 1000], [1, 2, 4099], [1000, 3, 1], [64, 65, 1],
+    [3, 4, 0],
+  ];
+  const modes: [string, (n: number, s: number) => Float32Array][] = [
+    ['random', (n, s) => randomFloats(n, s, false)],
+    ['special', (n, s) => randomFloats(n, s, true)],
+    ['bits', (n, s) => randomBits32(n, s)],
+  ];
+  forEachIsa(t, (t) => {
+    for (const [outer, channels, inner] of layouts)
+      for (const [mode, gen] of modes) {
+        const x = gen(outer * channels * inner, outer * 31 + channels * 7 + inner);
+        const run = () => {
+          const mn = new Float32Array(channels);
+          const mx = new Float32Array(channels);
+          const nans = native.minmaxPerChannel(x, outer, channels, inner, mn, mx);
+          return { mn, mx, nans };
+        };
+        const want = scalar(run);
+        const got = run();
+        let bad = got.nans === want.nans ? -1 : -2;
+        for (let c = 0; c < channels && bad === -1; c++)
+          if (bitsOf(got.mn[c]!) !== bitsOf(want.mn[c]!) || bitsOf(got.mx[c]!) !== bitsOf(want.mx[c]!)) bad = c;
+        t.ok(bad === -1, `[${outer}, ${channels}, ${inner}] ${mode}` + (bad === -1 ? '' : bad === -2 ? `: nans ${got.nans} vs ${want.nans}` : `: channel ${bad} [${got.mn[bad]}, ${got.mx[bad]}] vs [${want.mn[bad]}, ${want.mx[bad]}]`));
+      }
+  });
+});
+
+t.test('histogram kernel: every tier equals scalar and the JS definition', async (t) => {
+  const cases: { n: number; lo: number; hi: number; bins: number; abs: boolean; mode: string }[] = [];
+  for (const n of [0, 1, 7, 31, 33, 65, 1000, 20000, 70001])
+    for (const bins of [1, 2, 128, 2048, 2049, 5000])
+      for (const abs of [false, true]) cases.push({ n, lo: abs ? 0 : -2, hi: 2, bins, abs, mode: 'random' });
+  cases.push({ n: 50000, lo: -1e-3, hi: 1e-3, bins: 2048, abs: false, mode: 'special' });
+  cases.push({ n: 50000, lo: 0, hi: 3e38, bins: 2048, abs: true, mode: 'bits' });
+  cases.push({ n: 40000, lo: 0, hi: 1, bins: 2048, abs: true, mode: 'zeros' });
+  forEachIsa(t, (t) => {
+    for (const c of cases) {
+      const r = rng(c.n * 13 + c.bins);
+      let x: Float32Array;
+      if (c.mode === 'bits') x = randomBits32(c.n, c.n);
+      else if (c.mode === 'special') x = randomFloats(c.n, c.n, true);
+      else if (c.mode === 'zeros') x = new Float32Array(c.n).map((_, i) => (i % 3 === 0 ? r() : i % 7 === 0 ? NaN : -0));
+      else x = new Float32Array(c.n).map(() => (r() - 0.5) * 5 + (r() < 0.01 ? NaN : 0));
+      const lo32 = Math.fround(c.lo);
+      const sc32 = Math.fround(c.bins / (c.hi - c.lo));
+      const run = () => {
+        const counts = new Float64Array(c.bins);
+        const nans = native.histogram(x, lo32, sc32, c.abs, counts);
+        return { counts, nans };
+      };
+      const want = scalar(run);
+      const got = run();
+      // The JS definition (histBin) on the same data.
+      const js = new Float64Array(c.bins);
+      let jsNans = 0;
+      for (const v0 of x) {
+        const v = c.abs ? Math.abs(v0) : v0;
+        if (Number.isNaN(v)) jsNans++;
+        else js[histBin(v, lo32, sc32, c.bins)]!++;
+      }
+      let bad = got.nans === want.nans && want.nans === jsNans ? -1 : -2;
+      for (let k = 0; k < c.bins && bad === -1; k++) if (got.counts[k] !== want.counts[k] || js[k] !== want.counts[k]) bad = k;
+      t.ok(bad === -1, `n=${c.n} bins=${c.bins} abs=${c.abs} ${c.mode}` + (bad === -2 ? `: nans ${got.nans}/${want.nans}/${jsNans}` : bad >= 0 ? `: bin ${bad} ${got.counts[bad]} vs scalar ${want.counts[bad]}, js ${js[bad]}` : ''));
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------- options
+
+t.test('bad options throw a RangeError or TypeError naming the option', async (t) => {
+  const x = new Float32Array([1, 2, 3]);
+  const bad: [CalibrateOptions | unknown, new (...a: never[]) => Error, RegExp][] = [
+    [{ method: 'median' }, RangeError, /options\.method/],
+    [{ method: 3 }, TypeError, /options\.method/],
+    [{ dtype: 'int4' }, RangeError, /options\.dtype/],
+    [{ symmetric: 'yes' }, TypeError, /options\.symmetric/],
+    [{ method: 'percentile', percentile: 0 }, RangeError, /options\.percentile/],
+    [{ method: 'percentile', percentile: 100.01 }, RangeError, /options\.percentile/],
+    [{ method: 'percentile', percentile: NaN }, RangeError, /options\.percentile/],
+    [{ method: 'percentile', percentile: -5 }, RangeError, /options\.percentile/],
+    [{ method: 'percentile', percentile: '99' }, TypeError, /options\.percentile/],
+    [{ method: 'entropy', bins: 127 }, RangeError, /options\.bins/],
+    [{ method: 'mse', bins: 2048.5 }, RangeError, /options\.bins/],
+    [{ method: 'percentile', bins: '2048' }, TypeError, /options\.bins/],
+    [{ quantMin: 5, quantMax: 5 }, RangeError, /options\.quantMax/],
+    [{ quantMin: 7, quantMax: -8 }, RangeError, /options\.quantMax/],
+    [{ quantMin: 1, quantMax: 7 }, RangeError, /options\.quantMin/],
+    [{ dtype: 'uint8', quantMin: -1 }, RangeError, /options\.quantMin/],
+    [{ quantMin: -8.5 }, RangeError, /options\.quantMin/],
+    [{ dtype: 'uint8', symmetric: true, reduceRange: true }, RangeError, /options\.reduceRange/],
+    [{ method: 'movingAverage', averagingConstant: 0 }, RangeError, /options\.averagingConstant/],
+    [{ method: 'movingAverage', averagingConstant: 1.5 }, RangeError, /options\.averagingConstant/],
+    [{ method: 'minmax', averagingConstant: 0.1 }, RangeError, /options\.averagingConstant/],
+    [{ method: 'minmax', percentile: 99 }, RangeError, /options\.percentile/],
+    [{ method: 'movingAverage', bins: 512 }, RangeError, /options\.bins/],
+    [{ methd: 'entropy' }, RangeError, /options.*methd/],
+    [{ axis: 0 }, TypeError, /options\.shape/],
+    [{ shape: [3] }, TypeError, /options\.axis/],
+    [{ axis: 1, shape: [3] }, RangeError, /options\.axis/],
+    [{ axis: -2, shape: [3] }, RangeError, /options\.axis/],
+    [{ axis: 0.5, shape: [3, 1] }, RangeError, /options\.axis/],
+    [{ axis: 0, shape: 3 }, TypeError, /options\.shape/],
+    [{ axis: 0, shape: [] }, RangeError, /options\.shape/],
+    [{ axis: 0, shape: [3, -1] }, RangeError, /options\.shape\[1\]/],
+    [{ axis: 1, shape: [3, 0] }, RangeError, /options\.shape\[1\]/],
+    [{ method: 'entropy', axis: 0, shape: [3] }, RangeError, /options\.axis/],
+    ['minmax', TypeError, /options/],
+  ];
+  for (const [o, E, re] of bad) {
+    t.throws(() => new Calibrator(o as CalibrateOptions), { name: E.name, message: re }, `${JSON.stringify(o)}: ${E.name} naming ${re}`);
+    t.throws(() => calibrate(x, o as CalibrateOptions), { name: E.name, message: re }, `calibrate(x, ${JSON.stringify(o)})`);
+  }
+  // Shape / axis mismatch with the data.
+  t.throws(() => calibrate(new Float32Array(7), { axis: 0, shape: [2, 3] }), { name: 'RangeError', message: /6 elements.*for batches/ });
+  t.throws(() => calibrate(new Float32Array(7), { axis: 1, shape: [2, 3] }), { name: 'RangeError', message: /batches/ });
+  t.throws(() => new Calibrator({ axis: 1, shape: [2, 3] }).observe(new Float32Array(6), [2, 4]), { name: 'RangeError', message: /shape/ });
+  t.throws(() => new Calibrator({ axis: 1, shape: [2, 3] }).observe(new Float32Array(6), [6]), { name: 'RangeError', message: /shape/ });
+  t.throws(() => new Calibrator().observe(new Float32Array(6), [6]), { name: 'TypeError', message: /shape/ });
+  // Batches of the wrong type.
+  t.throws(() => calibrate([new Float32Array(2), new Float64Array(2)] as never), { name: 'TypeError', message: /batches\[1\]/ });
+  t.throws(() => calibrate(5 as never), { name: 'TypeError', message: /batches/ });
+  t.throws(() => calibrate([1, 2, 3] as never), { name: 'TypeError', message: /batches\[0\]/ });
+  t.throws(() => new Calibrator().observe([1, 2] as never), { name: 'TypeError', message: /batch/ });
+  // Infinity: every method refuses it and the calibrator is left as it was.
+  for (const method of CALIBRATION_METHODS) {
+    for (const inf of [Infinity, -Infinity]) {
+      t.throws(() => calibrate(new Float32Array([1, inf, NaN]), { method }), { name: 'RangeError', message: /infinity.*for batches/ }, `${method} ${inf}`);
+    }
+    const cal = new Calibrator({ method });
+    cal.observe(new Float32Array([-1, 2]));
+    const before = cal.compute();
+    t.throws(() => cal.observe(new Float32Array([5, Infinity])), RangeError);
+    t.same(cal.compute(), before, `${method}: a rejected batch changes nothing`);
+  }
+  t.throws(() => calibrate(new Float32Array([1, 2, Infinity, 4]), { axis: 0, shape: [2, 2] }), { name: 'RangeError', message: /channel 1/ });
+  // Nothing observed.
+  t.throws(() => new Calibrator().compute(), { name: 'Error', message: /nothing to calibrate/ });
+  t.throws(() => calibrate(new Float32Array([NaN, NaN])), { message: /2 NaN/ });
+  t.throws(() => calibrate(new Float32Array(0), { method: 'entropy' }), { message: /nothing to calibrate/ });
+  t.throws(() => calibrate(new Float32Array([1, NaN, 2, NaN]), { axis: 1, shape: [2, 2] }), { message: /channel 1/ });
+});
+
+t.test('reduceRange and custom ranges give parameters quantize() accepts', async (t) => {
+  const x = concat(scenarios.normal!);
+  const cases: [CalibrateOptions, number, number][] = [
+    [{ dtype: 'uint8', reduceRange: true }, 0, 127],
+    [{ dtype: 'int8', reduceRange: true }, -64, 63],
+    [{ dtype: 'int8', reduceRange: true, symmetric: true }, -64, 63],
+    [{ dtype: 'int8', quantMin: -8, quantMax: 7 }, -8, 7],
+    [{ dtype: 'int8', quantMin: -8, quantMax: 7, symmetric: true }, -8, 7],
+    [{ dtype: 'uint8', quantMin: 0, quantMax: 15, symmetric: true }, 0, 15],
+    [{ dtype: 'int8', quantMin: -8, quantMax: 7, reduceRange: true }, -4, 3],
+  ];
+  for (const [o, lo, hi] of cases)
+    for (const method of CALIBRATION_METHODS) {
+      const qp = calibrate(x, { ...o, method }) as TensorCalibration;
+      t.equal(qp.quantMin, lo);
+      t.equal(qp.quantMax, hi);
+      const q = quantize(x, qp);
+      let inRange = true;
+      for (const v of q) if (v < lo || v > hi) inRange = false;
+      t.ok(inRange && qp.zeroPoint >= lo && qp.zeroPoint <= hi, `${method} ${JSON.stringify(o)}: zero point ${qp.zeroPoint} and every value in [${lo}, ${hi}]`);
+    }
+  const sym = calibrate(x, { dtype: 'uint8', quantMin: 0, quantMax: 15, symmetric: true });
+  t.equal(sym.zeroPoint, 7, 'custom symmetric uint8: zero point (quantMin + quantMax) >> 1');
+  t.equal(calibrate(x, { dtype: 'uint8', symmetric: true }).zeroPoint, 128, 'symmetric uint8: zero point 128');
+});
+
+t.test('qparamsFromRange follows the observer rule', async (t) => {
+  const a = qparamsFromRange(-1, 2, { dtype: 'uint8' });
+  t.equal(a.scale, Math.fround(3 / 255));
+  t.equal(a.zeroPoint, 85);
+  const b = qparamsFromRange(-1, 2, { dtype: 'int8', symmetric: true });
+  t.equal(b.scale, Math.fround(2 / 127.5));
+  t.equal(b.zeroPoint, 0);
+  const c = qparamsFromRange(0.5, 2, {});
+  t.equal(c.scale, Math.fround(2 / 255), 'the range is widened to include 0');
+  t.equal(c.zeroPoint, -128);
+  const z = qparamsFromRange(0, 0, { dtype: 'uint8' });
+  t.equal(z.scale, 2 ** -23, 'scale floored at float32 eps');
+  t.throws(() => qparamsFromRange(2, 1), { name: 'RangeError', message: /max/ });
+  t.throws(() => qparamsFromRange(NaN, 1), { name: 'RangeError', message: /min/ });
+  t.throws(() => qparamsFromRange(-3e38, 3e38), { name: 'RangeError', message: /scale is finite/ });
+});
+
+// ------------------------------------------------------------------------------------------- behaviour
+
+t.test('NaN values are ignored and counted', async (t) => {
+  const clean = concat(scenarios.laplace!);
+  // A NaN after every 50th value (quiet and signalling, both signs).
+  const nanBits = [0x7fc00000, 0xffc00000, 0x7f800001, 0xff812345];
+  const bitsIn = new Uint32Array(clean.buffer, clean.byteOffset, clean.length);
+  const out: number[] = [];
+  for (let j = 0; j < clean.length; j++) {
+    out.push(bitsIn[j]!);
+    if (j % 50 === 49) out.push(nanBits[j % 4]!);
+  }
+  const dirty = new Float32Array(Uint32Array.from(out).buffer);
+  const nans = dirty.length - clean.length;
+  forEachIsa(t, (t) => {
+    for (const method of CALIBRATION_METHODS) {
+      const a = calibrate(dirty, { method, symmetric: method === 'entropy' });
+      const b = calibrate(clean, { method, symmetric: method === 'entropy' });
+      t.equal(a.nanCount, nans, `${method}: nanCount ${nans}`);
+      t.equal(a.count, clean.length, `${method}: count`);
+      t.same([a.scale, a.zeroPoint, a.min, a.max], [b.scale, b.zeroPoint, b.min, b.max], `${method}: same parameters as without the NaNs`);
+    }
+    const pc = calibrate(new Float32Array([1, NaN, -2, 4, 0.5, NaN]), { axis: 1, shape: [2, 3] });
+    t.equal(pc.nanCount, 2);
+    t.same([...pc.min], [1, 0.5, -2], 'per channel: NaNs skipped');
+  });
+});
+
+t.test('streaming equals one-shot where it should', async (t) => {
+  const batches = scenarios.outliers!;
+  const all = concat(batches);
+  forEachIsa(t, (t) => {
+    for (const o of [{ dtype: 'int8' }, { dtype: 'uint8', symmetric: true }, { dtype: 'int8', reduceRange: true }] as const) {
+      t.same(calibrate(batches, { method: 'minmax', ...o }), { ...calibrate(all, { method: 'minmax', ...o }), batches: 3 }, `minmax ${JSON.stringify(o)}`);
+    }
+    // Histograms: when the first batch holds the extremes, the grid never changes and every count is the same.
+    const range = calibrate(batches);
+    const ordered = [concat([batches[0]!, new Float32Array([range.min, range.max])]), batches[1]!, batches[2]!];
+    const whole = concat(ordered);
+    for (const method of ['percentile', 'entropy', 'mse'] as const)
+      for (const symmetric of [true, false]) {
+        const s = calibrate(ordered, { method, symmetric });
+        const o = calibrate(whole, { method, symmetric });
+        t.same([s.scale, s.zeroPoint, s.min, s.max], [o.scale, o.zeroPoint, o.min, o.max], `${method} symmetric=${symmetric}`);
+      }
+    // Per channel: batches along the leading dimension equal their concatenation.
+    const pcb = [new Float32Array(12).map((_, i) => Math.sin(i) * i), new Float32Array(8).map((_, i) => Math.cos(i) * 9)];
+    const a = calibrate(pcb, { axis: 1, shape: [3, 4] });
+    const b = calibrate(concat(pcb), { axis: 1, shape: [5, 4] });
+    t.same([[...a.scale], [...a.zeroPoint], [...a.min], [...a.max]], [[...b.scale], [...b.zeroPoint], [...b.min], [...b.max]], 'per channel');
+    // A Calibrator fed one batch at a time equals calibrate() over the same iterable (a generator here).
+    for (const method of CALIBRATION_METHODS) {
+      const cal = new Calibrator({ method, dtype: 'uint8' });
+      for (const bt of batches) cal.observe(bt);
+      function* gen() {
+        yield* batches;
+      }
+      t.same(cal.compute(), calibrate(gen(), { method, dtype: 'uint8' }), `${method}: Calibrator equals calibrate(generator)`);
+    }
+  });
+  // percentile 100 is the minmax range.
+  const p = calibrate(batches, { method: 'percentile', percentile: 100 });
+  const m = calibrate(batches, { method: 'minmax' });
+  t.same([p.min, p.max, p.scale, p.zeroPoint], [m.min, m.max, m.scale, m.zeroPoint], 'percentile 100 equals minmax');
+  const ps = calibrate(batches, { method: 'percentile', percentile: 100, symmetric: true });
+  const ms = calibrate(batches, { method: 'minmax', symmetric: true });
+  t.same([ps.scale, ps.zeroPoint], [ms.scale, ms.zeroPoint], 'symmetric percentile 100 equals symmetric minmax');
+  // movingAverage with constant 1 follows the last batch.
+  const last = calibrate(batches[2]!);
+  const ma = calibrate(batches, { method: 'movingAverage', averagingConstant: 1 });
+  t.same([ma.min, ma.max, ma.scale], [last.min, last.max, last.scale], 'movingAverage c=1 is the last batch');
+  // reset() forgets everything.
+  const cal = new Calibrator({ method: 'entropy' });
+  cal.observe(batches[0]!);
+  cal.reset();
+  t.equal(cal.count, 0);
+  cal.observe(batches[1]!);
+  t.same(cal.compute(), calibrate(batches[1]!, { method: 'entropy' }), 'reset');
+});
+
+t.test('async iterables', async (t) => {
+  const batches = scenarios.relu!;
+  async function* gen() {
+    for (const b of batches) {
+      await new Promise((r) => setTimeout(r, 1));
+      yield b;
+    }
+  }
+  for (const method of CALIBRATION_METHODS) {
+    const p = calibrate(gen(), { method, dtype: 'uint8' });
+    t.ok(p instanceof Promise, `${method}: a Promise`);
+    t.same(await p, calibrate(batches, { method, dtype: 'uint8' }), `${method}: same result as the sync iterable`);
+  }
+  const pc = await calibrate(
+    (async function* () {
+      yield new Float32Array([1, -2, 3, 4]);
+      yield new Float32Array([-5, 6]);
+    })(),
+    { axis: 1, shape: [2, 2] },
+  );
+  t.same([...pc.min], [-5, -2]);
+  await t.rejects(
+    calibrate(
+      (async function* () {
+        yield new Float32Array(2);
+        yield 'x' as never;
+      })(),
+    ),
+    { name: 'TypeError', message: /batches\[1\]/ },
+  );
+  await t.rejects(calibrate((async function* () {})()), { message: /nothing to calibrate/ });
+});
+
+t.test('per channel: results plug into quantize()', async (t) => {
+  const r = rng(5);
+  const shape = [6, 4, 3, 5];
+  const x = new Float32Array(6 * 4 * 3 * 5).map((_, i) => (r() - 0.3) * (1 + ((i / 15) | 0) % 4) * 3);
+  forEachIsa(t, (t) => {
+    for (const axis of [0, 1, -1])
+      for (const o of [{ dtype: 'int8', symmetric: true }, { dtype: 'uint8' }, { dtype: 'int8', reduceRange: true }] as const)
+        for (const method of ['minmax', 'movingAverage'] as const) {
+          const qp = calibrate([x, x], { method, axis, shape, ...o });
+          const ax = axis < 0 ? axis + shape.length : axis;
+          t.equal(qp.scale.length, shape[ax], `${method} axis ${axis}: one scale per channel`);
+          t.ok(qp.scale instanceof Float32Array && qp.zeroPoint instanceof Int32Array);
+          t.equal(qp.axis, ax);
+          const q = quantize(x, qp);
+          const want = quantize(x, { dtype: qp.dtype, scale: qp.scale, zeroPoint: qp.zeroPoint, axis: ax, shape, quantMin: qp.quantMin, quantMax: qp.quantMax });
+          t.same(q, want, `${method} axis ${axis} ${JSON.stringify(o)}: quantize(x, result)`);
+          const y = dequantize(q, qp);
+          let worst = 0;
+          for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(y[i]! - x[i]!));
+          t.ok(worst <= Math.max(...qp.scale) * (1 + 1e-6), `round trip within a step (${worst})`);
+        }
+  });
+});
+
+t.test('per-tensor results plug into quantize() for every method', async (t) => {
+  const x = concat(scenarios.normal!);
+  for (const method of CALIBRATION_METHODS)
+    for (const dtype of ['int8', 'uint8'] as const)
+      for (const symmetric of [false, true]) {
+        const qp = calibrate(scenarios.normal!, { method, dtype, symmetric });
+        const q = quantize(x, qp);
+        t.ok(dtype === 'int8' ? q instanceof Int8Array : q instanceof Uint8Array, `${method} ${dtype} symmetric=${symmetric}: ${q.constructor.name}`);
+        const y = dequantize(q, qp);
+        let worst = 0;
+        for (let i = 0; i < x.length; i++) if (x[i]! >= qp.min && x[i]! <= qp.max) worst = Math.max(worst, Math.abs(y[i]! - x[i]!));
+        t.ok(worst <= qp.scale * (1 + 1e-6), `${method}: inside the clipping range the error is at most a step`);
+      }
+  t.ok(CALIBRATION_METHODS.length === 5);
+  t.ok(getIsa());
+});
