@@ -87,6 +87,13 @@ export interface NativeBinding {
   minmaxPerChannel(x: Float32Array, outer: number, channels: number, inner: number, min: Float32Array, max: Float32Array): number;
   /** Adds the histogram of x (|x| when abs) into counts (bins = counts.length); returns the NaN count. */
   histogram(x: Float32Array, lo: number, scale: number, abs: boolean, counts: Float64Array): number;
+  /** Fake quantization: y and mask (1/0) from x (lib/fakequant.ts). */
+  fakeQuant(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
+  fakeQuantPerChannel(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: Float32Array, zeroPoint: Int32Array, outer: number, channels: number, inner: number, qmin: number, qmax: number): void;
+  fakeQuantBackward(gradOut: Float32Array, mask: Uint8Array, out: Float32Array): void;
+  /** Learnable (LSQ) backward: writes gradX; sums[0], sums[1] = the gradScale and gradZeroPoint sums (double). */
+  lsqBackward(x: Float32Array, gradOut: Float32Array, gradX: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number, gradFactor: number, sums: Float64Array): void;
+  lsqBackwardPerChannel(x: Float32Array, gradOut: Float32Array, gradX: Float32Array, scale: Float32Array, zeroPoint: Int32Array, outer: number, channels: number, inner: number, qmin: number, qmax: number, gradFactor: number, gradScale: Float64Array, gradZeroPoint: Float64Array): void;
 }
 
 /** The names every build exports; test/binding-surface.test.ts checks the addon against this list. */
@@ -115,6 +122,11 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'minmax',
   'minmaxPerChannel',
   'histogram',
+  'fakeQuant',
+  'fakeQuantPerChannel',
+  'fakeQuantBackward',
+  'lsqBackward',
+  'lsqBackwardPerChannel',
 ];
 
 function load(): NativeBinding {

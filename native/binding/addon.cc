@@ -124,6 +124,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_gemm(env, exports);
   init_sgemm(env, exports);
   init_calibrate(env, exports);
+  init_fakequant(env, exports);
   return exports;
 }
 

@@ -30,8 +30,10 @@
 #include <vector>
 
 #include "qk/dispatch.h"
+#include "qk/fakequant.h"
 #include "qk/gemm_driver.h"
 #include "qk/kernels.h"
+#include "qk/reduce.h"
 #include "qk/sgemm.h"
 
 namespace {
@@ -778,6 +780,140 @@ void test_sgemm(const Kernels& k, Rng& r) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Calibration reductions (qk/reduce.h): per-channel min / max and histogram accumulation, bit for bit against
+// scalar (NaN counts included), with misaligned inputs and guard elements around every output.
+
+float reduce_value(Rng& r, const char* mode, const std::vector<float>& specials) {
+  if (std::strcmp(mode, "random") == 0) return r.uniform(-1e3f, 1e3f);
+  if (std::strcmp(mode, "special") == 0)
+    return r.chance(30) ? specials[r.below(static_cast<uint32_t>(specials.size()))] : r.uniform(-4.0f, 4.0f);
+  if (std::strcmp(mode, "bits") == 0) return bitsf(r.u32());
+  if (std::strcmp(mode, "nan-heavy") == 0)
+    return r.chance(80) ? bitsf(0x7f800000u | (r.u32() & 0x807fffffu) | 1u) : r.uniform(-5.0f, 5.0f);
+  if (std::strcmp(mode, "zeros") == 0) return r.chance(50) ? -0.0f : 0.0f;
+  return bitsf(0x7f800000u | (r.u32() & 0x807fffffu) | 1u);  // all NaN
+}
+
+const char* const kReduceModes[] = {"random", "special", "bits", "nan-heavy", "zeros", "all-nan"};
+
+void test_minmax_channels(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "minmax_channels");
+  if (!k.minmax_channels) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  // (outer, channels, inner): inner == 1 with narrow and wide rows, small inner (the vertical path with its
+  // super-rows), inner around the per-run threshold (64) and long runs; empty layouts.
+  const size_t shapes[][3] = {{0, 3, 5},   {3, 4, 0},    {1, 1, 1},    {1, 7, 1},     {5, 1, 1},   {33, 3, 1},
+                              {129, 1, 1}, {7, 1024, 1}, {3, 1000, 1}, {2, 1025, 1},  {9, 2049, 1}, {4, 3, 2},
+                              {17, 5, 7},  {9, 4, 63},   {3, 5, 64},   {2, 3, 65},    {2, 2, 1000}, {1, 2, 4099},
+                              {1000, 3, 1}, {64, 65, 1}, {37, 9, 3},   {6, 300, 5},   {11, 1, 17},  {1, 1, 4099}};
+  for (const auto& s : shapes) {
+    const size_t outer = s[0], channels = s[1], inner = s[2], n = outer * channels * inner;
+    for (const char* mode : kReduceModes) {
+      const Layout& l = kLayouts[r.below(4)];
+      std::vector<float> xs(n);
+      for (float& x : xs) x = reduce_value(r, mode, specials);
+      if (n > 0 && r.chance(50)) xs[r.below(static_cast<uint32_t>(n))] = r.chance(50) ? -3e38f : 3e38f;
+      In<float> x(l.in_off, xs);
+      Out<float> wmin(l.out_off, channels), wmax(l.par_off, channels), gmin(l.out_off, channels),
+          gmax(l.par_off, channels);
+      const size_t wn = ref.minmax_channels(x.data(), outer, channels, inner, wmin.data(), wmax.data());
+      const size_t gn = k.minmax_channels(x.data(), outer, channels, inner, gmin.data(), gmax.data());
+      const std::string at = strf("outer=%zu channels=%zu inner=%zu in_off=%zu data=%s", outer, channels, inner,
+                                  l.in_off, mode);
+      if (wn != gn) return g.fail(strf("%s: scalar nans=%zu %s nans=%zu", at.c_str(), wn, tier, gn));
+      auto describe = [&](size_t c) { return strf("channel %zu", c); };
+      if (!compare(g, tier, at + " min", wmin, gmin, describe) || !compare(g, tier, at + " max", wmax, gmax, describe))
+        return;
+    }
+  }
+}
+
+void test_histogram(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "histogram");
+  if (!k.histogram) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  struct Grid {
+    float lo, scale;
+  };
+  const uint32_t bin_counts[] = {1, 2, 3, 127, 128, 2048, 2049, 5000};
+  const size_t sizes[] = {0, 1, 7, 15, 16, 17, 31, 33, 63, 65, 129, 1023, 4099, 17000, 70001};
+  for (uint32_t bins : bin_counts) {
+    const Grid grids[] = {
+        {-2.0f, static_cast<float>(bins) / 4.0f},       // [-2, 2)
+        {0.0f, static_cast<float>(bins) / 1000.0f},     // [0, 1000)
+        {-1e-3f, static_cast<float>(bins) / 2e-3f},     // narrow
+        {-kMax, static_cast<float>(bins) / 3e38f / 2},  // everything (x - lo overflows to +Inf near the top)
+        {3.0f, 1e-30f},                                 // everything below 3 + ~1e30 in bin 0
+    };
+    for (const Grid& gr : grids)
+      for (size_t n : sizes)
+        for (int abs = 0; abs < 2; ++abs) {
+          const char* mode = kReduceModes[r.below(6)];
+          const Layout& l = kLayouts[r.below(4)];
+          std::vector<float> xs(n);
+          for (float& x : xs) {
+            if (std::strcmp(mode, "random") == 0) x = gr.lo + r.uniform(-0.1f, 1.1f) * static_cast<float>(bins) / gr.scale;
+            else x = reduce_value(r, mode, specials);
+          }
+          In<float> x(l.in_off, xs);
+          // Counts compared as int32 (show() has no uint32_t overload; every count here is below 2^31).
+          Out<int32_t> want(l.out_off, bins), got(l.out_off, bins);
+          uint32_t* wc = reinterpret_cast<uint32_t*>(want.data());
+          uint32_t* gc = reinterpret_cast<uint32_t*>(got.data());
+          std::memset(wc, 0, bins * sizeof(uint32_t));
+          std::memset(gc, 0, bins * sizeof(uint32_t));
+          // The kernels add to the counts: start some runs from non-zero counts (the same in both).
+          if (r.chance(25))
+            for (uint32_t b = 0; b < bins; ++b) wc[b] = gc[b] = r.below(1000);
+          const size_t wn = ref.histogram(x.data(), n, gr.lo, gr.scale, bins, abs != 0, wc);
+          const size_t gn = k.histogram(x.data(), n, gr.lo, gr.scale, bins, abs != 0, gc);
+          const std::string at = strf("bins=%u lo=%s scale=%s abs=%d size=%zu in_off=%zu data=%s", bins,
+                                      show(gr.lo).c_str(), show(gr.scale).c_str(), abs, n, l.in_off, mode);
+          if (wn != gn) return g.fail(strf("%s: scalar nans=%zu %s nans=%zu", at.c_str(), wn, tier, gn));
+          if (!compare(g, tier, at, want, got, [](size_t b) { return strf("bin %zu", b); })) return;
+        }
+  }
+}
+
+// Scalar known answers for the reductions.
+void known_answers_reduce(const Kernels& s) {
+  {
+    Group g("scalar", "known_histogram");
+    const float nan = bitsf(0x7fc00000u), snan = bitsf(0xff800001u);
+    // lo = 0, scale = 1, 4 bins: [0,1) [1,2) [2,3) [3,+Inf) with everything below 0 in bin 0.
+    const float xs[] = {-1.0f, -0.0f, 0.0f, 0.999f, 1.0f, 2.5f, 3.0f, 4.0f, 1e30f, -kInf, kInf, nan, snan, 0x1p-149f};
+    const uint32_t want[] = {6, 1, 1, 4};  // -1 -0 0 .999 -Inf denorm | 1 | 2.5 | 3 4 1e30 +Inf
+    uint32_t got[4] = {0, 0, 0, 0};
+    const size_t nans = s.histogram(xs, sizeof xs / sizeof xs[0], 0.0f, 1.0f, 4, false, got);
+    g.check(nans == 2 && std::memcmp(got, want, sizeof want) == 0,
+            strf("x: nans=%zu counts %u %u %u %u, expected nans=2 counts 6 1 1 4", nans, got[0], got[1], got[2], got[3]));
+    const uint32_t want_abs[] = {4, 2, 1, 5};  // -0 0 .999 denorm | -1 1 | 2.5 | 3 4 1e30 -Inf +Inf
+    uint32_t ga[4] = {0, 0, 0, 0};
+    const size_t na = s.histogram(xs, sizeof xs / sizeof xs[0], 0.0f, 1.0f, 4, true, ga);
+    g.check(na == 2 && std::memcmp(ga, want_abs, sizeof want_abs) == 0,
+            strf("|x|: nans=%zu counts %u %u %u %u, expected nans=2 counts 4 2 1 5", na, ga[0], ga[1], ga[2], ga[3]));
+    // The bin is computed in float32: (x - lo) rounds before the product.
+    g.check(qk::ref::hist_bin(1.0f, 0x1p-24f, 4.0f, 8) == 3, "hist_bin(1, 2^-24, 4, 8): 1 - 2^-24 is exact, bin 3");
+    g.check(qk::ref::hist_bin(1.0f, 0x1p-26f, 4.0f, 8) == 4,
+            "hist_bin(1, 2^-26, 4, 8): 1 - 2^-26 rounds to 1 in float32, so bin 4 (not 3 as in real arithmetic)");
+  }
+  {
+    Group g("scalar", "known_minmax_channels");
+    const float nan = bitsf(0x7fc00000u);
+    // [outer 2][channels 3][inner 2]
+    const float xs[] = {1, -2, nan, nan, -0.0f, 0.0f, 5, 0.5f, nan, nan, 0.0f, -0.0f};
+    float mn[3], mx[3];
+    const size_t nans = s.minmax_channels(xs, 2, 3, 2, mn, mx);
+    g.check(nans == 4 && mn[0] == -2 && mx[0] == 5 && std::isinf(mn[1]) && mn[1] > 0 && std::isinf(mx[1]) &&
+                mx[1] < 0 && fbits(mn[2]) == 0 && fbits(mx[2]) == 0,
+            strf("nans=%zu min %s %s %s max %s %s %s", nans, show(mn[0]).c_str(), show(mn[1]).c_str(),
+                 show(mn[2]).c_str(), show(mx[0]).c_str(), show(mx[1]).c_str(), show(mx[2]).c_str()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Scalar known answers (hand-computed; these pin the reference itself)
 
 void known_answers(const Kernels& s) {
@@ -947,6 +1083,324 @@ void known_answers(const Kernels& s) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------------------------
+// Fake quantization (qk/fakequant.h): forward with mask, straight-through backward, learnable (LSQ) gradients and
+// their sums. Outputs bit for bit; a NaN gradient-scale / zero-point term or sum only has to be NaN (its payload
+// is unspecified), every other term and sum bit for bit.
+
+struct FqParams {
+  float scale;
+  int32_t zp, qmin, qmax;
+};
+const FqParams kFqParams[] = {
+    {0.02f, 0, -128, 127},  {1.0f, -128, -128, 127},  {0.5f, 127, -128, 127},       {1.0f / 3.0f, 3, -128, 127},
+    {0.1f, 0, -8, 7},       {0.0173f, 7, 0, 255},     {7.5f, 255, 0, 255},          {1e-3f, 64, 0, 127},
+    {1e-30f, -1, -2, 1},    {3e38f, 0, -128, 127},    {0x1p-20f, 5, -8388608, 8388608},
+    {1.0f, -16777216, -16777216, 0}, {0.37f, 0, 0, 1},
+};
+const float kGradFactors[] = {1.0f, 0.37f, 0.0028f, -2.0f, 0.0f};
+
+bool same_or_both_nan(float a, float b) { return fbits(a) == fbits(b) || (std::isnan(a) && std::isnan(b)); }
+bool same_or_both_nan(double a, double b) {
+  uint64_t ua, ub;
+  std::memcpy(&ua, &a, 8);
+  std::memcpy(&ub, &b, 8);
+  return ua == ub || (std::isnan(a) && std::isnan(b));
+}
+std::string show(double v) {
+  uint64_t u;
+  std::memcpy(&u, &v, 8);
+  return strf("0x%016" PRIx64 " (%.17g)", u, v);
+}
+
+// Compares float term arrays allowing NaN == NaN; returns false (after failing g) on a mismatch.
+template <typename D>
+bool compare_terms(Group& g, const char* tier, const std::string& where, const char* what, const Out<float>& want,
+                   const Out<float>& got, D describe) {
+  for (const Out<float>* o : {&want, &got}) {
+    const std::string s = o->stray_write();
+    if (!s.empty()) {
+      g.fail(where + ": " + what + (o == &want ? " scalar " : " ") + s);
+      return false;
+    }
+  }
+  for (size_t i = 0; i < want.n; ++i)
+    if (!same_or_both_nan(want.at(i), got.at(i))) {
+      g.fail(strf("%s %s index=%zu: %s scalar=%s %s=%s", where.c_str(), what, i, describe(i).c_str(),
+                  show(want.at(i)).c_str(), tier, show(got.at(i)).c_str()));
+      return false;
+    }
+  return true;
+}
+
+// Forward input values for one parameter set (and, mode "grad", inputs whose fma(x, inv, zp) lands near ties).
+float fq_value(Rng& r, const char* mode, const FqParams& p, const std::vector<float>& specials) {
+  const QParams q{1.0f / p.scale, p.zp, p.qmin, p.qmax};
+  return quant_value(r, mode, q, specials);
+}
+
+float grad_value(Rng& r, const std::vector<float>& specials, bool special) {
+  if (special && r.chance(10)) return specials[r.below(static_cast<uint32_t>(specials.size()))];
+  return r.uniform(-4.0f, 4.0f);
+}
+
+void test_fake_quant(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "fake_quant");
+  if (!k.fake_quant) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  for (const FqParams& p : kFqParams) {
+    const float inv = 1.0f / p.scale;
+    for (const char* mode : kQuantModes) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n);
+          for (float& x : xs) x = fq_value(r, mode, p, specials);
+          In<float> x(l.in_off, xs);
+          Out<float> wy(l.out_off, n), gy(l.out_off, n);
+          Out<uint8_t> wm(l.par_off, n), gm(l.par_off, n);
+          ref.fake_quant(x.data(), wy.data(), wm.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax);
+          k.fake_quant(x.data(), gy.data(), gm.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax);
+          auto desc = [&](size_t i) {
+            return "x=" + show(xs[i]) + strf(" scale=%s zero_point=%d q=[%d,%d]", show(p.scale).c_str(), p.zp,
+                                             p.qmin, p.qmax);
+          };
+          if (!compare(g, tier, where(n, l, mode) + " y", wy, gy, desc) ||
+              !compare(g, tier, where(n, l, mode) + " mask", wm, gm, desc))
+            return;
+          // In place (y == x) gives the same output.
+          if (n > 0 && l.in_off == 1) {
+            std::vector<float> inplace(xs);
+            std::vector<uint8_t> m(n);
+            k.fake_quant(inplace.data(), inplace.data(), m.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax);
+            if (std::memcmp(inplace.data(), wy.data(), n * 4) != 0 || std::memcmp(m.data(), wm.data(), n) != 0)
+              return g.fail(where(n, l, mode) + ": in-place (y == x) output differs");
+          }
+        }
+      }
+    }
+  }
+}
+
+void test_fake_quant_vec(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "fake_quant_vec");
+  if (!k.fake_quant_vec) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  const int32_t ranges[][2] = {{-128, 127}, {0, 255}, {-8, 7}, {-8388608, 8388608}};
+  for (const auto& range : ranges) {
+    for (const char* mode : kQuantModes) {
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n), sc(n), inv(n);
+          std::vector<int32_t> zp(n);
+          for (size_t i = 0; i < n; ++i) {
+            const FqParams& base = kFqParams[r.below(sizeof kFqParams / sizeof kFqParams[0])];
+            sc[i] = base.scale;
+            inv[i] = 1.0f / sc[i];
+            const uint32_t z = r.below(4);
+            zp[i] = z == 0 ? range[0] : z == 1 ? range[1] : r.range(range[0], range[1]);
+            xs[i] = fq_value(r, mode, {sc[i], zp[i], range[0], range[1]}, specials);
+          }
+          In<float> x(l.in_off, xs), s(l.par_off, sc), iv((l.par_off + 1) % 4, inv);
+          In<int32_t> z((l.par_off + 2) % 4, zp);
+          Out<float> wy(l.out_off, n), gy(l.out_off, n);
+          Out<uint8_t> wm(l.par_off, n), gm(l.par_off, n);
+          ref.fake_quant_vec(x.data(), wy.data(), wm.data(), n, s.data(), iv.data(), z.data(), range[0], range[1]);
+          k.fake_quant_vec(x.data(), gy.data(), gm.data(), n, s.data(), iv.data(), z.data(), range[0], range[1]);
+          auto desc = [&](size_t i) {
+            return "x=" + show(xs[i]) + strf(" scale=%s zero_point=%d q=[%d,%d]", show(sc[i]).c_str(), zp[i],
+                                             range[0], range[1]);
+          };
+          if (!compare(g, tier, where(n, l, mode) + " y", wy, gy, desc) ||
+              !compare(g, tier, where(n, l, mode) + " mask", wm, gm, desc))
+            return;
+        }
+      }
+    }
+  }
+}
+
+void test_fake_quant_backward(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "fake_quant_backward");
+  if (!k.fake_quant_backward) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  for (int round = 0; round < 4; ++round) {
+    for (size_t n : kSizes) {
+      for (const Layout& l : kLayouts) {
+        std::vector<float> gs(n);
+        std::vector<uint8_t> ms(n);
+        for (size_t i = 0; i < n; ++i) {
+          gs[i] = round == 3 ? bitsf(r.u32()) : grad_value(r, specials, round > 0);
+          const uint32_t m = r.below(8);
+          ms[i] = static_cast<uint8_t>(m < 3 ? 0 : m < 6 ? 1 : round == 2 ? r.u32() : 1);
+        }
+        In<float> gi(l.in_off, gs);
+        In<uint8_t> mi(l.par_off, ms);
+        Out<float> want(l.out_off, n), got(l.out_off, n);
+        ref.fake_quant_backward(gi.data(), mi.data(), want.data(), n);
+        k.fake_quant_backward(gi.data(), mi.data(), got.data(), n);
+        if (!compare(g, tier, where(n, l, round == 3 ? "bits" : "random"), want, got,
+                     [&](size_t i) { return "g=" + show(gs[i]) + " mask=" + show(ms[i]); }))
+          return;
+      }
+    }
+  }
+}
+
+void test_lsq_grad(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "lsq_grad");
+  if (!k.lsq_grad) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  for (const FqParams& p : kFqParams) {
+    const float inv = 1.0f / p.scale;
+    for (const char* mode : kQuantModes) {
+      const float gf = kGradFactors[r.below(sizeof kGradFactors / sizeof kGradFactors[0])];
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n), gs(n);
+          for (size_t i = 0; i < n; ++i) {
+            xs[i] = fq_value(r, mode, p, specials);
+            gs[i] = std::strcmp(mode, "bits") == 0 ? bitsf(r.u32()) : grad_value(r, specials, mode[0] == 's');
+          }
+          In<float> x(l.in_off, xs), gi(l.par_off, gs);
+          Out<float> want(l.out_off, n), got(l.out_off, n);
+          double ws[2] = {1.0, 1.0}, gsum[2] = {2.0, 2.0};
+          ref.lsq_grad(x.data(), gi.data(), want.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax, gf, ws);
+          k.lsq_grad(x.data(), gi.data(), got.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax, gf, gsum);
+          const std::string w = where(n, l, mode) + strf(" scale=%s zero_point=%d q=[%d,%d] grad_factor=%g",
+                                                         show(p.scale).c_str(), p.zp, p.qmin, p.qmax, gf);
+          if (!compare(g, tier, w + " dx", want, got,
+                       [&](size_t i) { return "x=" + show(xs[i]) + " dy=" + show(gs[i]); }))
+            return;
+          for (int s = 0; s < 2; ++s)
+            if (!same_or_both_nan(ws[s], gsum[s]))
+              return g.fail(strf("%s: %s sum scalar=%s %s=%s", w.c_str(), s ? "zero-point" : "scale",
+                                 show(ws[s]).c_str(), tier, show(gsum[s]).c_str()));
+          // In place (dx == dy) gives the same gradients.
+          if (n > 0 && l.in_off == 2) {
+            std::vector<float> io(gs);
+            double is[2];
+            k.lsq_grad(xs.data(), io.data(), io.data(), n, p.scale, inv, p.zp, p.qmin, p.qmax, gf, is);
+            if (std::memcmp(io.data(), want.data(), n * 4) != 0 || !same_or_both_nan(is[0], ws[0]) ||
+                !same_or_both_nan(is[1], ws[1]))
+              return g.fail(w + ": in-place (dx == dy) result differs");
+          }
+        }
+      }
+    }
+  }
+}
+
+void test_lsq_grad_vec(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "lsq_grad_vec");
+  if (!k.lsq_grad_vec) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  const int32_t ranges[][2] = {{-128, 127}, {0, 255}, {-8, 7}, {-8388608, 8388608}};
+  for (const auto& range : ranges) {
+    for (const char* mode : kQuantModes) {
+      const float gf = kGradFactors[r.below(sizeof kGradFactors / sizeof kGradFactors[0])];
+      for (size_t n : kSizes) {
+        for (const Layout& l : kLayouts) {
+          std::vector<float> xs(n), gs(n), sc(n), inv(n);
+          std::vector<int32_t> zp(n);
+          for (size_t i = 0; i < n; ++i) {
+            sc[i] = kFqParams[r.below(sizeof kFqParams / sizeof kFqParams[0])].scale;
+            inv[i] = 1.0f / sc[i];
+            const uint32_t z = r.below(4);
+            zp[i] = z == 0 ? range[0] : z == 1 ? range[1] : r.range(range[0], range[1]);
+            xs[i] = fq_value(r, mode, {sc[i], zp[i], range[0], range[1]}, specials);
+            gs[i] = std::strcmp(mode, "bits") == 0 ? bitsf(r.u32()) : grad_value(r, specials, mode[0] == 's');
+          }
+          In<float> x(l.in_off, xs), gi((l.in_off + 1) % 4, gs), s(l.par_off, sc), iv((l.par_off + 1) % 4, inv);
+          In<int32_t> z((l.par_off + 2) % 4, zp);
+          Out<float> wdx(l.out_off, n), gdx(l.out_off, n), wds(l.par_off, n), gds(l.par_off, n), wdz(1, n),
+              gdz(1, n);
+          ref.lsq_grad_vec(x.data(), gi.data(), wdx.data(), wds.data(), wdz.data(), n, s.data(), iv.data(), z.data(),
+                           range[0], range[1], gf);
+          k.lsq_grad_vec(x.data(), gi.data(), gdx.data(), gds.data(), gdz.data(), n, s.data(), iv.data(), z.data(),
+                         range[0], range[1], gf);
+          auto desc = [&](size_t i) {
+            return "x=" + show(xs[i]) + " dy=" + show(gs[i]) +
+                   strf(" scale=%s zero_point=%d q=[%d,%d] grad_factor=%g", show(sc[i]).c_str(), zp[i], range[0],
+                        range[1], gf);
+          };
+          const std::string w = where(n, l, mode);
+          if (!compare(g, tier, w + " dx", wdx, gdx, desc) ||
+              !compare_terms(g, tier, w, "dscale", wds, gds, desc) || !compare_terms(g, tier, w, "dzp", wdz, gdz, desc))
+            return;
+        }
+      }
+    }
+  }
+}
+
+void test_fakequant(const Kernels& ref, const Kernels& k, Rng& r) {
+  test_fake_quant(ref, k, r);
+  test_fake_quant_vec(ref, k, r);
+  test_fake_quant_backward(ref, k, r);
+  test_lsq_grad(ref, k, r);
+  test_lsq_grad_vec(ref, k, r);
+}
+
+// Hand-computed answers for the scalar fake-quant kernels (PyTorch's values for finite inputs).
+void fakequant_known_answers(const Kernels& s) {
+  Group g("scalar", "known_fake_quant");
+  {
+    const float x[] = {0.3f, 2.5f, 3.5f, -0.0f, 200.0f, -200.0f, bitsf(0x7fa00000u), kInf, -kInf, -0.5f, 127.5f};
+    const float y_want[] = {0.0f, 2.0f, 4.0f, 0.0f, 127.0f, -128.0f, bitsf(0x7fe00000u), 127.0f, -128.0f, 0.0f, 127.0f};
+    const uint8_t m_want[] = {1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0};
+    float y[11];
+    uint8_t m[11];
+    s.fake_quant(x, y, m, 11, 1.0f, 1.0f, 0, -128, 127);
+    for (int i = 0; i < 11; ++i)
+      g.check(fbits(y[i]) == fbits(y_want[i]) && m[i] == m_want[i],
+              strf("fake_quant x=%s: y=%s mask=%u, want y=%s mask=%u", show(x[i]).c_str(), show(y[i]).c_str(), m[i],
+                   show(y_want[i]).c_str(), m_want[i]));
+    // zero point 3, scale 0.5: x = 1.25 -> x / 0.5 = 2.5 -> 2 (even) + 3 = 5 -> (5 - 3) * 0.5 = 1
+    float y1;
+    uint8_t m1;
+    const float x1 = 1.25f;
+    s.fake_quant(&x1, &y1, &m1, 1, 0.5f, 2.0f, 3, 0, 15);
+    g.check(y1 == 1.0f && m1 == 1, strf("fake_quant 1.25 scale 0.5 zp 3: y=%s mask=%u", show(y1).c_str(), m1));
+  }
+  {
+    const float gr[] = {-1.0f, bitsf(0x7fc00000u), kInf, 2.0f, -3.0f};
+    const uint8_t m[] = {0, 0, 0, 1, 7};
+    float o[5];
+    s.fake_quant_backward(gr, m, o, 5);
+    g.check(fbits(o[0]) == fbits(-0.0f) && std::isnan(o[1]) && std::isnan(o[2]) && o[3] == 2.0f && o[4] == -3.0f,
+            strf("fake_quant_backward got %s %s %s %s %s", show(o[0]).c_str(), show(o[1]).c_str(), show(o[2]).c_str(),
+                 show(o[3]).c_str(), show(o[4]).c_str()));
+  }
+  {
+    // PyTorch: torch._fake_quantize_learnable_per_tensor_affine(x, [1.0], [0.0], -128, 127, 1.0), dY = 1.
+    const float x[] = {0.3f, -0.0f, 2.5f, 3.5f, 1e30f, -1e30f};
+    const float dy[] = {1, 1, 1, 1, 1, 1};
+    float dx[6];
+    double sums[2];
+    s.lsq_grad(x, dy, dx, 6, 1.0f, 1.0f, 0, -128, 127, 1.0f, sums);
+    const double want_s = static_cast<double>(-0.3f) - 0.5 + 0.5 + 127.0 - 128.0;
+    g.check(dx[0] == 1 && dx[1] == 1 && dx[2] == 1 && dx[3] == 1 && dx[4] == 0 && dx[5] == 0,
+            "lsq_grad dx: want 1 1 1 1 0 0");
+    g.check(std::fabs(sums[0] - want_s) < 1e-12 && sums[1] == -2.0,
+            strf("lsq_grad sums %s %s, want %.17g -2", show(sums[0]).c_str(), show(sums[1]).c_str(), want_s));
+    // The fused zp + x * inv_scale: x = -0x1.0cccccp+0, scale 0.1f, zp 3: x * inv rounded first gives
+    // nearbyint(3 + -10.5) = -8 (below quantMin -7); fused, -7.4999995 rounds to -7 (inside).
+    const float xt = -0x1.0cccccp+0f, sc = 0.1f, iv = 1.0f / 0.1f, one = 1.0f;
+    const int32_t z3 = 3;
+    float dxt, dst, dzt;
+    s.lsq_grad_vec(&xt, &one, &dxt, &dst, &dzt, 1, &sc, &iv, &z3, -7, 127, 1.0f);
+    g.check(dxt == 1.0f && dzt == 0.0f, strf("lsq_grad_vec fused rounding: dx=%s dzp=%s, want 1 and 0",
+                                             show(dxt).c_str(), show(dzt).c_str()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
 std::vector<std::string> split_list(const char* s) {
   std::vector<std::string> out;
   std::string cur;
@@ -968,11 +1422,13 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     Group g(qk::isa_name(k.isa), "table");
     g.check(k.quantize_s8 && k.quantize_u8 && k.quantize_s8_vec && k.quantize_u8_vec && k.dequantize_s8 &&
                 k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.f32_to_f16 && k.f16_to_f32 &&
-                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax,
+                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram && k.fake_quant &&
+                k.fake_quant_vec && k.fake_quant_backward && k.lsq_grad && k.lsq_grad_vec,
             "a kernel slot is null");
-    // Every slot is tested below: the isa tag plus 15 pointer slots (12 element-wise kernels, minmax, gemm,
-    // sgemm). A slot added to qk::Kernels changes its size and fails here until it gets a test.
-    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 15 * sizeof(void*);
+    // Every slot is tested below: the isa tag plus 22 pointer slots (12 element-wise kernels, minmax,
+    // minmax_channels, histogram, 5 fake-quant kernels, gemm, sgemm). A slot added to qk::Kernels changes its size and fails here until
+    // it gets a test.
+    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 22 * sizeof(void*);
     g.check(sizeof(Kernels) == kKnown,
             strf("qk::Kernels is %zu bytes, this test covers %zu: a slot was added or changed; test it in "
                  "native/tests/test_kernels.cc",
@@ -994,8 +1450,11 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_narrow(ref, k, "f32_to_bf16", &Kernels::f32_to_bf16, true, r);
   test_widen(ref, k, "bf16_to_f32", &Kernels::bf16_to_f32, r);
   test_minmax(ref, k, r);
+  test_minmax_channels(ref, k, r);
+  test_histogram(ref, k, r);
   test_gemm(k, r);
   test_sgemm(k, r);
+  test_fakequant(ref, k, r);
 }
 
 }  // namespace
@@ -1038,7 +1497,11 @@ int main() {
   if (!ref) {
     Group("scalar", "table").fail("no scalar table");
   } else {
-    if (selected("scalar")) known_answers(*ref);
+    if (selected("scalar")) {
+      known_answers(*ref);
+      known_answers_reduce(*ref);
+      fakequant_known_answers(*ref);
+    }
     for (Isa isa : qk::available_isas()) {
       if (isa == Isa::Scalar || !selected(qk::isa_name(isa))) continue;
       const Kernels* k = qk::kernels_for(isa);

@@ -55,6 +55,22 @@ using MinMaxChannelsFn = size_t (*)(const float* x, size_t outer, size_t channel
 using HistogramFn = size_t (*)(const float* x, size_t n, float lo, float scale, uint32_t bins, bool abs,
                                uint32_t* counts);
 
+// Fake quantization for QAT (qk/fakequant.h defines the per-element semantics): y, mask (1/0) for n elements
+// with one scale (inv_scale = 1.0f / scale) and zero point, or per-element ones (_vec); the straight-through
+// backward out = g * mask; the learnable (LSQ) gradients dx, and the sums of the scale and zero-point gradient
+// terms in qk::ref's fixed order (sums[0], sums[1]) or, _vec, the terms themselves. Outputs may be the same
+// arrays as inputs (y == x, dx == dy), never partly overlapping ones.
+using FakeQuantFn = void (*)(const float* x, float* y, uint8_t* mask, size_t n, float scale, float inv_scale,
+                             int32_t zero_point, int32_t qmin, int32_t qmax);
+using FakeQuantVecFn = void (*)(const float* x, float* y, uint8_t* mask, size_t n, const float* scale,
+                                const float* inv_scale, const int32_t* zero_point, int32_t qmin, int32_t qmax);
+using FakeQuantBackwardFn = void (*)(const float* g, const uint8_t* mask, float* out, size_t n);
+using LsqGradFn = void (*)(const float* x, const float* dy, float* dx, size_t n, float scale, float inv_scale,
+                           int32_t zero_point, int32_t qmin, int32_t qmax, float grad_factor, double* sums);
+using LsqGradVecFn = void (*)(const float* x, const float* dy, float* dx, float* dscale, float* dzp, size_t n,
+                              const float* scale, const float* inv_scale, const int32_t* zero_point, int32_t qmin,
+                              int32_t qmax, float grad_factor);
+
 struct GemmUkernel;  // qk/gemm.h
 struct SgemmUkernel;  // qk/sgemm.h
 
@@ -75,6 +91,11 @@ struct Kernels {
   MinMaxFn minmax;
   MinMaxChannelsFn minmax_channels;  // qk/reduce.h
   HistogramFn histogram;             // qk/reduce.h
+  FakeQuantFn fake_quant;                    // qk/fakequant.h
+  FakeQuantVecFn fake_quant_vec;             // qk/fakequant.h
+  FakeQuantBackwardFn fake_quant_backward;   // qk/fakequant.h
+  LsqGradFn lsq_grad;                        // qk/fakequant.h
+  LsqGradVecFn lsq_grad_vec;                 // qk/fakequant.h
   // INT8 GEMM micro-kernels; nullptr in the scalar tier, which runs the reference loops.
   const GemmUkernel* gemm;
   // Float32 GEMM micro-kernel; nullptr in the scalar tier, which runs the reference loops.

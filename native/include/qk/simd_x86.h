@@ -102,11 +102,17 @@ inline VOut by_halves(VIn v, F f) {
 inline simde__m512i mm512_cvtps_epi32(simde__m512 a) {
   return by_halves<simde__m512i, __m256i, __m256>(a, [](__m256 h) { return _mm256_cvtps_epi32(h); });
 }
+inline simde__m512i mm512_cvttps_epi32(simde__m512 a) {
+  return by_halves<simde__m512i, __m256i, __m256>(a, [](__m256 h) { return _mm256_cvttps_epi32(h); });
+}
 inline simde__m512 mm512_cvtepi32_ps(simde__m512i a) {
   return by_halves<simde__m512, __m256, __m256i>(a, [](__m256i h) { return _mm256_cvtepi32_ps(h); });
 }
 inline simde__m512 mm512_cvtph_ps(__m256i a) {
   return by_halves<simde__m512, __m256, __m128i>(a, [](__m128i h) { return _mm256_cvtph_ps(h); });
+}
+inline simde__m512d mm512_cvtps_pd(__m256 a) {
+  return by_halves<simde__m512d, __m256d, __m128>(a, [](__m128 h) { return _mm256_cvtps_pd(h); });
 }
 template <int kImm>
 inline __m256i mm512_cvtps_ph(simde__m512 a) {
@@ -133,10 +139,14 @@ inline float mm512_reduce_minmax_ps(simde__m512 a) {
 
 #undef _mm512_cvtps_epi32
 #define _mm512_cvtps_epi32(a) ::qk::simde_shim::mm512_cvtps_epi32(a)
+#undef _mm512_cvttps_epi32
+#define _mm512_cvttps_epi32(a) ::qk::simde_shim::mm512_cvttps_epi32(a)
 #undef _mm512_cvtepi32_ps
 #define _mm512_cvtepi32_ps(a) ::qk::simde_shim::mm512_cvtepi32_ps(a)
 #undef _mm512_cvtph_ps
 #define _mm512_cvtph_ps(a) ::qk::simde_shim::mm512_cvtph_ps(a)
+#undef _mm512_cvtps_pd
+#define _mm512_cvtps_pd(a) ::qk::simde_shim::mm512_cvtps_pd(a)
 #undef _mm512_cvtps_ph
 #define _mm512_cvtps_ph(a, imm) ::qk::simde_shim::mm512_cvtps_ph<(imm)>(a)
 

@@ -8,6 +8,7 @@
 
 #include "qk/gemm.h"
 #include "qk/sgemm.h"
+#include "qk/fakequant.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
 
@@ -227,6 +228,7 @@ void fill_avx2(Kernels& k) {
   k.bf16_to_f32 = bf16_to_f32;
   k.minmax = minmax;
   fill_reduce_avx2(k);  // minmax_channels, histogram (reduce.cc)
+  fill_fakequant_avx2(k);  // fake_quant*, lsq_grad* (fakequant.cc)
   k.gemm = gemm_avx2();
   k.sgemm = sgemm_avx2();
 }

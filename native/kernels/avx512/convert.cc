@@ -8,6 +8,7 @@
 
 #include "qk/gemm.h"
 #include "qk/sgemm.h"
+#include "qk/fakequant.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
 
@@ -198,6 +199,7 @@ void fill_avx512(Kernels& k) {
   k.bf16_to_f32 = bf16_to_f32;
   k.minmax = minmax;
   fill_reduce_avx512(k);  // minmax_channels, histogram (reduce.cc)
+  fill_fakequant_avx512(k);  // fake_quant*, lsq_grad* (fakequant.cc)
   k.gemm = gemm_avx512();
   k.sgemm = sgemm_avx512();
 }

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "qk/gemm.h"
+#include "qk/fakequant.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
 #include "qk/sgemm.h"
@@ -222,6 +223,7 @@ void fill_neon(Kernels& k) {
   k.sgemm = sgemm_neon();
   k.minmax = minmax;
   fill_reduce_neon(k);  // minmax_channels, histogram (reduce.cc)
+  fill_fakequant_neon(k);  // fake_quant*, lsq_grad* (fakequant.cc)
   k.gemm = gemm_neon();
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "qk/convert.h"
+#include "qk/fakequant.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
 
@@ -76,6 +77,7 @@ void fill_scalar(Kernels& k) {
   k.bf16_to_f32 = bf16_to_f32;
   k.minmax = minmax;
   fill_reduce_scalar(k);  // minmax_channels, histogram (reduce.cc)
+  fill_fakequant_scalar(k);  // fake_quant*, lsq_grad* (fakequant.cc)
   k.gemm = nullptr;
   k.sgemm = nullptr;
 }
