@@ -13,7 +13,7 @@ import { Calibrator } from './calibrate';
 import type { CalibrateOptions, Calibration } from './calibrate';
 import { native } from './native';
 import type { QuantDtype } from './quantize';
-import { rangeError, requireDim, requireInteger, requireObject, requireScale, typeError } from './validate';
+import { rangeError, requireDim, requireInteger, requireObject, requireScale, requireScales, typeError } from './validate';
 
 /** quantMin / quantMax bound: every integer of the range and every difference of two is exact in float32. */
 const Q_LIMIT = 2 ** 24;
@@ -153,7 +153,7 @@ function channelLayout(p: Record<string, unknown>, length: number): Layout {
 function requireChannelScales(v: unknown, channels: number): Float32Array {
   const s = requireFloat32Array('scale', v, 'a Float32Array or number[] (per channel) or a number (per tensor)');
   if (s.length !== channels) throw rangeError('scale', `length ${channels} (shape[axis])`, s);
-  for (let c = 0; c < channels; c++) requireScale(`scale[${c}]`, s[c]);
+  requireScales('scale', s);
   return s;
 }
 

@@ -6,7 +6,7 @@
 //   'int8'/'uint8': q = clamp(nearbyint(y * (1 / outScale)) + outZeroPoint)    quantize's rule; relu clamps at
 //                                                                                the output zero point
 import { native } from './native';
-import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, requireScale, typeError } from './validate';
+import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
 
 export type GemmOutput = 'int32' | 'float32' | 'int8' | 'uint8';
 export type GemmOutputArray<O extends GemmOutput> = O extends 'float32'
@@ -159,7 +159,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
     if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
     else if (o.bScale instanceof Float32Array) {
       if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
-      for (let j = 0; j < n; j++) requireScale(`bScale[${j}]`, o.bScale[j]);
+      requireScales('bScale', o.bScale);
       bScale = o.bScale;
     } else throw typeError('bScale', 'a number or a Float32Array (one per column)', o.bScale);
     if (o.bias !== undefined) {
@@ -255,7 +255,7 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
   else if (o.bScale instanceof Float32Array) {
     if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
-    for (let j = 0; j < n; j++) requireScale(`bScale[${j}]`, o.bScale[j]);
+    requireScales('bScale', o.bScale);
     bScale = o.bScale;
   } else throw typeError('bScale', 'a number or a Float32Array (one per output column)', o.bScale);
   let bias: Float32Array | null = null;

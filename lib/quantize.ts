@@ -10,6 +10,7 @@ import {
   requireObject,
   requireOneOf,
   requireScale,
+  requireScales,
   typeError,
 } from './validate';
 
@@ -108,8 +109,8 @@ function resolve(p: Record<string, unknown>, dtype: QuantDtype, length: number):
   if (scales.length !== channels) throw rangeError('scale', `length ${channels} (shape[${axis}])`, scales);
   const zeroPoints = toI32('zeroPoint', p.zeroPoint, channels);
   if (zeroPoints.length !== channels) throw rangeError('zeroPoint', `length ${channels} (shape[${axis}])`, zeroPoints);
+  requireScales('scale', scales);
   for (let c = 0; c < channels; c++) {
-    requireScale(`scale[${c}]`, scales[c]);
     const z = zeroPoints[c]!;
     if (z < qmin || z > qmax) throw rangeError(`zeroPoint[${c}]`, `an integer in [${qmin}, ${qmax}]`, z);
   }

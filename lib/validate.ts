@@ -69,6 +69,15 @@ export function requireScale(name: string, v: unknown): number {
   return v;
 }
 
+/** Every element a valid scale (see requireScale); the error names the first bad element, e.g. `scale[3]`. */
+export function requireScales(name: string, v: ArrayLike<number>): void {
+  for (let i = 0; i < v.length; i++) {
+    const f = Math.fround(v[i]!);
+    // The fast path checks values only; the message (and its name) is built when one fails.
+    if (!(f > 0 && f < Infinity && Math.fround(1 / f) < Infinity)) requireScale(`${name}[${i}]`, v[i]);
+  }
+}
+
 export function requireInteger(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number') throw typeError(name, 'a number', v);
   if (!Number.isInteger(v) || v < lo || v > hi) throw rangeError(name, `an integer in [${lo}, ${hi}]`, v);

@@ -85,4 +85,38 @@ inline bool same_length(const Napi::CallbackInfo& info, const char* name, size_t
   return true;
 }
 
+// A non-negative integer dimension (below 2^40).
+inline bool dim(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* out) {
+  int64_t v;
+  if (!integer(info, i, name, 0, static_cast<int64_t>(1) << 40, &v)) return false;
+  *out = static_cast<size_t>(v);
+  return true;
+}
+
+inline bool positive_scale(const Napi::CallbackInfo& info, float s, const std::string& name = "scale") {
+  if (!(s > 0.0f) || !std::isfinite(s) || !std::isfinite(1.0f / s))
+    return throw_range(info.Env(), name + " must be a positive finite float32 whose reciprocal is finite");
+  return true;
+}
+
+// Per-channel layout [outer, channels, inner] from arguments i .. i + 2: outer * channels * inner must equal n.
+// Each partial product is checked against n before it is formed, so nothing overflows.
+inline bool layout(const Napi::CallbackInfo& info, size_t i, size_t n, size_t* outer, size_t* channels,
+                   size_t* inner) {
+  int64_t o, c, in;
+  const int64_t max = static_cast<int64_t>(1) << 53;
+  if (!integer(info, i, "outer", 0, max, &o) || !integer(info, i + 1, "channels", 1, max, &c) ||
+      !integer(info, i + 2, "inner", 0, max, &in))
+    return false;
+  const uint64_t uo = static_cast<uint64_t>(o), uc = static_cast<uint64_t>(c), ui = static_cast<uint64_t>(in);
+  bool ok;
+  if (uo == 0 || ui == 0) ok = n == 0;
+  else ok = uc <= n / uo && ui <= n / (uo * uc) && uo * uc * ui == n;
+  if (!ok) return throw_range(info.Env(), "outer * channels * inner must equal the input length " + std::to_string(n));
+  *outer = static_cast<size_t>(o);
+  *channels = static_cast<size_t>(c);
+  *inner = static_cast<size_t>(in);
+  return true;
+}
+
 }  // namespace qkb

@@ -41,34 +41,12 @@ bool qrange(const Napi::CallbackInfo& info, size_t i, int32_t* qmin, int32_t* qm
   return true;
 }
 
-bool positive_scale(const Napi::CallbackInfo& info, float s, const std::string& name) {
-  if (!(s > 0.0f) || !std::isfinite(s) || !std::isfinite(1.0f / s))
-    return throw_range(info.Env(), name + " must be a positive finite float32 whose reciprocal is finite");
-  return true;
-}
 
 bool zero_point_in(const Napi::CallbackInfo& info, int64_t zp, int32_t qmin, int32_t qmax, const std::string& name) {
   if (zp < qmin || zp > qmax) return throw_range(info.Env(), name + " must lie in [quantMin, quantMax]");
   return true;
 }
 
-// outer * channels * inner must equal n without overflow.
-bool layout(const Napi::CallbackInfo& info, size_t i, size_t n, size_t* outer, size_t* channels, size_t* inner) {
-  int64_t o, c, in;
-  const int64_t max = static_cast<int64_t>(1) << 53;
-  if (!integer(info, i, "outer", 0, max, &o) || !integer(info, i + 1, "channels", 1, max, &c) ||
-      !integer(info, i + 2, "inner", 0, max, &in))
-    return false;
-  const uint64_t uo = static_cast<uint64_t>(o), uc = static_cast<uint64_t>(c), ui = static_cast<uint64_t>(in);
-  bool ok;
-  if (uo == 0 || ui == 0) ok = n == 0;
-  else ok = uc <= n / uo && ui <= n / (uo * uc) && uo * uc * ui == n;
-  if (!ok) return throw_range(info.Env(), "outer * channels * inner must equal the input length " + std::to_string(n));
-  *outer = static_cast<size_t>(o);
-  *channels = static_cast<size_t>(c);
-  *inner = static_cast<size_t>(in);
-  return true;
-}
 
 // Per-channel scales and zero points, checked; inv[c] = 1.0f / scale[c].
 bool channel_params(const Napi::CallbackInfo& info, size_t i, size_t channels, int32_t qmin, int32_t qmax,

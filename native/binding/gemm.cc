@@ -17,6 +17,7 @@
 
 #include "binding/args.h"
 #include "binding/bindings.h"
+#include "binding/worker.h"
 #include "qk/dispatch.h"
 #include "qk/gemm_driver.h"
 #include "qk/threads.h"
@@ -44,12 +45,6 @@ bool get_packed(const Napi::CallbackInfo& info, size_t i, qk::PackedB** out) {
   return *out != nullptr || throw_type(info.Env(), "packed must be a matrix returned by packB");
 }
 
-bool dim(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* out) {
-  int64_t v;
-  if (!integer(info, i, name, 0, static_cast<int64_t>(1) << 40, &v)) return false;
-  *out = static_cast<size_t>(v);
-  return true;
-}
 
 bool byte_matrix(const Napi::CallbackInfo& info, size_t i, const char* name, View* v, bool* is_signed) {
   if (!typed(info, i, name, v)) return false;
@@ -154,39 +149,12 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-class GemmWorker : public Napi::AsyncWorker {
- public:
-  GemmWorker(Napi::Env env, const GemmCall& call, Napi::Array pinned)
-      : Napi::AsyncWorker(env, "qkernels:gemm"), call_(call), deferred_(Napi::Promise::Deferred::New(env)) {
-    pinned_ = Napi::Persistent(pinned);  // keeps every input and the output alive until OnOK/OnError
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { run(call_); }
-  void OnOK() override {
-    pinned_.Reset();
-    deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override {
-    pinned_.Reset();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  GemmCall call_;
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Array> pinned_;
-};
+void run_mut(GemmCall& c) { run(c); }
 
 Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   GemmCall call;
-  if (!parse(info, &call)) return env.Undefined();
-  Napi::Array pinned = Napi::Array::New(env, info.Length());
-  for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
-  auto* worker = new GemmWorker(env, call, pinned);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  if (!parse(info, &call)) return info.Env().Undefined();
+  return queue_promise(info, std::move(call), run_mut, "qkernels:gemm");
 }
 
 // linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array)
@@ -268,40 +236,10 @@ Napi::Value LinearDynamic(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-class LinearWorker : public Napi::AsyncWorker {
- public:
-  LinearWorker(Napi::Env env, LinearCall&& lc, Napi::Array pinned)
-      : Napi::AsyncWorker(env, "qkernels:linearDynamic"), lc_(std::move(lc)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    pinned_ = Napi::Persistent(pinned);
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { run_linear(lc_); }
-  void OnOK() override {
-    pinned_.Reset();
-    deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override {
-    pinned_.Reset();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  LinearCall lc_;
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Array> pinned_;
-};
-
 Napi::Value LinearDynamicAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   LinearCall lc;
-  if (!parse_linear(info, &lc)) return env.Undefined();
-  Napi::Array pinned = Napi::Array::New(env, info.Length());
-  for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
-  auto* worker = new LinearWorker(env, std::move(lc), pinned);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  if (!parse_linear(info, &lc)) return info.Env().Undefined();
+  return queue_promise(info, std::move(lc), run_linear, "qkernels:linearDynamic");
 }
 
 Napi::Value PackB(const Napi::CallbackInfo& info) {

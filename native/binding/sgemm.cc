@@ -9,6 +9,7 @@
 
 #include "binding/args.h"
 #include "binding/bindings.h"
+#include "binding/worker.h"
 #include "qk/dispatch.h"
 #include "qk/sgemm.h"
 #include "qk/threads.h"
@@ -23,12 +24,6 @@ struct SgemmCall {
   int threads = 1;
 };
 
-bool dim(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* out) {
-  int64_t v;
-  if (!integer(info, i, name, 0, static_cast<int64_t>(1) << 40, &v)) return false;
-  *out = static_cast<size_t>(v);
-  return true;
-}
 
 // Element count of an r x c matrix, or false (RangeError) if it cannot fit in memory anyway.
 bool count(const Napi::CallbackInfo& info, const char* name, size_t r, size_t c, size_t* out) {
@@ -74,39 +69,12 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-class SgemmWorker : public Napi::AsyncWorker {
- public:
-  SgemmWorker(Napi::Env env, const SgemmCall& call, Napi::Array pinned)
-      : Napi::AsyncWorker(env, "qkernels:sgemm"), call_(call), deferred_(Napi::Promise::Deferred::New(env)) {
-    pinned_ = Napi::Persistent(pinned);  // keeps a, b and out alive until OnOK/OnError
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { run(call_); }
-  void OnOK() override {
-    pinned_.Reset();
-    deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& e) override {
-    pinned_.Reset();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  SgemmCall call_;
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Array> pinned_;
-};
+void run_mut(SgemmCall& c) { run(c); }
 
 Napi::Value SgemmAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   SgemmCall call;
-  if (!parse(info, &call)) return env.Undefined();
-  Napi::Array pinned = Napi::Array::New(env, info.Length());
-  for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
-  auto* worker = new SgemmWorker(env, call, pinned);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  if (!parse(info, &call)) return info.Env().Undefined();
+  return queue_promise(info, std::move(call), run_mut, "qkernels:sgemm");
 }
 
 }  // namespace
