@@ -1,0 +1,60 @@
+// The contenders, in table order. Each one is a factory per op id (like better-sqlite3's benchmark/trials.js):
+// `ops[opId](data, out, variant, shape, ctx)` returns a Runner for one case. A contender without a factory for an
+// op has no row for it (or, if it lists a reason in `unsupported`, a row that says why).
+import float16 from './float16.mjs';
+import js from './js.mjs';
+import onnxruntime from './onnxruntime.mjs';
+import qkernels from './qkernels.mjs';
+
+/**
+ * One prepared case, ready to time.
+ * @typedef {object} Runner
+ * @property {() => unknown} fn        one call; returns a Promise when `async`
+ * @property {boolean} [async]         fn returns a Promise (timed with benchmark.js's deferred mode)
+ * @property {() => ArrayBufferView} output  the last call's result, checked against qkernels' output
+ * @property {() => void} [enter]      before the check and the timing (e.g. select an ISA tier)
+ * @property {() => void} [exit]       after them, also on failure (restore what enter changed)
+ * @property {() => unknown} [dispose] release resources (sessions)
+ */
+
+/**
+ * Options every factory sees.
+ * @typedef {object} Context
+ * @property {number} threads  --threads (intra-op threads for peers that have a pool; qkernels is single-threaded)
+ */
+
+/**
+ * @typedef {object} Contender
+ * @property {string} id                  `--contender` filter name
+ * @property {'qkernels'|'baseline'|'peer'} kind  peers set the "vs best peer" ratio
+ * @property {(variant?: string) => string} label
+ * @property {string} description
+ * @property {() => Promise<{ version?: string, variants?: string[] }>} load  throws when unavailable
+ * @property {Record<string, (data: any, out: any, variant: string | undefined, shape: import('../ops.mjs').Shape, ctx: Context) => Runner | Promise<Runner>>} ops
+ * @property {Record<string, string>} [unsupported]  op id -> why there is no factory (shown as a row)
+ */
+
+/** @type {Contender[]} */
+export const CONTENDERS = [qkernels, js, onnxruntime, float16];
+
+/**
+ * The memory-bandwidth baseline: Float32Array.prototype.set copying `elements` float32 values (reads 4 B and
+ * writes 4 B per element), measured next to every op's rows at each size.
+ */
+export const COPY = {
+  id: 'copy',
+  label: 'Float32Array#set (copy)',
+  bytes: (elements) => elements * 8,
+  /** @param {number} elements @returns {Runner} */
+  create(elements) {
+    // Both arrays live in one buffer, the destination 2 KiB past a page multiple after the source. With separate
+    // allocations, (dst - src) mod 4096 is left to malloc, and when it is a few bytes, memmove's `rep movsb` runs
+    // about 20x slower on some x86 CPUs (measured on this bench's AMD EPYC: 1.5 us instead of 75 ns at 1K).
+    const bytes = elements * 4;
+    const gap = Math.ceil(bytes / 4096) * 4096 + 2048;
+    const buffer = new ArrayBuffer(gap + bytes);
+    const src = new Float32Array(buffer, 0, elements).fill(1.5);
+    const dst = new Float32Array(buffer, gap, elements);
+    return { fn: () => dst.set(src), output: () => dst };
+  },
+};
