@@ -19,13 +19,21 @@ inline float bits_f32(uint32_t u) {
   return f;
 }
 
+// nearbyint in the default rounding mode (ties to even) without a libm call: below 2^22 adding and subtracting
+// 1.5 * 2^23 rounds to an integer exactly (the sum lies in [2^23, 2^24), where the float32 spacing is 1).
+inline float round_even(float v) {
+  constexpr float kMagic = 0x1.8p23f;
+  return std::fabs(v) < 0x1p22f ? (v + kMagic) - kMagic : std::nearbyint(v);
+}
+
 // q = clamp(nearbyint(x * inv_scale) + zp, qmin, qmax); NaN -> zp. The addition and the clamp are done in
 // float32, which is exact: a rounded product beyond 2^24 is far outside any 8-bit range and clamps the same way.
 inline int32_t quantize_one(float x, float inv_scale, int32_t zp, int32_t qmin, int32_t qmax) {
   const float v = x * inv_scale;
   if (std::isnan(v)) return zp;
-  float r = std::nearbyint(v) + static_cast<float>(zp);
-  r = std::fmin(std::fmax(r, static_cast<float>(qmin)), static_cast<float>(qmax));
+  float r = round_even(v) + static_cast<float>(zp);
+  const float lo = static_cast<float>(qmin), hi = static_cast<float>(qmax);  // r is not NaN here
+  r = r < lo ? lo : (r > hi ? hi : r);
   return static_cast<int32_t>(r);
 }
 
