@@ -3,7 +3,7 @@
 // factory per op id it supports. Adding an op (INT8 GEMM, a calibrator, fake-quant) means one entry here and one
 // factory in each contender that can run it; run.mjs, the tables, the JSON and the charts need no change.
 import { quantizeDivJs } from './contenders/js.mjs';
-import { baseInput, channelsFor, range, withTies } from './data.mjs';
+import { baseInput, channelsFor, normalFloats, prng, range, withTies } from './data.mjs';
 
 const f32 = Math.fround;
 
@@ -237,3 +237,180 @@ function halfBitsInput(n, bf16) {
   for (let i = 0; i < edges.length && 16 + i < n; i++) h[16 + i] = edges[i];
   return h;
 }
+
+// ------------------------------------------------------------------------------------------------ INT8 GEMM
+//
+// GEMM ops count work, not bytes: `metric: 'compute'`, `ops(shape)` = 2 m n k integer ops (multiply + add), and
+// the tables show GOPS and the % of the measured per-core peak of the instruction sequence the active tier's
+// kernel uses (`peakFor`), times the thread count. Shapes are 'MxNxK' (the --shape syntax); `threads` lists the
+// default thread counts (--threads overrides them).
+
+const CORES = (await import('node:os')).availableParallelism();
+
+/** 'MxNxK' -> a GEMM shape, or null. */
+export function gemmShape(s) {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(String(s).trim());
+  if (!m) return null;
+  const [M, N, K] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (!(M > 0 && N > 0 && K > 0)) return null;
+  return { label: `${M}x${N}x${K}`, elements: M * N, dims: [M, N, K], m: M, n: N, k: K };
+}
+
+const g = (m, n, k) => gemmShape(`${m}x${n}x${k}`);
+/** Square 256..2048, the LLM shapes (M = 1, 16, 128 tokens, K = N = 4096) and a conv-like im2col shape. */
+export const GEMM_SHAPES = [g(256, 256, 256), g(512, 512, 512), g(1024, 1024, 1024), g(2048, 2048, 2048), g(1, 4096, 4096), g(16, 4096, 4096), g(128, 4096, 4096), g(3136, 64, 576)];
+export const GEMM_QUICK_SHAPES = [g(256, 256, 256), g(1, 4096, 4096)];
+
+/** The peak sequence each tier's int8 GEMM micro-kernel runs (a name from native.peakBenchmarks()). */
+export const GEMM_PEAK = {
+  avx2: 'avx2:vpmaddwd+vpaddd',
+  avx512: 'avx512:vpdpbusd',
+  neon: 'neon:smlal',
+  'neon-dotprod': 'neon:sdot',
+};
+
+/** GEMM inputs: u8 activations (zero point 128 - 5), s8 weights (zero point 2), per-column scales and bias. */
+let lastGemm = null;
+export function gemmData(s) {
+  // The four int8Gemm ops run one after another on the same shapes: keep the last shape's inputs.
+  if (lastGemm?.label === s.label) return lastGemm.data;
+  lastGemm = { label: s.label, data: makeGemmData(s) };
+  return lastGemm.data;
+}
+
+function makeGemmData(s) {
+  const { m, n, k } = s;
+  const rand = prng(0x51ed + m * 7 + n * 13 + k);
+  const a = new Uint8Array(m * k);
+  for (let i = 0; i < a.length; i++) a[i] = (rand() * 256) | 0;
+  const b = new Int8Array(k * n);
+  for (let i = 0; i < b.length; i++) b[i] = ((rand() * 256) | 0) - 128;
+  const bScale = new Float32Array(n);
+  const bias = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    bScale[j] = f32(0.002 + 0.001 * rand());
+    bias[j] = f32(rand() - 0.5);
+  }
+  return {
+    a,
+    b,
+    aZeroPoint: 123,
+    bZeroPoint: 2,
+    aScale: f32(0.02),
+    bScale,
+    bias,
+    // Requantized output: a scale that keeps most outputs inside int8 (|C| is about 73 * sqrt(k) * 60 here).
+    outScale: f32((0.02 * 0.0025 * 4 * 74 * 74 * Math.sqrt(k)) / 127),
+    outZeroPoint: -3,
+  };
+}
+
+/** linearDynamic inputs: float activations (m x k) and the int8 weight (k x n) with per-column scales. */
+export function linearData(s) {
+  const { m, n, k } = s;
+  const d = gemmData(s);
+  return { x: normalFloats(m * k, 0x1234 + m), w: d.b, bScale: d.bScale, bias: d.bias };
+}
+
+const gemmOp = (id, title, semantics, extra = {}) => ({
+  id,
+  family: 'gemm',
+  title,
+  semantics,
+  metric: 'compute',
+  shapes: GEMM_SHAPES,
+  quickShapes: GEMM_QUICK_SHAPES,
+  parseShape: gemmShape,
+  threads: () => [...new Set([1, CORES])],
+  ops: (s) => 2 * s.m * s.n * s.k,
+  peakFor: (tier) => GEMM_PEAK[tier],
+  // m = 1 streams the weights once per call: report weight GB/s next to a copy of k * n bytes.
+  weightBytes: (s) => (s.m === 1 ? s.k * s.n : 0),
+  copyElements: (s) => (s.m === 1 ? (s.k * s.n) / 4 : 0),
+  // The non-default tiers (scalar) only on the smaller shapes, 1 thread, full runs: a 2048^3 scalar GEMM takes
+  // seconds.
+  runVariant: (tier, s, defaultTier, threads, quick) =>
+    tier === defaultTier || (!quick && threads === 1 && 2 * s.m * s.n * s.k <= 3e8),
+  bytes: () => 0,
+  makeData: gemmData,
+  ...extra,
+});
+
+const SEM = 'C = sum_p (a[i][p] - 123) * (b[p][j] - 2), a u8, b s8';
+OPS.push(
+  gemmOp('gemm-s32', 'int8Gemm, u8 x s8 -> int32, packed B (packB)', `${SEM}; exact int32`, {
+    newOutput: (s) => new Int32Array(s.m * s.n),
+  }),
+  gemmOp('gemm-s32-unpacked', 'int8Gemm, u8 x s8 -> int32, unpacked B (k x n)', `${SEM}; exact int32`, {
+    newOutput: (s) => new Int32Array(s.m * s.n),
+  }),
+  gemmOp('gemm-f32', 'int8Gemm, u8 x s8 -> float32 (aScale, per-column bScale, bias), packed B', `y = f32(C) * (aScale * bScale[j]) + bias[j]`, {
+    newOutput: (s) => new Float32Array(s.m * s.n),
+  }),
+  gemmOp('gemm-s8', 'int8Gemm, u8 x s8 -> requantized int8, packed B', 'q = clamp(rint(y / outScale) + outZp, -128, 127), y as for float32', {
+    newOutput: (s) => new Int8Array(s.m * s.n),
+  }),
+  gemmOp('linearDynamic', 'linearDynamic, float32 x packed s8 weights -> float32 (per-row dynamic u8 quantization)', 'y = dequant(quant_u8_per_row(x) x W) * bScale[j] + bias[j]', {
+    family: 'gemm',
+    shapes: [g(128, 4096, 4096), g(1, 4096, 4096)],
+    quickShapes: [g(128, 1024, 1024), g(1, 4096, 4096)],
+    makeData: linearData,
+    newOutput: (s) => new Float32Array(s.m * s.n),
+  }),
+);
+
+// ------------------------------------------------------------------------------------ calibration, fake quant
+//
+// Memory-bound passes over 16M floats (1M with --quick): GB/s and % of copy as for the element-wise ops; the
+// threshold searches (compute()) only have a time.
+
+export const CALIB_CHANNELS = 1024;
+/** The non-default tiers (scalar) only in full runs. */
+const fullRunsOnly = (tier, _s, defaultTier, _threads, quick) => tier === defaultTier || !quick;
+const calibOp = (id, title, extra = {}) => ({
+  id,
+  family: 'calibrate',
+  title,
+  shapes: [elementShape(1 << 24)],
+  quickShapes: [elementShape(1 << 20)],
+  bytes: (s) => s.elements * 4,
+  makeData: (s) => ({ x: baseInput(s.elements), channels: CALIB_CHANNELS }),
+  newOutput: () => null,
+  runVariant: fullRunsOnly,
+  ...extra,
+});
+for (const method of ['minmax', 'movingAverage', 'percentile', 'entropy', 'mse'])
+  OPS.push(calibOp(`observe-${method}`, `Calibrator({ method: '${method}' }).observe(x), a new calibrator per call`));
+OPS.push(
+  calibOp('observe-per-channel', `Calibrator({ axis: 0, shape: [${CALIB_CHANNELS}, n / ${CALIB_CHANNELS}] }).observe(x) (per-channel minmax)`),
+  calibOp('histogram', 'one 2048-bin histogram pass over |x| (the histogram methods\' kernel)'),
+  ...['entropy', 'mse', 'percentile'].map((method) =>
+    calibOp(`compute-${method}`, `threshold search: Calibrator({ method: '${method}', symmetric: ${method !== 'percentile'} }).compute() after one observe`, {
+      bytes: () => 0,
+      copyElements: () => 0,
+    }),
+  ),
+);
+
+const fqOp = (id, title, bytesPer, extra = {}) => ({
+  id,
+  family: 'fakequant',
+  title,
+  shapes: [elementShape(1 << 24)],
+  quickShapes: [elementShape(1 << 20)],
+  bytes: (s) => s.elements * bytesPer,
+  makeData: (s) => ({
+    x: baseInput(s.elements),
+    g: normalFloats(s.elements, 77),
+    params: { scale: f32(6 / 255), zeroPoint: 0, quantMin: -128, quantMax: 127 },
+  }),
+  newOutput: (s) => new Float32Array(s.elements),
+  runVariant: fullRunsOnly,
+  ...extra,
+});
+OPS.push(
+  fqOp('fakeQuant', 'fakeQuant forward + mask (per tensor), preallocated output and mask', 9),
+  fqOp('fakeQuantBackward', 'fakeQuantBackward(g, mask): the straight-through gradient', 9),
+  fqOp('fakeQuant-fwd-bwd', 'fakeQuant forward + mask, then fakeQuantBackward', 18),
+  fqOp('fakeQuantLearnable', 'fakeQuantLearnable forward + backward (LSQ: gradX, gradScale, gradZeroPoint)', 21),
+);

@@ -37,26 +37,77 @@ const sig = (v) => (!Number.isFinite(v) ? '—' : v >= 100 ? v.toFixed(0) : v >=
 /** Fills the derived columns of every row (throughput, % of copy, ratio to the best peer). */
 export function derive(rows) {
   const groups = new Map();
+  const copies = new Map();
   for (const r of rows) {
     if (r.status === 'ok') {
       r.gelemPerSec = r.elements / r.stats.median / 1e9;
       r.gbPerSec = r.bytes / r.stats.median / 1e9;
+      if (r.ops) {
+        r.gops = r.ops / r.stats.median / 1e9;
+        if (r.peakOpsPerSec) r.pctOfPeak = (100 * r.ops) / r.stats.median / r.peakOpsPerSec;
+        if (r.weightBytes) r.weightGBPerSec = r.weightBytes / r.stats.median / 1e9;
+      }
     }
-    const key = `${r.op}\0${r.shape}`;
+    // The copy row is measured once per shape; every thread count's rows compare with it.
+    if (r.kind === 'copy') copies.set(`${r.op}\0${r.shape}`, r);
+    const key = `${r.op}\0${r.shape}\0${r.kind === 'copy' ? '' : (r.threads ?? '')}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(r);
   }
   for (const g of groups.values()) {
-    const copy = g.find((r) => r.kind === 'copy' && r.status === 'ok');
+    const copy = copies.get(`${g[0].op}\0${g[0].shape}`);
+    const copyOk = copy?.status === 'ok' ? copy : null;
     const peers = g.filter((r) => r.kind === 'peer' && r.status === 'ok');
     const best = peers.length ? Math.max(...peers.map((r) => r.gelemPerSec)) : NaN;
     for (const r of g) {
       if (r.status !== 'ok') continue;
-      r.pctOfCopy = copy ? (100 * r.gbPerSec) / copy.gbPerSec : NaN;
+      r.pctOfCopy = copyOk ? (100 * (r.weightGBPerSec ?? r.gbPerSec)) / copyOk.gbPerSec : NaN;
       r.vsBestPeer = r.kind === 'copy' ? NaN : r.gelemPerSec / best;
     }
   }
   return rows;
+}
+
+/** The output column: identical, within tolerance, differs, or why it was not compared. */
+function outputCell(r) {
+  const c = r.check;
+  if (r.kind === 'copy') return '';
+  if (r.compared === false) return r.kind === 'peer' ? 'not compared (timed in its own process)' : 'not compared';
+  if (!c) return 'unchecked';
+  if (c.identical) return 'identical';
+  if (c.approx) return `rel. diff ${c.relDiff.toExponential(1)}${c.within ? '' : c.explainedBy ? ` (${c.explainedBy})` : ' ⚠'}`;
+  return `differs in ${c.mismatches}${c.explainedBy ? ` (${c.explainedBy})` : ' ⚠'}`;
+}
+
+/**
+ * The table for a compute op (GEMM): every shape and thread count, GOPS, % of the peak, weight GB/s for m = 1.
+ * @param {import('./ops.mjs').OpSpec} op
+ * @param {Row[]} rows
+ */
+function computeTable(op, rows) {
+  const head = ['shape MxNxK', 'thr', 'contender', 'time/call', '± rme', 'GOPS', '% of peak', 'weights GB/s (% of copy)', 'vs best peer', 'output'];
+  const right = [true, true, false, true, true, true, true, true, true, false];
+  const body = rows.map((r) => {
+    if (r.kind === 'copy')
+      return r.status === 'ok'
+        ? [r.shape, '1', r.label, formatTime(r.stats.median), `${fixed(r.stats.rme, 1)}%`, '', '', `${sig(r.gbPerSec)} (r+w)`, '', `${(r.bytes / 8 / 2 ** 20) * 4} MiB`]
+        : [r.shape, '1', r.label, r.status, '', '', '', '', '', r.reason ?? ''];
+    if (r.status !== 'ok')
+      return [r.shape, String(r.threads ?? ''), r.label, r.status === 'unsupported' ? 'n/a' : r.status, '', '', '', '', '', r.reason ?? ''];
+    return [
+      r.shape,
+      String(r.threads),
+      r.label,
+      formatTime(r.stats.median),
+      `${fixed(r.stats.rme, 1)}%`,
+      `${sig(r.gops)}${r.unit === 'GFLOPS' ? ' GFLOPS' : ''}`,
+      r.pctOfPeak ? `${fixed(r.pctOfPeak, 0)}%` : '—',
+      r.weightGBPerSec ? `${sig(r.weightGBPerSec)} (${fixed(r.pctOfCopy, 0)}%)` : '',
+      Number.isFinite(r.vsBestPeer) ? `${r.vsBestPeer.toFixed(2)}×` : '—',
+      outputCell(r),
+    ];
+  });
+  return `#### ${op.id}: ${op.title}\n\n${op.semantics ? `${op.semantics}\n\n` : ''}${markdownTable(head, body, right)}`;
 }
 
 const pad = (s, w, right) => (right ? s.padStart(w) : s.padEnd(w));
@@ -80,6 +131,7 @@ export function markdownTable(head, body, rightAlign) {
  * @param {Row[]} rows  this op's rows, in display order
  */
 export function opTable(op, rows) {
+  if (op.metric === 'compute') return computeTable(op, rows);
   const head = [
     'size',
     'contender',
@@ -92,26 +144,19 @@ export function opTable(op, rows) {
     'output',
   ];
   const right = [true, false, true, true, true, true, true, true, false];
+  const manyThreads = new Set(rows.map((r) => r.threads).filter(Boolean)).size > 1;
   const body = rows.map((r) => {
     if (r.status !== 'ok')
       return [r.shape, r.label, r.status === 'unsupported' ? 'n/a' : r.status, '', '', '', '', '', r.reason ?? ''];
-    const c = r.check;
-    const output =
-      r.kind === 'copy'
-        ? ''
-        : !c
-          ? 'unchecked'
-          : c.identical
-            ? 'identical'
-            : `differs in ${c.mismatches}${c.explainedBy ? ` (${c.explainedBy})` : ' ⚠'}`;
+    const output = outputCell(r);
     return [
       r.shape,
-      r.label,
+      `${r.note ? `${r.label}: ${r.note}` : r.label}${manyThreads && r.threads ? `, ${r.threads} threads` : ''}`,
       formatTime(r.stats.median),
       `${fixed(r.stats.rme, 1)}%`,
-      sig(r.gelemPerSec),
-      sig(r.gbPerSec),
-      `${fixed(r.pctOfCopy, 0)}%`,
+      r.bytes ? sig(r.gelemPerSec) : '—',
+      r.bytes ? sig(r.gbPerSec) : '—',
+      r.bytes ? `${fixed(r.pctOfCopy, 0)}%` : '—',
       Number.isFinite(r.vsBestPeer) ? `${r.vsBestPeer.toFixed(2)}×` : '—',
       output,
     ];
@@ -128,9 +173,14 @@ export function warnings(rows) {
   for (const r of rows) {
     if (r.status === 'error') out.push(`WARNING ${r.op} ${r.shape} ${r.label}: failed: ${r.reason}`);
     const c = r.check;
-    if (c && !c.identical)
+    if (c?.approx && !c.within)
       out.push(
-        `WARNING ${r.op} ${r.shape} ${r.label}: output differs from qkernels' in ${c.mismatches} of ${c.total} ` +
+        `WARNING ${r.op} ${r.shape}${r.threads ? ` t${r.threads}` : ''} ${r.label}: output differs from qkernels' by ` +
+          `${c.relDiff.toExponential(2)} of max |output| (tolerance ${c.tolerance})${c.note ? `; ${c.note}` : ''}`,
+      );
+    if (c && !c.identical && !c.approx)
+      out.push(
+        `WARNING ${r.op} ${r.shape}${r.threads ? ` t${r.threads}` : ''} ${r.label}: output differs from qkernels' in ${c.mismatches} of ${c.total} ` +
           `elements (first at index ${c.firstIndex}, max |difference| ${c.maxAbsDiff})${c.note ? `; ${c.note}` : ''}`,
       );
   }
@@ -218,4 +268,99 @@ export function opChart(op, rows, subtitle) {
     '</svg>',
     '',
   ].join('\n');
+}
+
+/**
+ * The cross-op summaries: INT8 GEMM vs onnxruntime-node and sgemm, linearDynamic vs int8Gemm (the issue's
+ * within-10% target), and the calibration / fake-quant rows vs PyTorch. Empty when none of those ops ran.
+ * @param {Row[]} rows every row of the run
+ * @param {string} tier the default tier
+ */
+export function summaries(rows, tier) {
+  const ok = rows.filter((r) => r.status === 'ok');
+  const find = (op, shape, threads, pred) => ok.find((r) => r.op === op && r.shape === shape && r.threads === threads && pred(r));
+  const qk = (r) => r.contender === 'qkernels' && r.variant === tier;
+  const parts = [];
+
+  const gemm = ok.filter((r) => r.op === 'gemm-s32' && qk(r));
+  if (gemm.length) {
+    const body = gemm.map((r) => {
+      const ort = find('gemm-s32', r.shape, r.threads, (x) => x.contender === 'onnxruntime');
+      const sg = find('gemm-s32', r.shape, r.threads, (x) => x.contender === 'sgemm');
+      const un = find('gemm-s32-unpacked', r.shape, r.threads, qk);
+      const f = find('gemm-f32', r.shape, r.threads, qk);
+      const q8 = find('gemm-s8', r.shape, r.threads, qk);
+      return [
+        r.shape,
+        String(r.threads),
+        sig(r.gops),
+        r.pctOfPeak ? `${fixed(r.pctOfPeak, 0)}%` : '—',
+        un ? sig(un.gops) : '—',
+        f ? sig(f.gops) : '—',
+        q8 ? sig(q8.gops) : '—',
+        r.weightGBPerSec ? `${sig(r.weightGBPerSec)} (${fixed(r.pctOfCopy, 0)}%)` : '',
+        ort ? sig(ort.gops) : '—',
+        ort ? `${(r.gops / ort.gops).toFixed(2)}×` : '—',
+        ort?.check ? (ort.check.identical ? 'exact' : ort.check.explainedBy === 'ORT u8 x s8 int16 saturation' ? 'inexact (int16 sat.)' : 'DIFFERS') : '—',
+        sg ? sig(sg.gops) : '—',
+        sg ? `${(r.gops / sg.gops).toFixed(2)}×` : '—',
+      ];
+    });
+    parts.push(
+      `#### INT8 GEMM summary (qkernels ${tier}, u8 x s8 with zero points; GOPS = 2 m n k / time)\n\n${markdownTable(
+        ['shape MxNxK', 'thr', 'int32 packed', '% of peak', 'int32 unpacked', 'f32 out', 's8 out', 'm=1 weights GB/s (% of copy)', 'ORT MatMulInteger', 'qk / ORT', 'ORT int32', 'sgemm GFLOPS', 'int8 / float'],
+        body,
+        [true, true, true, true, true, true, true, true, true, true, false, true, true],
+      )}\n`,
+    );
+  }
+
+  const lin = ok.filter((r) => r.op === 'linearDynamic' && qk(r));
+  if (lin.length) {
+    const body = lin.map((r) => {
+      const ig = find('linearDynamic', r.shape, r.threads, (x) => x.contender === 'int8Gemm');
+      const ort = find('linearDynamic', r.shape, r.threads, (x) => x.contender === 'onnxruntime');
+      const slow = ig ? r.stats.median / ig.stats.median - 1 : NaN;
+      return [
+        r.shape,
+        String(r.threads),
+        formatTime(r.stats.median),
+        ig ? formatTime(ig.stats.median) : '—',
+        Number.isFinite(slow) ? `${slow >= 0 ? '+' : ''}${(100 * slow).toFixed(1)}%` : '—',
+        r.shape.startsWith('128x') && Number.isFinite(slow) ? (slow <= 0.1 ? 'yes' : 'NO') : '',
+        ort ? formatTime(ort.stats.median) : '—',
+        ort ? `${(ort.stats.median / r.stats.median).toFixed(2)}×` : '—',
+      ];
+    });
+    parts.push(
+      `#### linearDynamic vs int8Gemm on the same packed weights (target: within 10% at 128x4096x4096)\n\n${markdownTable(
+        ['shape MxNxK', 'thr', 'linearDynamic', 'int8Gemm f32 out', 'overhead', '<= 10%', 'ORT DynamicQuantizeLinear+MatMulInteger', 'qk speedup'],
+        body,
+        [true, true, true, true, true, false, true, true],
+      )}\n`,
+    );
+  }
+
+  const vsTorch = ok.filter((r) => qk(r) && (r.op.startsWith('observe-') || r.op.startsWith('compute-') || r.op === 'histogram' || r.op.startsWith('fakeQuant')));
+  if (vsTorch.length) {
+    const body = vsTorch.map((r) => {
+      const t = find(r.op, r.shape, r.threads, (x) => x.contender === 'pytorch');
+      return [
+        r.op,
+        r.shape,
+        formatTime(r.stats.median),
+        r.bytes ? `${sig(r.gbPerSec)} (${fixed(r.pctOfCopy, 0)}%)` : '—',
+        t ? `${formatTime(t.stats.median)} (${t.note})` : '—',
+        t ? `${(t.stats.median / r.stats.median).toFixed(1)}×` : '—',
+      ];
+    });
+    parts.push(
+      `#### calibration and fake quantization vs PyTorch (1 thread)\n\n${markdownTable(
+        ['op', 'size', 'qkernels', 'GB/s (% of copy)', 'PyTorch', 'speedup'],
+        body,
+        [false, true, true, true, false, true],
+      )}\n`,
+    );
+  }
+  return parts.length ? `${parts.join('\n')}\n` : '';
 }

@@ -6,6 +6,7 @@
 //   npm run bench -- --quick           short samples (under a minute)
 //   npm run bench -- --op quantize --isa avx2 --shape 16M --threads 1
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,22 +16,24 @@ import { COPY, CONTENDERS } from './contenders/index.mjs';
 import { qkernels } from './contenders/qkernels.mjs';
 import { environment, isoDate } from './env.mjs';
 import { OPS, SIZES, elementShape, parseSize } from './ops.mjs';
-import { derive, formatTime, markdownTable, opChart, opTable, warnings } from './report.mjs';
-import { BENCHMARK_VERSION, FULL, QUICK, measure } from './timing.mjs';
+import { derive, formatTime, markdownTable, opChart, opTable, summaries, warnings } from './report.mjs';
+import { BENCHMARK_VERSION, FULL, HEAVY, HEAVY_QUICK, QUICK, measure } from './timing.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
 
 const USAGE = `usage: node bench/run.mjs [options]      (npm run bench -- [options])
 
-  --quick              short samples; the whole run takes under a minute
+  --quick              short samples, fewer and smaller GEMM shapes, 1M-element calibration and fake-quant
+                       inputs; the whole run takes about a minute
   --op NAME            only these ops (id or family; repeat or comma-separate):
                        ${OPS.map((o) => o.id).join(', ')}
                        families: ${[...new Set(OPS.map((o) => o.family).filter(Boolean))].join(', ')}
   --isa TIER           only these qkernels tiers (baselines and peers still run)
-  --shape SIZE         only these sizes, e.g. 1048576, 1K, 256K, 16M (default ${SIZES.join(', ')});
-                       a size not in the default list is benchmarked too
-  --threads N          intra-op threads for peers with a thread pool (default 1); recorded in the results
-                       (qkernels' ops are single-threaded)
+  --shape SIZE         only these sizes, e.g. 1048576, 1K, 256K, 16M (default ${SIZES.join(', ')}), or GEMM
+                       shapes MxNxK, e.g. 1x4096x4096; a size not in the default list is benchmarked too
+  --threads N          only these thread counts (qkernels' GEMM threads via setNumThreads, peers' intra-op
+                       threads); default 1 and all cores for the GEMM ops, 1 for the others
   --contender NAME     only these contenders: ${CONTENDERS.map((c) => c.id).join(', ')}
   --out DIR            where results go (default bench/results)
   --no-save            print the tables only
@@ -58,7 +61,7 @@ function parseOptions(argv) {
         op: { type: 'string', multiple: true },
         isa: { type: 'string', multiple: true },
         shape: { type: 'string', multiple: true },
-        threads: { type: 'string', default: '1' },
+        threads: { type: 'string', multiple: true },
         contender: { type: 'string', multiple: true },
         out: { type: 'string', default: path.join(HERE, 'results') },
         'no-save': { type: 'boolean', default: false },
@@ -75,8 +78,9 @@ function parseOptions(argv) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const threads = Number(v.threads);
-  if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer, got '${v.threads}'`);
+  const threadList = list(v.threads).map(Number);
+  for (const t of threadList) if (!Number.isInteger(t) || t < 1) fail(`--threads takes positive integers, got '${v.threads}'`);
+  const threads = threadList.length ? [...new Set(threadList)].sort((a, b) => a - b) : null;
 
   const opNames = list(v.op).map((s) => s.toLowerCase());
   for (const n of opNames)
@@ -92,7 +96,9 @@ function parseOptions(argv) {
       fail(`unknown contender '${n}'; contenders: ${CONTENDERS.map((c) => c.id).join(', ')}`);
 
   const shapes = list(v.shape);
-  for (const s of shapes) if (!(parseSize(s) > 0)) fail(`--shape '${s}' is not a size (e.g. 1048576, 256K, 16M)`);
+  for (const s of shapes)
+    if (!(parseSize(s) > 0) && !OPS.some((o) => o.parseShape?.(s)))
+      fail(`--shape '${s}' is not a size (e.g. 1048576, 256K, 16M) or a GEMM shape MxNxK (e.g. 1x4096x4096)`);
 
   return {
     quick: v.quick,
@@ -103,14 +109,14 @@ function parseOptions(argv) {
     contenders: contenderNames.length ? CONTENDERS.filter((c) => contenderNames.includes(c.id)) : CONTENDERS,
     out: v.out,
     save: !v['no-save'],
-    filtered: Boolean(opNames.length || list(v.isa).length || shapes.length || contenderNames.length),
+    filtered: Boolean(opNames.length || list(v.isa).length || shapes.length || contenderNames.length || threads),
   };
 }
 
 /** The shapes to run for `op`: the defaults, or the --shape values this op can parse. */
-function shapesFor(op, filter) {
+function shapesFor(op, filter, quick) {
   const parse = op.parseShape ?? ((s) => (parseSize(s) > 0 ? elementShape(parseSize(s)) : null));
-  if (!filter.length) return (op.shapes ?? SIZES.map(elementShape)).slice();
+  if (!filter.length) return ((quick && op.quickShapes) || op.shapes || SIZES.map(elementShape)).slice();
   const seen = new Set();
   return filter
     .map(parse)
@@ -138,6 +144,25 @@ class Progress {
     if (this.tty && this.shown) process.stderr.write('\r\x1b[2K');
     this.shown = false;
   }
+}
+
+/** 1 when `op` gets a copy row at `shape`. */
+const op0CopyRows = (op, shape) => (op.copyElements && !op.copyElements(shape) ? 0 : 1);
+
+/** The thread counts `op` runs at: --threads, or the op's defaults (1). */
+const threadsFor = (op, opts) => opts.threads ?? op.threads?.() ?? [1];
+
+/** Compares an output with qkernels' within a relative tolerance (max |diff| / max |ref|). */
+function approx(out, ref, tolerance) {
+  let maxRef = 0;
+  let maxAbsDiff = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+    const d = Math.abs(out[i] - ref[i]);
+    if (!(d <= maxAbsDiff)) maxAbsDiff = d;
+  }
+  const rel = maxAbsDiff / maxRef;
+  return { identical: false, approx: true, relDiff: rel, within: rel <= tolerance, tolerance, mismatches: 0, total: ref.length, maxAbsDiff };
 }
 
 /** Compares an output with qkernels' (bit patterns for floats). */
@@ -190,7 +215,7 @@ async function main() {
   }
   const env = environment(cpu);
   /** @type {import('./contenders/index.mjs').Context} */
-  const ctx = { threads: opts.threads };
+  const ctx = { threads: 1, quick: opts.quick };
 
   // Load every contender; one that fails keeps its rows, which say why.
   const loaded = new Map();
@@ -206,7 +231,9 @@ async function main() {
   }
 
   // The plan: which rows each (op, shape) gets.
-  const plan = opts.ops.map((op) => ({ op, shapes: shapesFor(op, opts.shapes) })).filter((p) => p.shapes.length);
+  const plan = opts.ops
+    .map((op) => ({ op, shapes: shapesFor(op, opts.shapes, opts.quick) }))
+    .filter((p) => p.shapes.length);
   if (!plan.length) fail('nothing to run: no op accepts those shapes');
   const entriesFor = (op) => {
     /** @type {{ c: import('./contenders/index.mjs').Contender, variant?: string, status?: 'unavailable' | 'unsupported', reason?: string }[]} */
@@ -219,7 +246,43 @@ async function main() {
     }
     return entries;
   };
-  const total = plan.reduce((n, p) => n + p.shapes.length * (1 + entriesFor(p.op).filter((e) => !e.status).length), 0);
+  const total = plan.reduce(
+    (n, p) =>
+      n +
+      p.shapes.reduce(
+        (m, shape) =>
+          m +
+          (op0CopyRows(p.op, shape)) +
+          threadsFor(p.op, opts).reduce(
+            (t, threads) =>
+              t +
+              entriesFor(p.op).filter(
+                (e) =>
+                  !e.status &&
+                  !(e.c.id === 'qkernels' && p.op.runVariant && !p.op.runVariant(e.variant, shape, defaultTier, threads, opts.quick)),
+              ).length,
+            0,
+          ),
+        0,
+      ),
+    0,
+  );
+
+  // Per-core peaks of every instruction sequence the addon knows (register-only loops, one thread, run here).
+  const native = require('../dist/native.js').native;
+  const peaks = {};
+  for (const p of native.peakBenchmarks()) {
+    native.runPeak(p.name, 1e5); // warm up, and a first estimate for the iteration count
+    let iters = 1e6;
+    let sec = native.runPeak(p.name, iters);
+    iters = Math.max(1e6, Math.round((iters * (opts.quick ? 0.05 : 0.25)) / sec));
+    let best = 0;
+    for (let r = 0; r < 3; r++) best = Math.max(best, (p.opsPerIter * iters) / native.runPeak(p.name, iters));
+    peaks[p.name] = { what: p.what, opsPerSec: best };
+  }
+  const peakLine = Object.entries(peaks)
+    .map(([n, p]) => `${n} ${(p.opsPerSec / 1e9).toFixed(1)} G ${p.what}/s`)
+    .join(', ');
 
   const header = [
     `qkernels ${env.packages.qkernels} benchmark, ${isoDate(started)} (${opts.quick ? 'quick' : 'full'}${opts.filtered ? ', filtered' : ''})`,
@@ -227,7 +290,8 @@ async function main() {
     `features: ${cpu.features.join(' ')}`,
     `tiers: ${cpu.isas.join(', ')} (default ${defaultTier})`,
     `Node ${env.node} (V8 ${env.v8})`,
-    `threads: ${opts.threads} (qkernels ops are single-threaded; --threads sets onnxruntime-node's intra-op threads)`,
+    `threads: ${opts.threads ? opts.threads.join(', ') : `GEMM ops 1 and ${os.availableParallelism()}, others 1`} (qkernels' GEMM via setNumThreads, onnxruntime-node's intraOpNumThreads; the other qkernels ops are single-threaded; PyTorch runs with 1 thread)`,
+    `peaks per core (register-only loops of each instruction sequence, best of 3): ${peakLine}. % of peak uses the sequence the tier's int8 GEMM kernel runs (avx2: vpmaddwd+vpaddd, avx512: vpdpbusd, neon: smlal, neon-dotprod: sdot) times the thread count; vpmaddubsw+vpmaddwd+vpaddd is what a non-exact AVX2 path (u8 x s8 pairs saturating in int16) could reach`,
     `peers: ${CONTENDERS.filter((c) => c.kind === 'peer')
       .map((c) => {
         const l = loaded.get(c.id);
@@ -261,19 +325,19 @@ async function main() {
    * The copy baseline at `shape`, measured next to each op's rows.
    * @returns {Promise<import('./report.mjs').Row>}
    */
-  const copyRow = async (op, shape) => {
+  const copyRow = async (op, shape, elements) => {
     const row = {
       op: op.id,
       shape: shape.label,
-      elements: shape.elements,
-      bytes: COPY.bytes(shape.elements),
+      elements,
+      bytes: COPY.bytes(elements),
       contender: COPY.id,
       kind: 'copy',
       label: COPY.label,
     };
     progress.start(`${op.id} ${shape.label}: ${COPY.label}`);
     try {
-      const runner = COPY.create(shape.elements);
+      const runner = COPY.create(elements);
       runner.fn();
       return { ...row, status: 'ok', stats: await measure(`copy ${shape.label}`, runner, timing) };
     } catch (err) {
@@ -285,75 +349,115 @@ async function main() {
   for (const { op, shapes } of plan) {
     /** @type {import('./report.mjs').Row[]} */
     const opRows = [];
+    const opTiming = op.metric === 'compute' ? (opts.quick ? HEAVY_QUICK : HEAVY) : timing;
     for (const shape of shapes) {
       const data = op.makeData(shape);
-      // qkernels at the default tier is the reference every other row's output is checked against.
-      let reference;
-      const qkFactory = CONTENDERS.find((c) => c.id === 'qkernels').ops[op.id];
-      if (qkFactory) {
-        const r = await qkFactory(data, op.newOutput(shape), defaultTier, shape, ctx);
-        r.enter?.();
-        try {
-          await r.fn();
-          reference = r.output();
-        } finally {
-          r.exit?.();
-        }
-      }
       // The copy runs first, right before qkernels' rows, so the two numbers behind "% of copy" are measured
-      // seconds apart (memory bandwidth on a shared machine drifts); it is listed last.
-      const copy = await copyRow(op, shape);
-      const alternatives = new Map();
-      for (const e of entriesFor(op)) {
-        const base = {
-          op: op.id,
-          shape: shape.label,
-          elements: shape.elements,
-          bytes: op.bytes(shape),
-          contender: e.c.id,
-          kind: e.c.kind,
-          variant: e.variant,
-          label: e.c.label(e.variant),
-          version: loaded.get(e.c.id).version,
-        };
-        if (e.status) {
-          opRows.push({ ...base, status: e.status, reason: e.reason });
-          continue;
-        }
-        progress.start(`${op.id} ${shape.label}: ${base.label}`);
-        let runner;
-        try {
-          runner = await e.c.ops[op.id](data, op.newOutput(shape), e.variant, shape, ctx);
-          runner.enter?.();
+      // seconds apart (memory bandwidth on a shared machine drifts); it is listed last. Ops that move no
+      // comparable bytes (most GEMM shapes, the threshold searches) have no copy row.
+      const copyElements = op.copyElements ? op.copyElements(shape) : shape.elements;
+      const copy = copyElements ? await copyRow(op, shape, copyElements) : null;
+      for (const threads of threadsFor(op, opts)) {
+        ctx.threads = threads;
+        // qkernels at the default tier is the reference every other row's output is checked against.
+        let reference;
+        const qkFactory = CONTENDERS.find((c) => c.id === 'qkernels').ops[op.id];
+        if (qkFactory) {
+          const r = await qkFactory(data, op.newOutput(shape), defaultTier, shape, ctx);
+          r.enter?.();
           try {
-            await runner.fn();
-            let check;
-            if (reference) {
-              check = compare(runner.output(), reference);
-              if (!check.identical) {
-                for (const alt of op.alternatives ?? []) {
-                  if (!alternatives.has(alt)) alternatives.set(alt, alt.compute(data, shape));
-                  if (sameValues(runner.output(), alternatives.get(alt))) {
-                    check.note = `its output is exactly ${alt.name}`;
-                    check.explainedBy = alt.short;
-                    break;
-                  }
-                }
-                check.note ??= 'not explained by a known difference in definition';
+            await r.fn();
+            const o = r.output();
+            reference = ArrayBuffer.isView(o) ? o.slice() : undefined;
+          } finally {
+            r.exit?.();
+          }
+        }
+        const alternatives = new Map();
+        for (const e of entriesFor(op)) {
+          if (e.c.id === 'qkernels' && op.runVariant && !op.runVariant(e.variant, shape, defaultTier, threads, opts.quick))
+            continue;
+          const base = {
+            op: op.id,
+            shape: shape.label,
+            elements: shape.elements,
+            bytes: op.bytes(shape),
+            threads,
+            contender: e.c.id,
+            kind: e.c.kind,
+            variant: e.variant,
+            label: e.c.label(e.variant),
+            version: loaded.get(e.c.id).version,
+          };
+          if (op.metric === 'compute') {
+            base.ops = op.ops(shape);
+            base.weightBytes = op.weightBytes?.(shape) || 0;
+          }
+          if (e.status) {
+            opRows.push({ ...base, status: e.status, reason: e.reason });
+            continue;
+          }
+          progress.start(`${op.id} ${shape.label}${op.metric === 'compute' ? ` t${threads}` : ''}: ${base.label}`);
+          let runner;
+          try {
+            runner = await e.c.ops[op.id](data, op.newOutput(shape), e.variant, shape, ctx);
+            if (runner.note) base.note = runner.note;
+            if (op.metric === 'compute') {
+              base.unit = runner.unit ?? 'GOPS';
+              if (base.unit === 'GFLOPS') base.weightBytes *= 4; // float32 weights
+              const seq = runner.peak
+                ? Object.keys(peaks).find((n) => n.startsWith(`${(e.variant ?? defaultTier).replace('-dotprod', '')}:`) && n.includes(runner.peak))
+                : e.c.kind === 'qkernels'
+                  ? op.peakFor?.(e.variant)
+                  : undefined;
+              if (seq && peaks[seq]) {
+                base.peakSequence = seq;
+                base.peakOpsPerSec = peaks[seq].opsPerSec * threads;
               }
             }
-            const stats = await measure(`${op.id} ${shape.label} ${base.label}`, runner, timing);
-            opRows.push({ ...base, status: 'ok', stats, check });
+            runner.enter?.();
+            try {
+              await runner.fn();
+              let check;
+              if (reference && runner.compare !== false) {
+                const out = runner.output();
+                if (typeof runner.compare === 'number') {
+                  check = approx(out, reference, runner.compare);
+                  if (!check.within && runner.explain) {
+                    check.note = runner.explain.note;
+                    check.explainedBy = runner.explain.short;
+                  }
+                }
+                else check = compare(out, reference);
+                if (!check.identical && !check.approx) {
+                  for (const alt of op.alternatives ?? []) {
+                    if (!alternatives.has(alt)) alternatives.set(alt, alt.compute(data, shape));
+                    if (sameValues(out, alternatives.get(alt))) {
+                      check.note = `its output is exactly ${alt.name}`;
+                      check.explainedBy = alt.short;
+                      break;
+                    }
+                  }
+                  if (!check.note && runner.explain) {
+                    check.note = runner.explain.note;
+                    check.explainedBy = runner.explain.short;
+                  }
+                  check.note ??= 'not explained by a known difference in definition';
+                }
+              }
+              const stats = runner.stats ?? (await measure(`${op.id} ${shape.label} ${base.label}`, runner, opTiming));
+              opRows.push({ ...base, status: 'ok', stats, check, compared: runner.compare !== false });
+            } finally {
+              runner.exit?.();
+            }
+          } catch (err) {
+            opRows.push({ ...base, status: 'error', reason: String(err?.message ?? err).split('\n')[0] });
           } finally {
-            runner.exit?.();
+            await runner?.dispose?.();
           }
-        } catch (err) {
-          opRows.push({ ...base, status: 'error', reason: String(err?.message ?? err).split('\n')[0] });
-        } finally {
-          await runner?.dispose?.();
         }
       }
-      opRows.push(copy);
+      if (copy) opRows.push(copy);
     }
     derive(opRows);
     progress.clear();
@@ -361,6 +465,8 @@ async function main() {
     const w = warnings(opRows);
     warned.push(...w);
     print(`${table}\n${w.length ? `\n${w.join('\n')}\n` : ''}\n`);
+    // Free this op's inputs before the next op builds its own (16M-element and 4096x4096 inputs add up).
+    if (global.gc) global.gc();
     allRows.push(...opRows);
   }
   progress.clear();
@@ -391,6 +497,8 @@ async function main() {
     )}\n`;
     print(`${targets}\n`);
   }
+  const summary = summaries(allRows, defaultTier);
+  if (summary) print(summary);
 
   env.loadAverage.end = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const seconds = (performance.now() - t0) / 1000;
@@ -399,7 +507,7 @@ async function main() {
   if (opts.save) {
     fs.mkdirSync(opts.out, { recursive: true });
     // Only a full, unfiltered, single-thread run gets the plain name; other runs never overwrite it.
-    const suffix = `${opts.threads !== 1 ? `-t${opts.threads}` : ''}${opts.quick ? '-quick' : ''}${opts.filtered ? '-filtered' : ''}`;
+    const suffix = `${opts.threads && opts.threads.join() !== '1' ? `-t${opts.threads.join('-')}` : ''}${opts.quick ? '-quick' : ''}${opts.filtered ? '-filtered' : ''}`;
     const stem = `${env.cpu.slug}-${isoDate(started)}${suffix}`;
     const result = {
       schema: 1,
@@ -407,7 +515,7 @@ async function main() {
       mode: opts.quick ? 'quick' : 'full',
       seconds: Math.round(seconds),
       options: {
-        threads: opts.threads,
+        threads: opts.threads ?? 'default',
         filters: {
           op: opts.ops.map((o) => o.id),
           isa: opts.isas,
@@ -416,7 +524,7 @@ async function main() {
         },
         timing,
       },
-      environment: { ...env, benchmarkJs: BENCHMARK_VERSION },
+      environment: { ...env, benchmarkJs: BENCHMARK_VERSION, peaksPerCore: peaks },
       contenders: opts.contenders.map((c) => ({
         id: c.id,
         kind: c.kind,
@@ -431,8 +539,9 @@ async function main() {
     fs.writeFileSync(files[0], `${JSON.stringify(result, null, 1)}\n`);
     files.push(path.join(opts.out, `${stem}.md`));
     fs.writeFileSync(files[1], printed.join(''));
-    const subtitle = `qkernels ${env.packages.qkernels} · ${env.cpu.model} · Node ${env.node} · ${isoDate(started)} · threads ${opts.threads}${opts.quick ? ' · quick' : ''}`;
+    const subtitle = `qkernels ${env.packages.qkernels} · ${env.cpu.model} · Node ${env.node} · ${isoDate(started)}${opts.quick ? ' · quick' : ''}`;
     for (const { op } of plan) {
+      if (op.metric === 'compute' || !op.bytes(plan.find((p) => p.op === op).shapes[0])) continue; // tables only
       const file = path.join(opts.out, `${stem}-${op.id}.svg`);
       fs.writeFileSync(
         file,

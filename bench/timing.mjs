@@ -19,7 +19,12 @@ export const BENCHMARK_VERSION = Benchmark.version;
 /** Full runs: about 2-3 s per case. */
 export const FULL = Object.freeze({ maxTime: 2, minSamples: 10, minTime: 0.05 });
 /** --quick: a few short samples per case. */
-export const QUICK = Object.freeze({ maxTime: 0.1, minSamples: 2, minTime: 0.02 });
+export const QUICK = Object.freeze({ maxTime: 0.05, minSamples: 2, minTime: 0.02 });
+
+/** GEMM rows (calls of up to a few hundred ms): at least 5 samples, about 1 s per case. */
+export const HEAVY = Object.freeze({ maxTime: 1, minSamples: 5, minTime: 0.05 });
+/** --quick GEMM rows. */
+export const HEAVY_QUICK = Object.freeze({ maxTime: 0.05, minSamples: 2, minTime: 0.01 });
 
 /**
  * Seconds per call, summarized.

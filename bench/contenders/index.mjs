@@ -2,9 +2,12 @@
 // `ops[opId](data, out, variant, shape, ctx)` returns a Runner for one case. A contender without a factory for an
 // op has no row for it (or, if it lists a reason in `unsupported`, a row that says why).
 import float16 from './float16.mjs';
+import int8Gemm from './int8gemm.mjs';
 import js from './js.mjs';
 import onnxruntime from './onnxruntime.mjs';
+import pytorch from './pytorch.mjs';
 import qkernels from './qkernels.mjs';
+import sgemm from './sgemm.mjs';
 
 /**
  * One prepared case, ready to time.
@@ -15,12 +18,19 @@ import qkernels from './qkernels.mjs';
  * @property {() => void} [enter]      before the check and the timing (e.g. select an ISA tier)
  * @property {() => void} [exit]       after them, also on failure (restore what enter changed)
  * @property {() => unknown} [dispose] release resources (sessions)
+ * @property {false | number} [compare] false: the output is not compared (a float baseline, another process);
+ *                                     a number: compared within that relative tolerance (max |diff| / max |ref|)
+ * @property {import('../timing.mjs').Stats} [stats]  precomputed timings (a peer timed in another process)
+ * @property {string} [note]           what the row runs, when the label does not say
+ * @property {string} [peak]           compute ops: the peak sequence (a substring of the tier's names) to compare with
+ * @property {string} [unit]           compute ops: 'GOPS' (default) or 'GFLOPS'
  */
 
 /**
  * Options every factory sees.
  * @typedef {object} Context
- * @property {number} threads  --threads (intra-op threads for peers that have a pool; qkernels is single-threaded)
+ * @property {number} threads  the case's thread count (qkernels' GEMM threads via setNumThreads, peers' intra-op threads)
+ * @property {boolean} quick   --quick
  */
 
 /**
@@ -35,7 +45,7 @@ import qkernels from './qkernels.mjs';
  */
 
 /** @type {Contender[]} */
-export const CONTENDERS = [qkernels, js, onnxruntime, float16];
+export const CONTENDERS = [qkernels, int8Gemm, sgemm, js, onnxruntime, pytorch, float16];
 
 /**
  * The memory-bandwidth baseline: Float32Array.prototype.set copying `elements` float32 values (reads 4 B and

@@ -19,19 +19,79 @@ export function qkernels() {
   return qk;
 }
 
-/** Wraps a call so the case runs with `tier` active and the previous tier comes back afterwards. */
-function onTier(tier, fn, output) {
+/** The addon's private exports (the histogram pass has no public entry point of its own). */
+function native() {
+  qkernels();
+  return require('../../dist/native.js').native;
+}
+
+/**
+ * Wraps a call so the case runs with `tier` active (and, when `threads` is given, that many GEMM threads), and
+ * the previous tier and the default thread count come back afterwards.
+ */
+function onTier(tier, fn, output, threads) {
   let before;
   return {
     fn,
     output,
     enter: () => {
       before = qkernels().setIsa(tier);
+      if (threads) qkernels().setNumThreads(threads);
     },
     exit: () => {
       if (before !== undefined) qkernels().setIsa(before);
       before = undefined;
+      if (threads) qkernels().setNumThreads(0);
     },
+  };
+}
+
+/** int8Gemm with `output` ('int32', 'float32', 'int8') on packed or unpacked B. */
+function gemm(d, out, tier, s, ctx, output, packed) {
+  const { int8Gemm, packB } = qkernels();
+  const b = packed ? packB(d.b, { k: s.k, n: s.n }) : d.b;
+  const o = { m: s.m, n: s.n, k: s.k, aZeroPoint: d.aZeroPoint, bZeroPoint: d.bZeroPoint, output };
+  if (output !== 'int32') Object.assign(o, { aScale: d.aScale, bScale: d.bScale, bias: d.bias });
+  if (output === 'int8') Object.assign(o, { outScale: d.outScale, outZeroPoint: d.outZeroPoint });
+  return onTier(
+    tier,
+    () => int8Gemm(d.a, b, o, out),
+    () => out,
+    ctx.threads,
+  );
+}
+
+/** A fresh calibrator per call, observing x once. */
+function observe(options) {
+  return (d, _out, tier) => {
+    const { Calibrator } = qkernels();
+    return onTier(
+      tier,
+      () => new Calibrator(options(d)).observe(d.x),
+      () => null,
+    );
+  };
+}
+
+/** compute() on a calibrator that observed x once (the threshold search alone). */
+function search(method) {
+  return (d, _out, tier) => {
+    const { Calibrator } = qkernels();
+    let cal;
+    let result;
+    const r = onTier(
+      tier,
+      () => {
+        result = cal.compute();
+      },
+      () => Float64Array.of(result.scale, result.zeroPoint),
+    );
+    const enter = r.enter;
+    r.enter = () => {
+      enter();
+      cal = new Calibrator({ method, symmetric: method !== 'percentile' }).observe(d.x);
+    };
+    return r;
   };
 }
 
@@ -103,6 +163,79 @@ export default {
       return onTier(
         tier,
         () => toBFloat16(d.x, out),
+        () => out,
+      );
+    },
+    'gemm-s32': (d, out, tier, s, ctx) => gemm(d, out, tier, s, ctx, 'int32', true),
+    'gemm-s32-unpacked': (d, out, tier, s, ctx) => gemm(d, out, tier, s, ctx, 'int32', false),
+    'gemm-f32': (d, out, tier, s, ctx) => gemm(d, out, tier, s, ctx, 'float32', true),
+    'gemm-s8': (d, out, tier, s, ctx) => gemm(d, out, tier, s, ctx, 'int8', true),
+    linearDynamic(d, out, tier, s, ctx) {
+      const { linearDynamic, packB } = qkernels();
+      const w = packB(d.w, { k: s.k, n: s.n });
+      const o = { m: s.m, bScale: d.bScale, bias: d.bias };
+      return onTier(
+        tier,
+        () => linearDynamic(d.x, w, o, out),
+        () => out,
+        ctx.threads,
+      );
+    },
+    'observe-minmax': observe(() => ({ method: 'minmax' })),
+    'observe-movingAverage': observe(() => ({ method: 'movingAverage' })),
+    'observe-percentile': observe(() => ({ method: 'percentile' })),
+    'observe-entropy': observe(() => ({ method: 'entropy' })),
+    'observe-mse': observe(() => ({ method: 'mse' })),
+    'observe-per-channel': observe((d) => ({ axis: 0, shape: [d.channels, d.x.length / d.channels] })),
+    histogram(d, _out, tier) {
+      const nat = native();
+      const mm = new Float64Array(3);
+      nat.minmax(d.x, mm);
+      const scale = Math.fround(2048 / Math.max(-mm[0], mm[1]));
+      const counts = new Float64Array(2048);
+      return onTier(
+        tier,
+        () => nat.histogram(d.x, 0, scale, true, counts.fill(0)),
+        () => counts,
+      );
+    },
+    'compute-entropy': search('entropy'),
+    'compute-mse': search('mse'),
+    'compute-percentile': search('percentile'),
+    fakeQuant(d, out, tier) {
+      const { fakeQuant } = qkernels();
+      const o = { output: out, mask: new Uint8Array(out.length) };
+      return onTier(
+        tier,
+        () => fakeQuant(d.x, d.params, o),
+        () => out,
+      );
+    },
+    fakeQuantBackward(d, out, tier) {
+      const { fakeQuant, fakeQuantBackward } = qkernels();
+      const { mask } = fakeQuant(d.x, d.params);
+      return onTier(
+        tier,
+        () => fakeQuantBackward(d.g, mask, out),
+        () => out,
+      );
+    },
+    'fakeQuant-fwd-bwd'(d, out, tier) {
+      const { fakeQuant, fakeQuantBackward } = qkernels();
+      const o = { output: new Float32Array(out.length), mask: new Uint8Array(out.length) };
+      return onTier(
+        tier,
+        () => fakeQuantBackward(d.g, fakeQuant(d.x, d.params, o).mask, out),
+        () => out,
+      );
+    },
+    fakeQuantLearnable(d, out, tier) {
+      const { fakeQuantLearnable } = qkernels();
+      const y = new Float32Array(out.length);
+      const p = { ...d.params, gradFactor: 1 / Math.sqrt(out.length * 127) };
+      return onTier(
+        tier,
+        () => fakeQuantLearnable(d.x, p, y).backward(d.g, out),
         () => out,
       );
     },

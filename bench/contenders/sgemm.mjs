@@ -1,0 +1,42 @@
+// Baseline: the package's own float32 GEMM (sgemm) on the same shapes, the float reference for the INT8 rows
+// (GFLOPS, and the int8 / float speedup in the summary). The operands are the GEMM's integer inputs minus their
+// zero points, as float32; its output is float32 and is not compared with the exact int32 rows.
+import { qkernels } from './qkernels.mjs';
+
+function runner(a, b, s, ctx, out) {
+  const q = qkernels();
+  const o = { m: s.m, n: s.n, k: s.k };
+  return {
+    fn: () => q.sgemm(a, b, o, out),
+    output: () => out,
+    compare: false,
+    peak: 'vfmadd231ps',
+    unit: 'GFLOPS',
+    enter: () => q.setNumThreads(ctx.threads),
+    exit: () => q.setNumThreads(0),
+  };
+}
+
+/** @type {import('./index.mjs').Contender} */
+export default {
+  id: 'sgemm',
+  kind: 'baseline',
+  label: () => 'qkernels sgemm (float32)',
+  description: "the package's float32 sgemm on the same shapes (FMA kernels, same thread count)",
+  async load() {
+    qkernels();
+    return { version: 'float32' };
+  },
+  ops: {
+    'gemm-s32'(d, _out, _v, s, ctx) {
+      const a = Float32Array.from(d.a, (v) => v - d.aZeroPoint);
+      const b = Float32Array.from(d.b, (v) => v - d.bZeroPoint);
+      return runner(a, b, s, ctx, new Float32Array(s.m * s.n));
+    },
+    linearDynamic(d, _out, _v, s, ctx) {
+      const w = new Float32Array(d.w.length);
+      for (let p = 0, i = 0; p < s.k; p++) for (let j = 0; j < s.n; j++, i++) w[i] = d.w[i] * d.bScale[j];
+      return runner(d.x, w, s, ctx, new Float32Array(s.m * s.n));
+    },
+  },
+};
