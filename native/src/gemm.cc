@@ -59,8 +59,18 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
 
 PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
     : k_(k), n_(n), signed_(b_signed), values_(k * n), packs_(static_cast<size_t>(Isa::Count)) {
-  for (size_t p = 0; p < k; ++p)
-    for (size_t j = 0; j < n; ++j) values_[p * n + j] = b[p * rs + j * cs];
+  if (cs == 1 && rs == n) {
+    if (k * n) std::memcpy(values_.data(), b, k * n);
+    return;
+  }
+  // Any other layout (n x k for transB) is copied in 64 x 64 blocks so both sides stay in cache.
+  constexpr size_t kBlock = 64;
+  for (size_t p0 = 0; p0 < k; p0 += kBlock)
+    for (size_t j0 = 0; j0 < n; j0 += kBlock) {
+      const size_t p1 = std::min(k, p0 + kBlock), j1 = std::min(n, j0 + kBlock);
+      for (size_t j = j0; j < j1; ++j)
+        for (size_t p = p0; p < p1; ++p) values_[p * n + j] = b[p * rs + j * cs];
+    }
 }
 
 const PackedPanels& PackedB::panels(const GemmUkernel* uk) {

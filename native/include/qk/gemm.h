@@ -52,4 +52,41 @@ const GemmUkernel* gemm_neon();
 
 inline size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
+// The packed layouts every tier uses: k in groups of KR, and within a group the MR rows (A) or NR columns (B)
+// side by side, each with its KR consecutive k values: element (i, p) at [(p / KR) * MR * KR + i * KR + p % KR].
+// `f` maps a byte to the tier's operand type (sign/zero extension or the +-128 shift). The caller zero-fills
+// the panel first, so padding rows, columns and k hold 0.
+
+// A panel from rows of A (element (i, p) at a[i * lda + p]); rowsum[i] = sum of f(a) over the real k.
+template <int MR, int KR, typename T, typename F>
+inline void pack_rows(const uint8_t* a, size_t lda, size_t rows, size_t k, T* dst, int32_t* rowsum, F f) {
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    int32_t sum = 0;
+    for (size_t p = 0; p < k; ++p) {
+      const T v = f(row[p]);
+      dst[(p / KR) * MR * KR + r * KR + p % KR] = v;
+      sum += v;
+    }
+    rowsum[r] = sum;
+  }
+}
+
+// A B panel of `cols` columns (element (p, j) at b[p * rs + j * cs]); k is the outer loop so row-major B is read
+// along its rows. colsum[j] = sum of f(b) over k.
+template <int NR, int KR, typename T, typename F>
+inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_t k, T* dst, int32_t* colsum, F f) {
+  int32_t sums[NR] = {};
+  for (size_t p = 0; p < k; ++p) {
+    const uint8_t* row = b + p * rs;
+    T* d = dst + (p / KR) * NR * KR + p % KR;
+    for (size_t c = 0; c < cols; ++c) {
+      const T v = f(row[c * cs]);
+      d[c * KR] = v;
+      sums[c] += v;
+    }
+  }
+  for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
+}
+
 }  // namespace qk

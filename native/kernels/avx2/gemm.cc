@@ -22,39 +22,21 @@ constexpr int kMR = 4, kNR = 16, kKR = 2;
 size_t a_panel_bytes(size_t kpad) { return kpad * kMR * 2; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
 
-// Layout: for each k pair q, kMR int32 words, word r = (a[r][2q], a[r][2q + 1]) as int16.
+// A: for each k pair q, kMR int32 words, word r = (a[r][2q], a[r][2q + 1]) as int16.
 void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
-  const size_t kpad = round_up(k, kKR);
+  std::memset(panel, 0, a_panel_bytes(round_up(k, kKR)));
   int16_t* dst = static_cast<int16_t*>(panel);
-  std::memset(dst, 0, a_panel_bytes(kpad));
-  for (size_t r = 0; r < rows; ++r) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const uint8_t byte = a[r * lda + p];
-      const int16_t v = a_signed ? static_cast<int8_t>(byte) : byte;
-      dst[(p / 2) * kMR * 2 + r * 2 + (p & 1)] = v;
-      sum += v;
-    }
-    rowsum[r] = sum;
-  }
+  if (a_signed) pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(int8_t(v)); });
+  else pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(v); });
 }
 
-// Layout: for each k pair q, 32 bytes: columns 0-7 as (b~[2q][c], b~[2q + 1][c]) byte pairs, then columns 8-15.
+// B: for each k pair q, 32 bytes: columns 0-7 as (b~[2q][c], b~[2q + 1][c]) byte pairs, then columns 8-15.
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
             int32_t* colsum) {
-  const size_t kpad = round_up(k, kKR);
-  int8_t* dst = static_cast<int8_t*>(panel);
-  std::memset(dst, 0, b_panel_bytes(kpad));
+  std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
   const uint8_t flip = b_signed ? 0x00 : 0x80;
-  for (size_t c = 0; c < cols; ++c) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const int8_t v = static_cast<int8_t>(b[p * rs + c * cs] ^ flip);
-      dst[(p / 2) * kNR * 2 + c * 2 + (p & 1)] = v;
-      sum += v;
-    }
-    colsum[c] = sum;
-  }
+  pack_cols<kNR, kKR>(b, rs, cs, cols, k, static_cast<int8_t*>(panel), colsum,
+                      [flip](uint8_t v) { return int8_t(v ^ flip); });
 }
 
 // Named accumulators: GCC keeps these in registers (an array of vectors gets spilled every k step).

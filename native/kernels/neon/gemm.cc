@@ -17,37 +17,22 @@ constexpr int kMR = 8, kNR = 8, kKR = 1;
 size_t a_panel_bytes(size_t kpad) { return kpad * kMR * 2; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR * 2; }
 
-inline int16_t widen(uint8_t v, bool is_signed) { return is_signed ? static_cast<int8_t>(v) : v; }
 
-// Layout: for each p, kMR int16 (one per row).
+// A: for each p, kMR int16 (one per row).
 void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  std::memset(panel, 0, a_panel_bytes(k));
   int16_t* dst = static_cast<int16_t*>(panel);
-  std::memset(dst, 0, a_panel_bytes(k));
-  for (size_t r = 0; r < rows; ++r) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const int16_t v = widen(a[r * lda + p], a_signed);
-      dst[p * kMR + r] = v;
-      sum += v;
-    }
-    rowsum[r] = sum;
-  }
+  if (a_signed) pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(int8_t(v)); });
+  else pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(v); });
 }
 
-// Layout: for each p, kNR int16 (one per column).
+// B: for each p, kNR int16 (one per column).
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
             int32_t* colsum) {
+  std::memset(panel, 0, b_panel_bytes(k));
   int16_t* dst = static_cast<int16_t*>(panel);
-  std::memset(dst, 0, b_panel_bytes(k));
-  for (size_t c = 0; c < cols; ++c) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const int16_t v = widen(b[p * rs + c * cs], b_signed);
-      dst[p * kNR + c] = v;
-      sum += v;
-    }
-    colsum[c] = sum;
-  }
+  if (b_signed) pack_cols<kNR, kKR>(b, rs, cs, cols, k, dst, colsum, [](uint8_t v) { return int16_t(int8_t(v)); });
+  else pack_cols<kNR, kKR>(b, rs, cs, cols, k, dst, colsum, [](uint8_t v) { return int16_t(v); });
 }
 
 void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {

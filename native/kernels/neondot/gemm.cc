@@ -18,39 +18,21 @@ constexpr int kMR = 8, kNR = 12, kKR = 4;
 size_t a_panel_bytes(size_t kpad) { return kpad * kMR; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
 
-// Layout: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a - 128 for uint8 A).
+// A: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a - 128 for uint8 A).
 void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
-  const size_t kpad = round_up(k, kKR);
-  int8_t* dst = static_cast<int8_t*>(panel);
-  std::memset(dst, 0, a_panel_bytes(kpad));
+  std::memset(panel, 0, a_panel_bytes(round_up(k, kKR)));
   const uint8_t flip = a_signed ? 0x00 : 0x80;
-  for (size_t r = 0; r < rows; ++r) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const int8_t v = static_cast<int8_t>(a[r * lda + p] ^ flip);
-      dst[(p / 4) * kMR * 4 + r * 4 + (p & 3)] = v;
-      sum += v;
-    }
-    rowsum[r] = sum;
-  }
+  pack_rows<kMR, kKR>(a, lda, rows, k, static_cast<int8_t*>(panel), rowsum,
+                      [flip](uint8_t v) { return int8_t(v ^ flip); });
 }
 
-// Layout: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
+// B: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
             int32_t* colsum) {
-  const size_t kpad = round_up(k, kKR);
-  int8_t* dst = static_cast<int8_t*>(panel);
-  std::memset(dst, 0, b_panel_bytes(kpad));
+  std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
   const uint8_t flip = b_signed ? 0x00 : 0x80;
-  for (size_t c = 0; c < cols; ++c) {
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const int8_t v = static_cast<int8_t>(b[p * rs + c * cs] ^ flip);
-      dst[(p / 4) * kNR * 4 + c * 4 + (p & 3)] = v;
-      sum += v;
-    }
-    colsum[c] = sum;
-  }
+  pack_cols<kNR, kKR>(b, rs, cs, cols, k, static_cast<int8_t*>(panel), colsum,
+                      [flip](uint8_t v) { return int8_t(v ^ flip); });
 }
 
 // Named accumulators (24) + 2 A + 3 B vectors: 29 of the 32 registers (GCC spills arrays of accumulators).
