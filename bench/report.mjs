@@ -271,6 +271,80 @@ export function opChart(op, rows, subtitle) {
 }
 
 /**
+ * A horizontal bar chart of GOPS for one GEMM op: one panel per shape and thread count (every tier vs the peers
+ * and the float baseline), each scaled to its fastest row, with a dashed line at 100% of the measured peak of
+ * the default tier's instruction sequence times the threads.
+ * @param {import('./ops.mjs').OpSpec} op
+ * @param {Row[]} rows this op's rows in display order
+ * @param {string} subtitle
+ */
+export function gemmChart(op, rows, subtitle) {
+  const W = 1080;
+  const labelW = 230;
+  const barX = labelW + 10;
+  const barW = 480;
+  const rowH = 22;
+  const font = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
+  rows = rows.filter((r) => r.threads !== undefined); // the m = 1 copy baseline is reported in the tables
+  const panels = [...new Set(rows.map((r) => `${r.shape}|${r.threads}`))];
+  const peerColor = new Map();
+  const parts = [];
+  let y = 58;
+  for (const panel of panels) {
+    const [shape, threads] = panel.split('|');
+    const group = rows.filter((r) => r.shape === shape && String(r.threads) === threads);
+    const ok = group.filter((r) => r.status === 'ok' && Number.isFinite(r.gops));
+    const peakRow = ok.find((r) => r.kind === 'qkernels' && r.peakOpsPerSec);
+    const peak = peakRow ? (peakRow.peakOpsPerSec * Number(threads)) / 1e9 : 0;
+    const max = Math.max(...ok.map((r) => r.gops), peak, 1e-9);
+    parts.push(`<text x="10" y="${y + 14}" font-size="14" font-weight="600">${esc(shape)} (M x N x K), ${esc(threads)} thread${threads === '1' ? '' : 's'}</text>`);
+    y += 24;
+    const top = y;
+    let tier = 0;
+    for (const r of group) {
+      let color = COLORS.baseline;
+      if (r.kind === 'qkernels') color = COLORS.qkernels[Math.min(tier++, COLORS.qkernels.length - 1)];
+      else if (r.kind === 'peer') {
+        if (!peerColor.has(r.contender)) peerColor.set(r.contender, COLORS.peer[peerColor.size % COLORS.peer.length]);
+        color = peerColor.get(r.contender);
+      }
+      parts.push(`<text x="${labelW}" y="${y + 15}" font-size="12" text-anchor="end">${esc(r.label)}</text>`);
+      if (r.status === 'ok' && Number.isFinite(r.gops)) {
+        const w = Math.max(1, (barW * r.gops) / max);
+        const c = r.check;
+        const warn = !c || c.identical ? '' : c.explainedBy ? ` · differs: ${c.explainedBy}` : ' ⚠ output differs';
+        parts.push(`<rect x="${barX}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${color}"/>`);
+        parts.push(
+          `<text x="${barX + w + 6}" y="${y + 15}" font-size="11" fill="#222">${sig(r.gops)} ${esc(r.unit ?? 'GOPS')} · ${formatTime(r.stats.median)}` +
+            `${Number.isFinite(r.pctOfPeak) ? ` · ${fixed(r.pctOfPeak, 0)}% of peak` : ''}${esc(warn)}</text>`,
+        );
+      } else {
+        parts.push(`<text x="${barX}" y="${y + 15}" font-size="11" fill="#999">${esc(`${r.status}${r.reason ? `: ${r.reason}` : ''}`)}</text>`);
+      }
+      y += rowH;
+    }
+    if (peak > 0) {
+      const x = barX + (barW * peak) / max;
+      parts.push(
+        `<line x1="${x.toFixed(1)}" y1="${top}" x2="${x.toFixed(1)}" y2="${y}" stroke="#c0392b" stroke-dasharray="4 3"/>`,
+        `<text x="${x.toFixed(1)}" y="${y + 12}" font-size="10" fill="#c0392b" text-anchor="middle">peak (${esc(peakRow.peakSequence)} x ${esc(threads)})</text>`,
+      );
+    }
+    y += 30;
+  }
+  const H = y + 10;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${font}>`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="10" y="22" font-size="16" font-weight="700">${esc(`${op.id}: ${op.title}`)}</text>`,
+    `<text x="10" y="42" font-size="11" fill="#555">${esc(subtitle)} · bars: GOPS (2 m n k / median time; GFLOPS for sgemm) · each panel scaled to its fastest row or the peak</text>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/**
  * The cross-op summaries: INT8 GEMM vs onnxruntime-node and sgemm, linearDynamic vs int8Gemm (the issue's
  * within-10% target), and the calibration / fake-quant rows vs PyTorch. Empty when none of those ops ran.
  * @param {Row[]} rows every row of the run

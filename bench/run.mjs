@@ -16,7 +16,8 @@ import { COPY, CONTENDERS } from './contenders/index.mjs';
 import { qkernels } from './contenders/qkernels.mjs';
 import { environment, isoDate } from './env.mjs';
 import { OPS, SIZES, elementShape, parseSize } from './ops.mjs';
-import { derive, formatTime, markdownTable, opChart, opTable, summaries, warnings } from './report.mjs';
+import { derive, formatTime, markdownTable, opChart,
+  gemmChart, opTable, summaries, warnings } from './report.mjs';
 import { BENCHMARK_VERSION, FULL, HEAVY, HEAVY_QUICK, QUICK, measure } from './timing.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -540,17 +541,14 @@ async function main() {
     files.push(path.join(opts.out, `${stem}.md`));
     fs.writeFileSync(files[1], printed.join(''));
     const subtitle = `qkernels ${env.packages.qkernels} · ${env.cpu.model} · Node ${env.node} · ${isoDate(started)}${opts.quick ? ' · quick' : ''}`;
-    for (const { op } of plan) {
-      if (op.metric === 'compute' || !op.bytes(plan.find((p) => p.op === op).shapes[0])) continue; // tables only
+    for (const { op, shapes } of plan) {
+      const rows = allRows.filter((r) => r.op === op.id);
+      let svg;
+      if (op.metric === 'compute') svg = gemmChart(op, rows, subtitle); // GEMM ops: GOPS vs the peak
+      else if (op.bytes(shapes[0])) svg = opChart(op, rows, subtitle);
+      else continue; // threshold searches move no bytes: tables only
       const file = path.join(opts.out, `${stem}-${op.id}.svg`);
-      fs.writeFileSync(
-        file,
-        opChart(
-          op,
-          allRows.filter((r) => r.op === op.id),
-          subtitle,
-        ),
-      );
+      fs.writeFileSync(file, svg);
       files.push(file);
     }
     process.stdout.write(`wrote ${files.map((f) => path.relative(process.cwd(), f)).join(', ')}\n`);
