@@ -133,49 +133,13 @@ size_t vertical(const float* x, size_t rows, size_t width, size_t period, size_t
       if (jv < jn) tail(r);
     }
     nans += hsum_epi32(cnt);
-    size_t col = j0 % period, c = col / inner, i = col % inner;
-    for (size_t j = 0; j < jn; ++j) {
-      mn[c] = lo[j] < mn[c] ? lo[j] : mn[c];
-      mx[c] = hi[j] > mx[c] ? hi[j] : mx[c];
-      if (++i == inner) {
-        i = 0;
-        ++c;
-      }
-      if (++col == period) col = c = i = 0;
-    }
+    fold_columns(lo, hi, j0, jn, period, inner, mn, mx);
   }
   return nans;
 }
 
 size_t minmax_channels(const float* x, size_t outer, size_t channels, size_t inner, float* mn, float* mx) {
-  for (size_t c = 0; c < channels; ++c) {
-    mn[c] = INFINITY;
-    mx[c] = -INFINITY;
-  }
-  size_t nans = 0;
-  if (outer > 0 && inner > 0) {
-    if (inner >= kRunMin) {
-      for (size_t o = 0; o < outer; ++o)
-        for (size_t c = 0; c < channels; ++c) nans += run_minmax(x + (o * channels + c) * inner, inner, mn + c, mx + c);
-    } else {
-      const size_t w = channels * inner;
-      size_t k = 1;  // rows per super-row: width a multiple of 16 and >= 128
-      if (w < kChunk / 16) {
-        k = 16;
-        while (k > 1 && (w * (k / 2)) % 16 == 0) k /= 2;
-        while (w * k < 128) k *= 2;
-      }
-      const size_t supers = outer / k;
-      if (k > 1 && supers > 0) nans += vertical(x, supers, w * k, w, inner, mn, mx);
-      const size_t done = k > 1 ? supers * k : 0;
-      if (done < outer) nans += vertical(x + done * w, outer - done, w, w, inner, mn, mx);
-    }
-  }
-  for (size_t c = 0; c < channels; ++c) {
-    if (mn[c] == 0.0f) mn[c] = 0.0f;
-    if (mx[c] == 0.0f) mx[c] = 0.0f;
-  }
-  return nans;
+  return minmax_channels_driver<16, kRunMin, kChunk>(x, outer, channels, inner, mn, mx, run_minmax, vertical);
 }
 
 struct BinIndex {
