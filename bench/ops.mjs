@@ -403,6 +403,7 @@ const fqOp = (id, title, bytesPer, extra = {}) => ({
     x: baseInput(s.elements),
     g: normalFloats(s.elements, 77),
     params: { scale: f32(6 / 255), zeroPoint: 0, quantMin: -128, quantMax: 127 },
+    gradFactor: 1 / Math.sqrt(s.elements * 127), // LSQ's 1 / sqrt(numel * quantMax), for fakeQuantLearnable
   }),
   newOutput: (s) => new Float32Array(s.elements),
   runVariant: fullRunsOnly,

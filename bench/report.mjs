@@ -12,7 +12,7 @@
  * @property {string} [variant]    the ISA tier for qkernels rows
  * @property {string} label
  * @property {string} [version]    the contender's version
- * @property {'ok'|'unavailable'|'unsupported'|'error'} status
+ * @property {'ok'|'unavailable'|'unsupported'|'skipped'|'error'} status
  * @property {string} [reason]     why a row has no numbers
  * @property {import('./timing.mjs').Stats} [stats]
  * @property {number} [gelemPerSec]  elements per second / 1e9, from the median

@@ -147,6 +147,13 @@ class Progress {
   }
 }
 
+/** A copy of an output (an array, or a list of arrays), or undefined when there is nothing to compare. */
+function snapshot(o) {
+  if (ArrayBuffer.isView(o)) return o.slice();
+  if (Array.isArray(o) && o.every((v) => ArrayBuffer.isView(v))) return o.map((v) => v.slice());
+  return undefined;
+}
+
 /** 1 when `op` gets a copy row at `shape`. */
 const op0CopyRows = (op, shape) => (op.copyElements && !op.copyElements(shape) ? 0 : 1);
 
@@ -166,8 +173,27 @@ function approx(out, ref, tolerance) {
   return { identical: false, approx: true, relDiff: rel, within: rel <= tolerance, tolerance, mismatches: 0, total: ref.length, maxAbsDiff };
 }
 
-/** Compares an output with qkernels' (bit patterns for floats). */
+/** Compares an output with qkernels' (bit patterns for floats); a list of arrays part by part, as one. */
 function compare(out, ref) {
+  if (Array.isArray(ref)) {
+    if (!Array.isArray(out) || out.length !== ref.length) {
+      const total = ref.reduce((n, r) => n + r.length, 0);
+      return { identical: false, mismatches: total, total, maxAbsDiff: NaN, firstIndex: 0, note: `${Array.isArray(out) ? out.length : 'not a list of'} parts` };
+    }
+    const sum = { identical: true, mismatches: 0, total: 0, maxAbsDiff: 0, firstIndex: -1 };
+    for (let p = 0; p < ref.length; p++) {
+      const c = compare(out[p], ref[p]);
+      if (!c.identical) {
+        if (sum.identical) sum.firstIndex = sum.total + c.firstIndex;
+        sum.identical = false;
+        sum.mismatches += c.mismatches;
+        if (!(c.maxAbsDiff <= sum.maxAbsDiff)) sum.maxAbsDiff = c.maxAbsDiff;
+        if (c.note) sum.note = `part ${p}: ${c.note}`;
+      }
+      sum.total += c.total;
+    }
+    return sum;
+  }
   const total = ref.length;
   if (!out || out.length !== total)
     return {
@@ -260,6 +286,7 @@ async function main() {
               entriesFor(p.op).filter(
                 (e) =>
                   !e.status &&
+                  !e.c.skip?.(p.op, shape, threads) &&
                   !(e.c.id === 'qkernels' && p.op.runVariant && !p.op.runVariant(e.variant, shape, defaultTier, threads, opts.quick)),
               ).length,
             0,
@@ -368,8 +395,7 @@ async function main() {
           r.enter?.();
           try {
             await r.fn();
-            const o = r.output();
-            reference = ArrayBuffer.isView(o) ? o.slice() : undefined;
+            reference = snapshot(r.output());
           } finally {
             r.exit?.();
           }
@@ -396,6 +422,11 @@ async function main() {
           }
           if (e.status) {
             opRows.push({ ...base, status: e.status, reason: e.reason });
+            continue;
+          }
+          const skipped = e.c.skip?.(op, shape, threads);
+          if (skipped) {
+            opRows.push({ ...base, status: 'skipped', reason: skipped });
             continue;
           }
           progress.start(`${op.id} ${shape.label}${op.metric === 'compute' ? ` t${threads}` : ''}: ${base.label}`);

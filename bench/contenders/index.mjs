@@ -14,7 +14,8 @@ import sgemm from './sgemm.mjs';
  * @typedef {object} Runner
  * @property {() => unknown} fn        one call; returns a Promise when `async`
  * @property {boolean} [async]         fn returns a Promise (timed with benchmark.js's deferred mode)
- * @property {() => ArrayBufferView} output  the last call's result, checked against qkernels' output
+ * @property {() => ArrayBufferView | ArrayBufferView[]} output  the last call's result (or results, e.g. an
+ *                                     output and its mask), checked against qkernels' output
  * @property {() => void} [enter]      before the check and the timing (e.g. select an ISA tier)
  * @property {() => void} [exit]       after them, also on failure (restore what enter changed)
  * @property {() => unknown} [dispose] release resources (sessions)
@@ -42,6 +43,9 @@ import sgemm from './sgemm.mjs';
  * @property {() => Promise<{ version?: string, variants?: string[] }>} load  throws when unavailable
  * @property {Record<string, (data: any, out: any, variant: string | undefined, shape: import('../ops.mjs').Shape, ctx: Context) => Runner | Promise<Runner>>} ops
  * @property {Record<string, string>} [unsupported]  op id -> why there is no factory (shown as a row)
+ * @property {(op: import('../ops.mjs').OpSpec, shape: import('../ops.mjs').Shape, threads: number) => string | undefined} [skip]
+ *                                     why a case it has a factory for is not run (a 'skipped' row), e.g. a shape too
+ *                                     large for a JS loop
  */
 
 /** @type {Contender[]} */

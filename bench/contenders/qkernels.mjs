@@ -61,14 +61,24 @@ function gemm(d, out, tier, s, ctx, output, packed) {
   );
 }
 
-/** A fresh calibrator per call, observing x once. */
+/**
+ * A fresh calibrator per call, observing x once. Output (checked, not timed): compute()'s min, max (the observed
+ * range for minmax and movingAverage, the clipping range for the histogram methods), count and NaN count.
+ */
 function observe(options) {
   return (d, _out, tier) => {
     const { Calibrator } = qkernels();
+    let cal;
     return onTier(
       tier,
-      () => new Calibrator(options(d)).observe(d.x),
-      () => null,
+      () => {
+        cal = new Calibrator(options(d)).observe(d.x);
+      },
+      () => {
+        const r = cal.compute();
+        const counts = Float64Array.of(r.count, r.nanCount);
+        return typeof r.min === 'number' ? Float64Array.of(r.min, r.max, ...counts) : [r.min, r.max, counts];
+      },
     );
   };
 }
@@ -208,7 +218,7 @@ export default {
       return onTier(
         tier,
         () => fakeQuant(d.x, d.params, o),
-        () => out,
+        () => [out, o.mask],
       );
     },
     fakeQuantBackward(d, out, tier) {
@@ -226,17 +236,20 @@ export default {
       return onTier(
         tier,
         () => fakeQuantBackward(d.g, fakeQuant(d.x, d.params, o).mask, out),
-        () => out,
+        () => [o.output, o.mask, out],
       );
     },
     fakeQuantLearnable(d, out, tier) {
       const { fakeQuantLearnable } = qkernels();
       const y = new Float32Array(out.length);
-      const p = { ...d.params, gradFactor: 1 / Math.sqrt(out.length * 127) };
+      const p = { ...d.params, gradFactor: d.gradFactor };
+      let grads;
       return onTier(
         tier,
-        () => fakeQuantLearnable(d.x, p, y).backward(d.g, out),
-        () => out,
+        () => {
+          grads = fakeQuantLearnable(d.x, p, y).backward(d.g, out);
+        },
+        () => [y, out, Float32Array.of(grads.gradScale, grads.gradZeroPoint)],
       );
     },
     fromBFloat16(d, out, tier) {
