@@ -1,6 +1,7 @@
 // Baseline: plain JavaScript loops with qkernels' exact semantics (bit-identical output, checked on every run),
 // written the way a careful JS programmer would: no allocation per call, typed-array views made once, float32
 // rounding via Math.fround, and round-half-to-even done properly (Math.round rounds halves up, so it is not used).
+// One per op: the element-wise conversions, and the INT8 GEMM outputs and linearDynamic (small shapes only).
 
 const f32 = Math.fround;
 // Adding and subtracting 1.5 * 2^52 rounds a double to an integer, ties to even, for |v| < 2^51; larger values
@@ -104,7 +105,89 @@ export function fromBFloat16Js(h, y32) {
   for (let i = 0; i < n; i++) y32[i] = h[i] << 16;
 }
 
+// ------------------------------------------------------------------------------------------------ INT8 GEMM
+//
+// The int8Gemm definition in i-p-j order: for each row of A, one row of B at a time into n Int32Array
+// accumulators (C is exact modulo 2^32, like the addon: every product and partial sum is exact in double before
+// the store wraps it), then the addon's epilogue for float32 and requantized outputs. About 1 G ops/s in V8, so
+// the bench runs it only on the smaller shapes (JS_GEMM_MAX_OPS).
+
+/** GEMM shapes up to this many ops (2 m n k) per call get a JS-loop row (about a second a call at the limit). */
+export const JS_GEMM_MAX_OPS = 1e9;
+
+/** Row i of C = (A - za) x (B - zb) into acc: A m x k and B k x n row-major byte matrices. */
+export function gemmRowJs(a, b, i, n, k, za, zb, acc) {
+  acc.fill(0);
+  for (let p = 0, ai = i * k; p < k; p++) {
+    const av = a[ai + p] - za;
+    for (let j = 0, bp = p * n; j < n; j++) acc[j] += av * (b[bp + j] - zb);
+  }
+}
+
+/**
+ * Float32 output of one row: y = f32(C) * f32(aScale * bScale[j]) + bias[j], each operation rounded to float32
+ * (the addon's epilogue, no fused multiply-add; the store rounds the sum).
+ */
+export function gemmRowF32Js(acc, aScale, bScale, bias, y, off, n) {
+  for (let j = 0; j < n; j++) y[off + j] = f32(f32(acc[j]) * f32(aScale * bScale[j])) + bias[j];
+}
+
+/** Requantized int8 output of one row: quantize's rule on the float32 y above, with inv = f32(1 / outScale). */
+export function gemmRowS8Js(acc, aScale, bScale, bias, inv, zp, q, off, n) {
+  for (let j = 0; j < n; j++) {
+    const v = f32(f32(f32(f32(acc[j]) * f32(aScale * bScale[j])) + bias[j]) * inv);
+    const r = v !== v ? zp : v + RINT - RINT + zp;
+    q[off + j] = r < -128 ? -128 : r > 127 ? 127 : r;
+  }
+}
+
+/** int8Gemm over m rows, output 'int32', 'float32' or 'int8' (d: the bench's GEMM data, per-column scales). */
+export function gemmJs(d, m, n, k, output, acc, out) {
+  const inv = f32(1 / d.outScale);
+  const as = f32(d.aScale);
+  for (let i = 0; i < m; i++) {
+    gemmRowJs(d.a, d.b, i, n, k, d.aZeroPoint, d.bZeroPoint, acc);
+    if (output === 'int32') out.set(acc, i * n);
+    else if (output === 'float32') gemmRowF32Js(acc, as, d.bScale, d.bias, out, i * n, n);
+    else gemmRowS8Js(acc, as, d.bScale, d.bias, inv, d.outZeroPoint, out, i * n, n);
+  }
+}
+
+/**
+ * linearDynamic: each row of x quantized to uint8 over its range widened to include 0 (scale = f32(hi - lo) /
+ * 255, zero point = quantize(-lo)), times the int8 weights w (k x n), float32 output with the row's scale.
+ */
+export function linearDynamicJs(x, w, m, n, k, bScale, bias, qa, acc, y) {
+  for (let i = 0, start = 0; i < m; i++, start += k) {
+    let mn = Infinity;
+    let mx = -Infinity;
+    for (let p = start; p < start + k; p++) {
+      const v = x[p];
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const lo = mn < 0 ? mn : 0;
+    const hi = mx > 0 ? mx : 0;
+    let scale = f32(f32(hi - lo) / 255);
+    if (!(scale > 0) || !Number.isFinite(scale) || !Number.isFinite(f32(1 / scale))) scale = 1;
+    const inv = f32(1 / scale);
+    const z = f32(-lo * inv) + RINT - RINT;
+    const zp = z < 0 ? 0 : z > 255 ? 255 : z;
+    quantizeJs(x, qa, inv, zp, 0, 255, start, start + k);
+    gemmRowJs(qa, w, i, n, k, zp, 0, acc);
+    gemmRowF32Js(acc, scale, bScale, bias, y, i * n, n);
+  }
+}
+
 const u32 = (a) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+/** A GEMM op's runner: m rows of gemmJs with one row of accumulators, allocated once. */
+function gemm(output) {
+  return (d, out, _v, s) => {
+    const acc = new Int32Array(s.n);
+    return { fn: () => gemmJs(d, s.m, s.n, s.k, output, acc, out), output: () => out };
+  };
+}
 
 /** @type {import('./index.mjs').Contender} */
 export default {
@@ -114,6 +197,15 @@ export default {
   description: 'a plain JavaScript loop with the same semantics (bit-identical output)',
   async load() {
     return { version: process.version };
+  },
+  /** No row (a 'skipped' one saying why) for GEMM shapes a JS loop takes too long on, and for threads > 1. */
+  skip(op, s, threads) {
+    if (op.family !== 'gemm') return undefined;
+    if (threads > 1) return 'single-threaded (timed at 1 thread only)';
+    const ops = op.ops(s);
+    if (ops > JS_GEMM_MAX_OPS)
+      return `too slow for a JS loop (${(ops / 1e9).toFixed(1)} G ops a call; JS rows run up to ${JS_GEMM_MAX_OPS / 1e9} G ops)`;
+    return undefined;
   },
   ops: {
     quantize(d, out) {
@@ -148,6 +240,15 @@ export default {
     fromBFloat16(d, out) {
       const y32 = u32(out);
       return { fn: () => fromBFloat16Js(d.h, y32), output: () => out };
+    },
+    'gemm-s32': gemm('int32'),
+    'gemm-s32-unpacked': gemm('int32'), // nothing to pack in JS: the same loop on B as it is
+    'gemm-f32': gemm('float32'),
+    'gemm-s8': gemm('int8'),
+    linearDynamic(d, out, _v, s) {
+      const qa = new Uint8Array(s.m * s.k);
+      const acc = new Int32Array(s.n);
+      return { fn: () => linearDynamicJs(d.x, d.w, s.m, s.n, s.k, d.bScale, d.bias, qa, acc, out), output: () => out };
     },
   },
 };
