@@ -1,7 +1,8 @@
 // Baseline: plain JavaScript loops with qkernels' exact semantics (bit-identical output, checked on every run),
 // written the way a careful JS programmer would: no allocation per call, typed-array views made once, float32
 // rounding via Math.fround, and round-half-to-even done properly (Math.round rounds halves up, so it is not used).
-// One per op: the element-wise conversions, and the INT8 GEMM outputs and linearDynamic (small shapes only).
+// One per op: the element-wise conversions, the INT8 GEMM outputs and linearDynamic (small shapes only), and the
+// calibrator's min/max and histogram passes.
 
 const f32 = Math.fround;
 // Adding and subtracting 1.5 * 2^52 rounds a double to an integer, ties to even, for |v| < 2^51; larger values
@@ -179,6 +180,65 @@ export function linearDynamicJs(x, w, m, n, k, bScale, bias, qa, acc, y) {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ calibration
+
+/** Min and max (NaN skipped, -0 as +0) and the NaN count of x into out[0..2]. */
+export function minmaxJs(x, out) {
+  let mn = Infinity;
+  let mx = -Infinity;
+  let nans = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v !== v) nans++;
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  out[0] = mn + 0;
+  out[1] = mx + 0;
+  out[2] = nans;
+}
+
+/** Per-channel min and max of [outer, channels, inner] (NaN skipped, -0 as +0); returns the NaN count. */
+export function minmaxPerChannelJs(x, outer, channels, inner, mn, mx) {
+  mn.fill(Infinity);
+  mx.fill(-Infinity);
+  let nans = 0;
+  for (let o = 0, i = 0; o < outer; o++)
+    for (let c = 0; c < channels; c++) {
+      let lo = mn[c];
+      let hi = mx[c];
+      for (const end = i + inner; i < end; i++) {
+        const v = x[i];
+        if (v !== v) nans++;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      mn[c] = lo + 0;
+      mx[c] = hi + 0;
+    }
+  return nans;
+}
+
+/**
+ * Adds the histogram of x (|x| when abs) into counts: bin = trunc(clamp(f32(f32(v - lo) * scale), 0, bins - 1))
+ * with lo and scale float32 (qk::ref::hist_bin); NaN skipped and counted (returned).
+ */
+export function histogramJs(x, lo, scale, abs, counts) {
+  const top = counts.length - 1;
+  let nans = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = abs ? Math.abs(x[i]) : x[i];
+    if (v !== v) {
+      nans++;
+      continue;
+    }
+    let t = f32(f32(v - lo) * scale);
+    t = t > 0 ? t : 0;
+    counts[(t < top ? t : top) | 0]++;
+  }
+  return nans;
+}
+
 const u32 = (a) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 /** A GEMM op's runner: m rows of gemmJs with one row of accumulators, allocated once. */
@@ -188,6 +248,15 @@ function gemm(output) {
     return { fn: () => gemmJs(d, s.m, s.n, s.k, output, acc, out), output: () => out };
   };
 }
+
+/** observe() of a minmax or movingAverage calibrator on its first batch: one min/max pass. */
+function observeMinmax(d) {
+  const r = new Float64Array(3);
+  return { fn: () => minmaxJs(d.x, r), output: () => Float64Array.of(r[0], r[1], d.x.length - r[2], r[2]) };
+}
+
+const HISTOGRAM_OBSERVE = 'no loop of its own: observe() is a min/max pass and one histogram pass, the observe-minmax and histogram JS rows';
+const SEARCH = "the threshold search is JavaScript in qkernels itself (lib/calibrate/search.ts): a copy would time the same code";
 
 /** @type {import('./index.mjs').Contender} */
 export default {
@@ -206,6 +275,14 @@ export default {
     if (ops > JS_GEMM_MAX_OPS)
       return `too slow for a JS loop (${(ops / 1e9).toFixed(1)} G ops a call; JS rows run up to ${JS_GEMM_MAX_OPS / 1e9} G ops)`;
     return undefined;
+  },
+  unsupported: {
+    'observe-percentile': HISTOGRAM_OBSERVE,
+    'observe-entropy': HISTOGRAM_OBSERVE,
+    'observe-mse': HISTOGRAM_OBSERVE,
+    'compute-entropy': SEARCH,
+    'compute-mse': SEARCH,
+    'compute-percentile': SEARCH,
   },
   ops: {
     quantize(d, out) {
@@ -249,6 +326,27 @@ export default {
       const qa = new Uint8Array(s.m * s.k);
       const acc = new Int32Array(s.n);
       return { fn: () => linearDynamicJs(d.x, d.w, s.m, s.n, s.k, d.bScale, d.bias, qa, acc, out), output: () => out };
+    },
+    'observe-minmax': observeMinmax,
+    'observe-movingAverage': observeMinmax, // the first batch is taken as it is
+    'observe-per-channel'(d) {
+      const mn = new Float32Array(d.channels);
+      const mx = new Float32Array(d.channels);
+      const inner = d.x.length / d.channels;
+      let nans = 0;
+      return {
+        fn: () => {
+          nans = minmaxPerChannelJs(d.x, 1, d.channels, inner, mn, mx);
+        },
+        output: () => [mn, mx, Float64Array.of(d.x.length - nans, nans)],
+      };
+    },
+    histogram(d) {
+      const mm = new Float64Array(3);
+      minmaxJs(d.x, mm);
+      const scale = f32(2048 / Math.max(-mm[0], mm[1]));
+      const counts = new Float64Array(2048);
+      return { fn: () => histogramJs(d.x, 0, scale, true, counts.fill(0)), output: () => counts };
     },
   },
 };
