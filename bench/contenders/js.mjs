@@ -1,8 +1,8 @@
 // Baseline: plain JavaScript loops with qkernels' exact semantics (bit-identical output, checked on every run),
 // written the way a careful JS programmer would: no allocation per call, typed-array views made once, float32
 // rounding via Math.fround, and round-half-to-even done properly (Math.round rounds halves up, so it is not used).
-// One per op: the element-wise conversions, the INT8 GEMM outputs and linearDynamic (small shapes only), and the
-// calibrator's min/max and histogram passes.
+// One per op: the element-wise conversions, the INT8 GEMM outputs and linearDynamic (small shapes only), the
+// calibrator's min/max and histogram passes, and fake quantization forward, backward and learnable (LSQ).
 
 const f32 = Math.fround;
 // Adding and subtracting 1.5 * 2^52 rounds a double to an integer, ties to even, for |v| < 2^51; larger values
@@ -239,6 +239,78 @@ export function histogramJs(x, lo, scale, abs, counts) {
   return nans;
 }
 
+// ------------------------------------------------------------------------------------------------ fake quant
+
+/**
+ * fakeQuant forward with its mask: q = f32(nearbyint(f32(x * inv)) + zp), mask = qmin <= q <= qmax,
+ * y = (clamp(q) - zp) * scale (float32); NaN x gives NaN with mask 0.
+ */
+export function fakeQuantJs(x, y, mask, scale, inv, zp, qmin, qmax) {
+  for (let i = 0; i < x.length; i++) {
+    const v = f32(x[i] * inv);
+    if (v !== v) {
+      mask[i] = 0;
+      y[i] = v;
+      continue;
+    }
+    const q = f32(v + RINT - RINT + zp);
+    const inside = q >= qmin && q <= qmax;
+    mask[i] = inside ? 1 : 0;
+    y[i] = ((inside ? q : q < qmin ? qmin : qmax) - zp) * scale;
+  }
+}
+
+/** The straight-through gradient: g where mask is set, g * 0 elsewhere. */
+export function fakeQuantBackwardJs(g, mask, out) {
+  for (let i = 0; i < g.length; i++) out[i] = mask[i] !== 0 ? g[i] : g[i] * 0;
+}
+
+/**
+ * fmaf(a, b, c) for float32 a, b, c: a * b is exact in double, so s = a * b + c has one rounding, whose error e
+ * (TwoSum) is exact. Rounding s to float32 is then correct unless s landed exactly on a float32 midpoint (the
+ * only case where rounding twice differs from rounding once); there the exact sum lies on e's side of it.
+ */
+function fmaf(a, b, c) {
+  const p = a * b;
+  const s = p + c;
+  const bs = s - p;
+  const e = p - (s - bs) + (c - bs);
+  const r = f32(s);
+  if (e === 0 || r === s) return r;
+  const o = 2 * s - r; // the other float32 neighbour when s is their midpoint
+  if (f32(o) !== o) return r;
+  return e > 0 ? Math.max(r, o) : Math.min(r, o);
+}
+
+/**
+ * The learnable (LSQ) backward per tensor: gradX into dx, and the gradScale and gradZeroPoint sums into
+ * sums[0..1], with q = nearbyint(fmaf(x, inv, zp)) and each term as qk::ref::lsq_grad_one (float32 operations);
+ * term i is added in double to lane i % 16 of `lanes` (Float64Array(32): scale lanes, then zero-point lanes),
+ * the lanes summed in order (the addon's fixed order).
+ */
+export function lsqBackwardJs(x, dy, dx, scale, inv, zp, qmin, qmax, gf, lanes, sums) {
+  lanes.fill(0);
+  for (let i = 0; i < x.length; i++) {
+    const q = fmaf(x[i], inv, zp) + RINT - RINT;
+    const g = dy[i];
+    const inside = q >= qmin && q <= qmax;
+    dx[i] = inside ? g : g * 0;
+    const lane = i & 15;
+    if (q < qmin || q > qmax) {
+      lanes[lane] += f32(f32(g * (q < qmin ? qmin - zp : qmax - zp)) * gf);
+      lanes[16 + lane] += f32(f32(f32(-g) * scale) * gf);
+    } else lanes[lane] += f32(f32(f32(g * fmaf((inside ? q : qmax) - zp, scale, -x[i])) * inv) * gf);
+  }
+  let s = lanes[0];
+  let z = lanes[16];
+  for (let j = 1; j < 16; j++) {
+    s += lanes[j];
+    z += lanes[16 + j];
+  }
+  sums[0] = s;
+  sums[1] = z;
+}
+
 const u32 = (a) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 /** A GEMM op's runner: m rows of gemmJs with one row of accumulators, allocated once. */
@@ -253,6 +325,13 @@ function gemm(output) {
 function observeMinmax(d) {
   const r = new Float64Array(3);
   return { fn: () => minmaxJs(d.x, r), output: () => Float64Array.of(r[0], r[1], d.x.length - r[2], r[2]) };
+}
+
+/** The fake-quant parameters as the addon takes them: float32 scale and its float32 reciprocal. */
+function fqParams(d) {
+  const p = d.params;
+  const scale = f32(p.scale);
+  return { scale, inv: f32(1 / scale), zp: p.zeroPoint ?? 0, qmin: p.quantMin, qmax: p.quantMax };
 }
 
 const HISTOGRAM_OBSERVE = 'no loop of its own: observe() is a min/max pass and one histogram pass, the observe-minmax and histogram JS rows';
@@ -347,6 +426,52 @@ export default {
       const scale = f32(2048 / Math.max(-mm[0], mm[1]));
       const counts = new Float64Array(2048);
       return { fn: () => histogramJs(d.x, 0, scale, true, counts.fill(0)), output: () => counts };
+    },
+    fakeQuant(d, out) {
+      const { scale, inv, zp, qmin, qmax } = fqParams(d);
+      const mask = new Uint8Array(out.length);
+      return { fn: () => fakeQuantJs(d.x, out, mask, scale, inv, zp, qmin, qmax), output: () => [out, mask] };
+    },
+    fakeQuantBackward(d, out) {
+      const { scale, inv, zp, qmin, qmax } = fqParams(d);
+      const mask = new Uint8Array(out.length);
+      fakeQuantJs(d.x, new Float32Array(out.length), mask, scale, inv, zp, qmin, qmax);
+      return { fn: () => fakeQuantBackwardJs(d.g, mask, out), output: () => out };
+    },
+    'fakeQuant-fwd-bwd'(d, out) {
+      const { scale, inv, zp, qmin, qmax } = fqParams(d);
+      const y = new Float32Array(out.length);
+      const mask = new Uint8Array(out.length);
+      return {
+        fn: () => {
+          fakeQuantJs(d.x, y, mask, scale, inv, zp, qmin, qmax);
+          fakeQuantBackwardJs(d.g, mask, out);
+        },
+        output: () => [y, mask, out],
+      };
+    },
+    fakeQuantLearnable(d, out) {
+      const { scale, inv, qmin, qmax } = fqParams(d);
+      // The zero point as fakeQuantLearnable resolves it: rounded half to even for the forward, PyTorch's
+      // trunc(clamp(zp + 0.5)) for the per-tensor backward.
+      const zf = f32(d.params.zeroPoint ?? 0);
+      const clamp = (v) => Math.min(Math.max(v, qmin), qmax);
+      const zpForward = clamp(zf + RINT - RINT) + 0;
+      const zpBackward = Math.trunc(clamp(f32(zf + 0.5))) + 0;
+      const gf = f32(d.gradFactor);
+      const y = new Float32Array(out.length);
+      const mask = new Uint8Array(out.length);
+      const lanes = new Float64Array(32);
+      const sums = new Float64Array(2);
+      const grads = new Float32Array(2); // gradScale, gradZeroPoint: the sums rounded to float32
+      return {
+        fn: () => {
+          fakeQuantJs(d.x, y, mask, scale, inv, zpForward, qmin, qmax);
+          lsqBackwardJs(d.x, d.g, out, scale, inv, zpBackward, qmin, qmax, gf, lanes, sums);
+          grads.set(sums);
+        },
+        output: () => [y, out, grads],
+      };
     },
   },
 };
