@@ -345,8 +345,9 @@ export function gemmChart(op, rows, subtitle) {
 }
 
 /**
- * The cross-op summaries: INT8 GEMM vs onnxruntime-node and sgemm, linearDynamic vs int8Gemm (the issue's
- * within-10% target), and the calibration / fake-quant rows vs PyTorch. Empty when none of those ops ran.
+ * The cross-op summaries: INT8 GEMM vs onnxruntime-node, sgemm and the JS loop, linearDynamic vs int8Gemm (the
+ * issue's within-10% target), and the calibration / fake-quant rows vs PyTorch and the JS loop. Empty when none
+ * of those ops ran.
  * @param {Row[]} rows every row of the run
  * @param {string} tier the default tier
  */
@@ -364,6 +365,7 @@ export function summaries(rows, tier) {
       const un = find('gemm-s32-unpacked', r.shape, r.threads, qk);
       const f = find('gemm-f32', r.shape, r.threads, qk);
       const q8 = find('gemm-s8', r.shape, r.threads, qk);
+      const js = find('gemm-s32', r.shape, r.threads, (x) => x.contender === 'js');
       return [
         r.shape,
         String(r.threads),
@@ -378,13 +380,15 @@ export function summaries(rows, tier) {
         ort?.check ? (ort.check.identical ? 'exact' : ort.check.explainedBy === 'ORT u8 x s8 int16 saturation' ? 'inexact (int16 sat.)' : 'DIFFERS') : '—',
         sg ? sig(sg.gops) : '—',
         sg ? `${(r.gops / sg.gops).toFixed(2)}×` : '—',
+        js ? sig(js.gops) : '—',
+        js ? `${(r.gops / js.gops).toFixed(0)}×` : '—',
       ];
     });
     parts.push(
       `#### INT8 GEMM summary (qkernels ${tier}, u8 x s8 with zero points; GOPS = 2 m n k / time)\n\n${markdownTable(
-        ['shape MxNxK', 'thr', 'int32 packed', '% of peak', 'int32 unpacked', 'f32 out', 's8 out', 'm=1 weights GB/s (% of copy)', 'ORT MatMulInteger', 'qk / ORT', 'ORT int32', 'sgemm GFLOPS', 'int8 / float'],
+        ['shape MxNxK', 'thr', 'int32 packed', '% of peak', 'int32 unpacked', 'f32 out', 's8 out', 'm=1 weights GB/s (% of copy)', 'ORT MatMulInteger', 'qk / ORT', 'ORT int32', 'sgemm GFLOPS', 'int8 / float', 'JS loop', 'qk / JS'],
         body,
-        [true, true, true, true, true, true, true, true, true, true, false, true, true],
+        [true, true, true, true, true, true, true, true, true, true, false, true, true, true, true],
       )}\n`,
     );
   }
@@ -419,6 +423,7 @@ export function summaries(rows, tier) {
   if (vsTorch.length) {
     const body = vsTorch.map((r) => {
       const t = find(r.op, r.shape, r.threads, (x) => x.contender === 'pytorch');
+      const js = find(r.op, r.shape, r.threads, (x) => x.contender === 'js');
       return [
         r.op,
         r.shape,
@@ -426,13 +431,15 @@ export function summaries(rows, tier) {
         r.bytes ? `${sig(r.gbPerSec)} (${fixed(r.pctOfCopy, 0)}%)` : '—',
         t ? `${formatTime(t.stats.median)} (${t.note})` : '—',
         t ? `${(t.stats.median / r.stats.median).toFixed(1)}×` : '—',
+        js ? formatTime(js.stats.median) : '—',
+        js ? `${(js.stats.median / r.stats.median).toFixed(1)}×` : '—',
       ];
     });
     parts.push(
-      `#### calibration and fake quantization vs PyTorch (1 thread)\n\n${markdownTable(
-        ['op', 'size', 'qkernels', 'GB/s (% of copy)', 'PyTorch', 'speedup'],
+      `#### calibration and fake quantization vs PyTorch (1 thread) and a JS loop\n\n${markdownTable(
+        ['op', 'size', 'qkernels', 'GB/s (% of copy)', 'PyTorch', 'speedup', 'JS loop', 'speedup'],
         body,
-        [false, true, true, true, false, true],
+        [false, true, true, true, false, true, true, true],
       )}\n`,
     );
   }
