@@ -39,7 +39,7 @@
       ],
       'dependencies': ['qk_scalar'],
       'conditions': [
-        ['target_arch=="x64"', {'dependencies': ['qk_avx2', 'qk_avx512']}],
+        ['target_arch=="x64"', {'dependencies': ['qk_avx2', 'qk_avx512', 'qk_amx']}],
         ['target_arch=="arm64"', {'dependencies': ['qk_neon', 'qk_neondot']}],
       ],
     },
@@ -59,6 +59,17 @@
           'target_name': 'qk_avx512',
           'type': 'static_library',
           'sources': ['<!@(node -p "require(\'./native/sources.json\').avx512.join(\' \')")'],
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq',
+                        '-mavx512vnni'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw',
+                                                      '-mavx512vl', '-mavx512dq', '-mavx512vnni']},
+          'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/arch:AVX512']}},
+        },
+        {
+          # AMX tiles through inline assembly (qk/amx.h); the rest of the tier is compiled like avx512.
+          'target_name': 'qk_amx',
+          'type': 'static_library',
+          'sources': ['<!@(node -p "require(\'./native/sources.json\').amx.join(\' \')")'],
           'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq',
                         '-mavx512vnni'],
           'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512bw',

@@ -265,6 +265,7 @@ export const GEMM_QUICK_SHAPES = [g(256, 256, 256), g(1, 4096, 4096)];
 export const GEMM_PEAK = {
   avx2: 'avx2:vpmaddwd+vpaddd',
   avx512: 'avx512:vpdpbusd',
+  amx: 'amx:tdpbusd',
   neon: 'neon:smlal',
   'neon-dotprod': 'neon:sdot',
 };

@@ -319,7 +319,7 @@ async function main() {
     `tiers: ${cpu.isas.join(', ')} (default ${defaultTier})`,
     `Node ${env.node} (V8 ${env.v8})`,
     `threads: ${opts.threads ? opts.threads.join(', ') : `GEMM ops 1 and ${os.availableParallelism()}, others 1`} (qkernels' GEMM via setNumThreads, onnxruntime-node's intraOpNumThreads; the other qkernels ops are single-threaded; PyTorch runs with 1 thread)`,
-    `peaks per core (register-only loops of each instruction sequence, best of 3): ${peakLine}. % of peak uses the sequence the tier's int8 GEMM kernel runs (avx2: vpmaddwd+vpaddd, avx512: vpdpbusd, neon: smlal, neon-dotprod: sdot) times the thread count; vpmaddubsw+vpmaddwd+vpaddd is what a non-exact AVX2 path (u8 x s8 pairs saturating in int16) could reach`,
+    `peaks per core (register-only loops of each instruction sequence, best of 3): ${peakLine}. % of peak uses the sequence the tier's int8 GEMM kernel runs (avx2: vpmaddwd+vpaddd, avx512: vpdpbusd, amx: tdpbusd, neon: smlal, neon-dotprod: sdot) times the thread count; vpmaddubsw+vpmaddwd+vpaddd is what a non-exact AVX2 path (u8 x s8 pairs saturating in int16) could reach`,
     `peers: ${CONTENDERS.filter((c) => c.kind === 'peer')
       .map((c) => {
         const l = loaded.get(c.id);

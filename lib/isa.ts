@@ -3,7 +3,7 @@ import { native } from './native';
 import { requireOneOf } from './validate';
 
 /** Every tier name qkernels knows, on any architecture. */
-export const ISAS = ['scalar', 'avx2', 'avx512', 'neon', 'neon-dotprod'] as const;
+export const ISAS = ['scalar', 'avx2', 'avx512', 'amx', 'neon', 'neon-dotprod'] as const;
 export type Isa = (typeof ISAS)[number];
 
 export interface CpuInfo {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Native kernel tests (no Node), three steps, each built with plain cmake (QK_TESTS_ONLY) under build-native/:
-#   a) native      Release -O2 build + ctest: every tier of this CPU against scalar (test_kernels) and the
-#                  AVX-512 tier compiled against SIMDe (test_kernels_emu), so it is tested on AVX2-only machines
+#   a) native      Release -O2 build + ctest: every tier of this CPU against scalar (test_kernels), and the
+#                  AVX-512 tier compiled against SIMDe plus the AMX tier against qk/amx.h's tile emulation
+#                  (test_kernels_emu), so both are tested on machines without them; then a check that no tier
+#                  object defines a weak symbol (one copy would serve every tier)
 #   b) sanitizers  the same under AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, no recovery)
 #   c) aarch64     cross build with aarch64-linux-gnu-g++ (cmake/aarch64-linux-gnu.cmake) run under qemu-user:
 #                  -cpu max must detect neon-dotprod, neon and scalar; -cpu cortex-a53 (no dot product) only
@@ -93,6 +95,24 @@ run_program() {
   rm -f "$log"
 }
 
+# check_tier_symbols <build dir> <nm>: a tier's object files may define no weak symbols. An inline function or
+# template instantiated in two tiers' translation units is one weak symbol to the linker, which keeps one copy for
+# every caller: the AVX-512 copy could then run in the avx2 or scalar tier (SIGILL on CPUs without it). Headers that
+# tiers compile give such code internal linkage instead (an unnamed namespace, see qk/gemm_epilogue.h).
+check_tier_symbols() {
+  local dir=$1 nm=$2 bad
+  bad=$(find "$dir/CMakeFiles" -path '*CMakeFiles/qk_*.dir/native/kernels/*' -name '*.o' -print0 |
+    xargs -0 -r "$nm" -C --defined-only -A 2>/dev/null | grep -E ' [WVu] ' || true)
+  if [[ -n $bad ]]; then
+    echo "FAIL: weak symbols in tier objects (give them internal linkage):"
+    echo "$bad" | head -20
+    step_failed=$((step_failed + 1))
+  else
+    echo "ok: no weak symbols in the tier objects of $dir"
+    step_passed=$((step_passed + 1))
+  fi
+}
+
 begin_step() {
   step_passed=0
   step_failed=0
@@ -109,8 +129,9 @@ end_step() {
 }
 
 # ---- a) native ---------------------------------------------------------------------------------------------------
-begin_step "a) native: Release -O2, ctest (test_kernels + SIMDe-emulated avx512 test_kernels_emu)"
-build_and_ctest "$OUT/release" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
+begin_step "a) native: Release -O2, ctest (test_kernels + test_kernels_emu: avx512 under SIMDe, amx emulated)"
+build_and_ctest "$OUT/release" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" &&
+  check_tier_symbols "$OUT/release" nm
 end_step
 
 # ---- b) sanitizers -----------------------------------------------------------------------------------------------
@@ -134,6 +155,7 @@ if [[ -n $missing ]]; then
 elif build_and_ctest "$OUT/aarch64" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
   -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
   -DQK_TEST_EXPECT_TIERS=neon-dotprod,neon,scalar; then
+  check_tier_symbols "$OUT/aarch64" aarch64-linux-gnu-nm
   # A core without the dot product: detection must leave exactly neon and scalar (and neon must still match).
   QK_EXPECT_TIERS=neon,scalar run_program "cortex-a53, no dotprod" \
     qemu-aarch64 -cpu cortex-a53 -L /usr/aarch64-linux-gnu "$OUT/aarch64/test_kernels"

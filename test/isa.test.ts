@@ -22,6 +22,8 @@ t.test('cpuInfo', async (t) => {
       ['avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512vnni'].every((f) => info.features.includes(f)),
       'avx512 tier iff F/BW/VL/DQ/VNNI',
     );
+    // amx also needs the kernel's permission to use the tile state (arch_prctl on Linux), so only one direction.
+    if (info.isas.includes('amx')) t.ok(info.isas.includes('avx512') && info.features.includes('amx-int8'), 'amx tier only with avx512 and AMX-INT8');
   }
   if (info.arch === 'arm64') t.ok(info.isas.includes('neon'), 'arm64 always has neon');
 });
@@ -37,7 +39,7 @@ t.test('setIsa and withIsa', async (t) => {
   t.equal(setIsa('scalar'), best, 'setIsa returns the previous tier');
   t.equal(getIsa(), 'scalar');
   setIsa(best);
-  t.throws(() => setIsa('sse9' as never), { constructor: RangeError, message: /one of 'scalar', 'avx2', 'avx512', 'neon', 'neon-dotprod' for isa, received string "sse9"/ });
+  t.throws(() => setIsa('sse9' as never), { constructor: RangeError, message: /one of 'scalar', 'avx2', 'avx512', 'amx', 'neon', 'neon-dotprod' for isa, received string "sse9"/ });
   t.throws(() => setIsa(3 as never), { constructor: TypeError, message: /for isa, received number 3/ });
   for (const isa of ISAS)
     if (!AVAILABLE.includes(isa))

@@ -26,7 +26,7 @@ t.test('native/sources.json lists every .cc file exactly once, in its tier list'
       t.ok(fs.existsSync(path.join(root, f)), `${f} exists`);
     }
   }
-  const tierDirs: Record<string, string> = { scalar: 'scalar', avx2: 'avx2', avx512: 'avx512', neon: 'neon', neondot: 'neondot' };
+  const tierDirs: Record<string, string> = { scalar: 'scalar', avx2: 'avx2', avx512: 'avx512', amx: 'amx', neon: 'neon', neondot: 'neondot' };
   for (const file of walk(path.join(root, 'native')).filter((f) => f.endsWith('.cc'))) {
     const rel = path.relative(root, file).split(path.sep).join('/');
     t.ok(listed.has(rel), `${rel} is in native/sources.json`);

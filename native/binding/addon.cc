@@ -48,7 +48,7 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   qk::Isa isa;
   if (!qk::parse_isa(name.c_str(), &isa)) {
     throw_range(env, "unknown ISA tier '" + name +
-                         "'; tiers are scalar, avx2, avx512, neon, neon-dotprod; available here: " + available_list());
+                         "'; tiers are scalar, avx2, avx512, amx, neon, neon-dotprod; available here: " + available_list());
     return env.Undefined();
   }
   if (!qk::isa_available(isa)) {
@@ -72,6 +72,7 @@ std::vector<const qk::PeakBench*> peak_list() {
 #if defined(__x86_64__) || defined(_M_X64)
   if (qk::isa_available(qk::Isa::Avx2)) add(qk::peaks_avx2);
   if (qk::isa_available(qk::Isa::Avx512)) add(qk::peaks_avx512);
+  if (qk::isa_available(qk::Isa::Amx)) add(qk::peaks_amx);
 #elif defined(__aarch64__) || defined(_M_ARM64)
   add(qk::peaks_neon);
   if (qk::isa_available(qk::Isa::NeonDot)) add(qk::peaks_neondot);

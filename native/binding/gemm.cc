@@ -253,7 +253,7 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
   const bool trans_b = info[3].ToBoolean().Value();
   auto* packed = new qk::PackedB(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n);
   // Pack for the active tier now, so the first gemm call does not pay for it.
-  if (const qk::GemmUkernel* uk = qk::active().gemm) packed->panels(uk);
+  if (const qk::GemmUkernel* uk = qk::active().gemm) packed->panels(uk, qk::num_threads());
   const int64_t bytes = static_cast<int64_t>(k * n * 2);
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::External<qk::PackedB>::New(env, packed, [bytes](Napi::Env e, qk::PackedB* p) {

@@ -13,6 +13,10 @@
 #else
 #include <cpuid.h>
 #endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__) || defined(_M_ARM64)
 #define QK_ARM64 1
 #if defined(__linux__)
@@ -29,6 +33,7 @@ const char* isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Amx: return "amx";
     case Isa::Neon: return "neon";
     case Isa::NeonDot: return "neon-dotprod";
     default: return "unknown";
@@ -70,6 +75,19 @@ unsigned long long xgetbv0() {
   unsigned lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (static_cast<unsigned long long>(hi) << 32) | lo;
+#endif
+}
+
+// Linux enables the AMX tile data state per process on request (arch_prctl ARCH_REQ_XCOMP_PERM, kernel 5.16+);
+// without the permission the first tile instruction raises SIGILL. The amx tier is offered only once granted.
+bool amx_permitted() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr int kArchGetXcompPerm = 0x1022, kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) return false;
+  unsigned long long perm = 0;
+  return syscall(SYS_arch_prctl, kArchGetXcompPerm, &perm) == 0 && ((perm >> kXfeatureXtiledata) & 1);
+#else
+  return false;  // other systems: not offered (Windows and macOS would need their own enabling)
 #endif
 }
 
@@ -126,10 +144,11 @@ void detect(Detected& d) {
   const bool vnni = add(a512f && ((ecx7 >> 11) & 1), "avx512vnni");
   add(a512f && ((eax71 >> 5) & 1), "avx512bf16");
   add(a512f && ((edx7 >> 23) & 1), "avx512fp16");
-  add(os_amx && ((edx7 >> 25) & 1), "amx-int8");
+  const bool amx = add(os_amx && ((edx7 >> 24) & 1) && ((edx7 >> 25) & 1), "amx-int8");
   const bool t_avx2 = avx2 && fma && f16c;
   d.tier[static_cast<int>(Isa::Avx2)] = t_avx2;
   d.tier[static_cast<int>(Isa::Avx512)] = t_avx2 && a512f && a512bw && a512vl && a512dq && vnni;
+  d.tier[static_cast<int>(Isa::Amx)] = d.tier[static_cast<int>(Isa::Avx512)] && amx && amx_permitted();
 }
 #elif QK_ARM64
 void detect(Detected& d) {
@@ -187,6 +206,7 @@ void emulate_tiers(Detected& d) {
     b = e + 1;
   }
   if (!d.tier[static_cast<int>(Isa::Avx2)]) d.tier[static_cast<int>(Isa::Avx512)] = false;  // built on avx2
+  if (!d.tier[static_cast<int>(Isa::Avx512)]) d.tier[static_cast<int>(Isa::Amx)] = false;   // built on avx512
 }
 #endif
 
@@ -214,6 +234,10 @@ struct Tables {
       if (det.tier[static_cast<int>(Isa::Avx512)]) {
         fill_avx512(k);
         set(Isa::Avx512, k);
+        if (det.tier[static_cast<int>(Isa::Amx)]) {
+          fill_amx(k);
+          set(Isa::Amx, k);
+        }
       }
     }
 #elif QK_ARM64

@@ -1,10 +1,14 @@
-// qkernels: the INT8 GEMM driver. Packs B into column panels (once per PackedB and tier) and A into row
-// panels, runs the tier's micro-kernel over the tile grid on the thread pool, then applies the zero-point
-// corrections and the output epilogue in shared code, so every tier produces identical outputs.
+// qkernels: the INT8 GEMM driver. Packs B into column panels (once per PackedB and tier), splits C into tasks of
+// up to mc rows x nc columns run on the thread pool, walks k in blocks of kc inside each task (a B panel's k block
+// stays in L1 across the task's row tiles, the task's A block in L2), runs the tier's micro-kernel on each tile
+// and applies the zero-point corrections and the output epilogue in shared code after the last k block, so every
+// tier produces identical outputs.
 #include "qk/gemm_driver.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "qk/convert.h"
@@ -17,9 +21,49 @@ namespace {
 // Below this many multiply-adds a call stays on one thread (waking workers costs more than it saves).
 constexpr double kMinMacsPerThread = 1 << 20;
 
+// The largest mr x nr tile of any tier (the kernel writes the last k block's tile here for the epilogue).
+constexpr size_t kMaxTile = 32 * 64;
+
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
+int threads_for(size_t m, size_t n, size_t k, int threads) {
+  const double macs = static_cast<double>(m) * n * std::max<size_t>(k, 1);
+  return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, macs / kMinMacsPerThread)));
+}
+
+// Grow-only per-thread scratch (k-block accumulators, packed A): reused across calls, so a call does not pay page
+// faults for fresh memory. 64-byte aligned.
+class Scratch {
+ public:
+  void* get(size_t bytes) {
+    if (bytes > size_ || ptr_ == nullptr) {
+      std::free(ptr_);
+      size_ = std::max<size_t>({bytes, size_ * 2, 64});
+      ptr_ = std::aligned_alloc(64, round_up(size_, 64));
+      if (ptr_ == nullptr) size_ = 0;
+    }
+    return ptr_;
+  }
+  ~Scratch() { std::free(ptr_); }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+thread_local Scratch t_acc, t_apack;
+
 }  // namespace
+
+AlignedBytes::~AlignedBytes() { std::free(ptr_); }
+
+void AlignedBytes::assign(size_t n) {
+  std::free(ptr_);
+  size_ = std::max<size_t>(n, 1);
+  ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, round_up(size_, 64)));
+  if (ptr_ == nullptr) std::abort();  // like std::vector's bad_alloc in a build without exceptions
+  std::memset(ptr_, 0, size_);
+}
 
 void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed) {
   if (g.m == 0 || g.n == 0) return;
@@ -42,19 +86,20 @@ void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, b
 }
 
 void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
-                   PackedPanels* out) {
+                   PackedPanels* out, int threads) {
   out->uk = uk;
   out->kpad = round_up(k, static_cast<size_t>(uk->kr));
   out->panels = (n + uk->nr - 1) / uk->nr;
   out->panel_bytes = uk->b_panel_bytes(out->kpad);
   // At least one byte: with k = 0 the panels are empty, and a null data() would reach pack_b's memset (UB).
-  out->data.assign(std::max<size_t>(out->panels * out->panel_bytes, 1), 0);
+  out->data.assign(out->panels * out->panel_bytes);
   out->colsum.assign(out->panels * uk->nr, 0);
-  for (size_t p = 0; p < out->panels; ++p) {
+  const int t = threads_for(1, n, k, threads);
+  parallel_for(out->panels, t, [&](size_t p) {
     const size_t j0 = p * uk->nr, cols = std::min<size_t>(uk->nr, n - j0);
     uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, k, out->data.data() + p * out->panel_bytes,
                out->colsum.data() + j0);
-  }
+  });
 }
 
 PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
@@ -73,19 +118,19 @@ PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k
     }
 }
 
-const PackedPanels& PackedB::panels(const GemmUkernel* uk) {
+const PackedPanels& PackedB::panels(const GemmUkernel* uk, int threads) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& p : packs_)
     if (p && p->uk == uk) return *p;
   for (auto& p : packs_)
     if (!p) {
       p = std::make_unique<PackedPanels>();
-      pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, p.get());
+      pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, p.get(), threads);
       return *p;
     }
   // More micro-kernel families than slots cannot happen (one per tier); replace the first to stay safe.
   packs_[0] = std::make_unique<PackedPanels>();
-  pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, packs_[0].get());
+  pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, packs_[0].get(), threads);
   return *packs_[0];
 }
 
@@ -93,19 +138,19 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           PackedB* packed, int threads) {
   if (g.m == 0 || g.n == 0) return;
   const GemmUkernel* uk = kt.gemm;
+  const size_t m = g.m, n = g.n, k = g.k;
+  const int t = threads_for(m, n, k, threads);
   if (uk == nullptr) {  // the scalar tier: the reference loops, split by rows
     if (packed) {
       b = packed->values();
       rs = packed->n();
       cs = 1;
     }
-    const double macs = static_cast<double>(g.m) * g.n * std::max<size_t>(g.k, 1);
-    const int t = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
-    const size_t rows_per = (g.m + t - 1) / t;
-    parallel_for((g.m + rows_per - 1) / rows_per, t, [&](size_t task) {
+    const size_t rows_per = (m + t - 1) / t;
+    parallel_for((m + rows_per - 1) / rows_per, t, [&](size_t task) {
       GemmArgs part = g;
       const size_t i0 = task * rows_per;
-      part.m = std::min(rows_per, g.m - i0);
+      part.m = std::min(rows_per, m - i0);
       part.a = g.a + i0 * g.lda;
       part.za = g.za + i0 * g.za_step;
       if (g.a_scale) part.a_scale = g.a_scale + i0 * g.a_scale_step;
@@ -118,59 +163,144 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   PackedPanels local;
   const PackedPanels* pb;
-  if (packed) pb = &packed->panels(uk);
+  if (packed) pb = &packed->panels(uk, threads);
   else {
-    pack_b_panels(uk, b, rs, cs, b_signed, g.k, g.n, &local);
+    pack_b_panels(uk, b, rs, cs, b_signed, k, n, &local, t);
     pb = &local;
   }
-  const size_t mr = uk->mr, nr = uk->nr, kpad = pb->kpad;
-  const size_t row_panels = (g.m + mr - 1) / mr, col_panels = pb->panels;
+  const size_t mr = uk->mr, nr = uk->nr, kr = uk->kr;
+  if (mr * nr > kMaxTile) std::abort();  // a tier's tile must fit the epilogue buffer
+  const size_t panels = pb->panels;
+  const bool direct = uk->pack_a == nullptr;
 
-  // Pack all of A once (row panels are reused for every column panel).
-  const size_t a_bytes = uk->a_panel_bytes(kpad);
-  std::vector<uint8_t> apack(std::max<size_t>(row_panels * a_bytes, 1));  // non-null even when k = 0
-  std::vector<int32_t> rowsum(row_panels * mr, 0);
-  const double macs = static_cast<double>(g.m) * g.n * std::max<size_t>(g.k, 1);
-  const int t = static_cast<int>(std::min<double>(threads, std::max(1.0, macs / kMinMacsPerThread)));
-  parallel_for(row_panels, t, [&](size_t ip) {
-    const size_t i0 = ip * mr;
-    uk->pack_a(g.a + i0 * g.lda, g.lda, g.a_signed, std::min(mr, g.m - i0), g.k, apack.data() + ip * a_bytes,
-               rowsum.data() + i0);
-  });
+  // k blocks of equal size (a multiple of kr), at most uk->kc; k = 0 still runs one (empty) block.
+  const size_t kpad = pb->kpad;
+  static const size_t ekc = getenv("QK_KC") ? atoi(getenv("QK_KC")) : 0, emc = getenv("QK_MC") ? atoi(getenv("QK_MC")) : 0, enc = getenv("QK_NC") ? atoi(getenv("QK_NC")) : 0;  // TUNING
+  const size_t ukc = ekc ? ekc : uk->kc, umc = emc ? emc : uk->mc, unc = enc ? enc : uk->nc;  // TUNING
+  const size_t kc_max = ukc ? std::min(ukc, std::max(kpad, kr)) : std::max(kpad, kr);
+  const size_t kblocks = std::max<size_t>(1, (kpad + kc_max - 1) / kc_max);
+  const size_t kc = round_up((kpad + kblocks - 1) / kblocks, kr);
 
-  // Correction terms (see qk/gemm.h): per column B0[j] and colsum[j] - k * B0[j], per row A0[i]; all modulo 2^32.
+  // The A operand a direct kernel reads: A itself, or a flipped copy; plus a zero-padded copy of the last row
+  // panel wherever the kernel's reads would leave A's memory.
+  const uint8_t* a = g.a;
+  size_t lda = g.lda;
+  bool a_signed = g.a_signed;
+  AlignedBytes acopy, atail;
+  size_t tail_row0 = m, tail_lda = 0;
+  if (direct) {
+    const uint8_t flip = uk->a_xor[g.a_signed ? 0 : 1];
+    const size_t align = std::max<size_t>(uk->a_align, 1);
+    const size_t kread = round_up(std::max<size_t>(k, 1), std::max<size_t>(uk->a_read_k, align));
+    const bool misaligned = align > 1 && (reinterpret_cast<uintptr_t>(g.a) % align != 0 || g.lda % align != 0);
+    if (flip || misaligned) {
+      const size_t rows = uk->a_full_rows ? round_up(m, mr) : m;
+      acopy.assign(rows * kread);
+      parallel_for(m, std::min<int>(t, static_cast<int>(m)), [&](size_t i) {
+        const uint8_t* src = g.a + i * g.lda;
+        uint8_t* dst = acopy.data() + i * kread;
+        if (flip)
+          for (size_t p = 0; p < k; ++p) dst[p] = src[p] ^ flip;
+        else if (k)
+          std::memcpy(dst, src, k);
+      });
+      a = acopy.data();
+      lda = kread;
+      if (flip) a_signed = !a_signed;  // the sign-bit flip maps int8 to uint8 (a + 128) and uint8 to int8 (a - 128)
+    } else {
+      // Row i's reads end at byte i * lda + kread of A, which holds (m - 1) * lda + k bytes: rows from `unsafe` on
+      // would read past it, and with a_full_rows a partial last panel reads rows that do not exist.
+      const size_t bytes = (m - 1) * g.lda + k;
+      size_t unsafe = kread <= k ? m : (bytes >= kread ? (bytes - kread) / g.lda + 1 : 0);
+      if (uk->a_full_rows && m % mr != 0) unsafe = std::min(unsafe, (m - 1) / mr * mr);
+      if (unsafe < m) {
+        tail_row0 = unsafe / mr * mr;
+        tail_lda = kread;
+        atail.assign(round_up(m - tail_row0, mr) * kread);
+        if (k)
+          for (size_t i = tail_row0; i < m; ++i)
+            std::memcpy(atail.data() + (i - tail_row0) * kread, g.a + i * g.lda, k);
+      }
+    }
+  }
+
+  // Correction terms (see qk/gemm.h): per column B0[j] and colsum[j] - k * B0[j], per row A0[i] and rowsum(a~)[i];
+  // all modulo 2^32. Row sums are only needed where some B0[j] is not 0.
   const int32_t sa = uk->sa[g.a_signed ? 0 : 1], sb = uk->sb[b_signed ? 0 : 1];
-  const uint32_t ku = u(static_cast<int64_t>(g.k));
-  std::vector<uint32_t> b0(g.n), csk(g.n), a0(row_panels * mr, 0);
-  for (size_t j = 0; j < g.n; ++j) {
+  const uint32_t ku = u(static_cast<int64_t>(k));
+  std::vector<uint32_t> b0(n), csk(n), a0(m), rsum(m, 0);
+  bool need_rowsum = false;
+  for (size_t j = 0; j < n; ++j) {
     b0[j] = u(static_cast<int64_t>(g.zb[j * g.zb_step]) - sb);
     csk[j] = static_cast<uint32_t>(pb->colsum[j]) - ku * b0[j];
+    need_rowsum |= b0[j] != 0;
   }
-  for (size_t i = 0; i < g.m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
+  for (size_t i = 0; i < m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
+  if (need_rowsum && k) {
+    constexpr size_t kRowChunk = 64;
+    parallel_for((m + kRowChunk - 1) / kRowChunk, t, [&](size_t c) {
+      const size_t i0 = c * kRowChunk, rows = std::min(kRowChunk, m - i0);
+      uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
+      for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum of a~ = sum of a + k sa
+    });
+  }
   GemmTerms terms;
   terms.b0 = b0.data();
   terms.csk = csk.data();
-  const uint32_t* rsum = reinterpret_cast<const uint32_t*>(rowsum.data());
+  terms.quantize_s8 = kt.quantize_s8;
+  terms.quantize_u8 = kt.quantize_u8;
 
-  // Work items: contiguous ranges of column panels (each thread keeps its B panel hot across all row panels),
-  // or of row panels when there are fewer column panels than threads.
-  const bool split_cols = col_panels >= static_cast<size_t>(t) || row_panels == 1;
-  const size_t items = split_cols ? col_panels : row_panels;
-  const size_t chunk = std::max<size_t>(1, (items + t * 4 - 1) / (t * 4));
-  parallel_for((items + chunk - 1) / chunk, t, [&](size_t task) {
-    std::vector<uint32_t> tile(mr * nr);
-    const size_t lo = task * chunk, hi = std::min(items, lo + chunk);
-    const size_t jp0 = split_cols ? lo : 0, jp1 = split_cols ? hi : col_panels;
-    const size_t ip0 = split_cols ? 0 : lo, ip1 = split_cols ? row_panels : hi;
-    for (size_t jp = jp0; jp < jp1; ++jp) {
-      const size_t j0 = jp * nr, cols = std::min(nr, g.n - j0);
-      const uint8_t* bpanel = pb->data.data() + jp * pb->panel_bytes;
-      for (size_t ip = ip0; ip < ip1; ++ip) {
-        const size_t i0 = ip * mr, rows = std::min(mr, g.m - i0);
-        uk->kernel(rows, cols, kpad, apack.data() + ip * a_bytes, bpanel, reinterpret_cast<int32_t*>(tile.data()), nr);
-        uk->epilogue(g, terms, i0, rows, j0, cols, a0.data() + i0, rsum + i0, tile.data(), nr);
+  // Tasks: row blocks of mc x column blocks of nc, made smaller until there are enough for the threads.
+  size_t mc = std::min(round_up(m, mr), std::max(umc, mr));
+  size_t pcount = std::max<size_t>(1, std::min(panels, unc / nr));
+  auto task_count = [&] { return ((m + mc - 1) / mc) * ((panels + pcount - 1) / pcount); };
+  const size_t want = t > 1 ? static_cast<size_t>(t) * 3 : 1;
+  while (task_count() < want && pcount > 1) pcount = (pcount + 1) / 2;
+  while (task_count() < want && mc > mr) mc = round_up(mc / 2, mr);
+  const size_t col_blocks = (panels + pcount - 1) / pcount;
+  const size_t tasks = task_count();
+  const size_t a_bytes = direct ? 0 : uk->a_panel_bytes(kc);
+
+  parallel_for(tasks, t, [&](size_t task) {
+    const size_t i0 = (task / col_blocks) * mc, i1 = std::min(m, i0 + mc);
+    const size_t jp0 = (task % col_blocks) * pcount, jp1 = std::min(panels, jp0 + pcount);
+    // k-block accumulators, one contiguous mr x nr tile after another (row strides of a whole block row put a
+    // tile's rows in the same few L1 sets, where they evict the B panel).
+    const size_t row_tiles = (i1 - i0 + mr - 1) / mr;
+    int32_t* acc = kblocks > 1 ? static_cast<int32_t*>(t_acc.get(row_tiles * (jp1 - jp0) * mr * nr * 4)) : nullptr;
+    uint8_t* apack = direct ? nullptr : static_cast<uint8_t*>(t_apack.get(((i1 - i0 + mr - 1) / mr) * a_bytes));
+    if ((kblocks > 1 && acc == nullptr) || (!direct && apack == nullptr && a_bytes)) std::abort();  // out of memory
+    alignas(64) int32_t tile[kMaxTile];
+    if (uk->begin) uk->begin();
+    for (size_t kb = 0; kb < kblocks; ++kb) {
+      const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
+      const bool first = kb == 0, last = kb + 1 == kblocks;
+      if (!direct)
+        for (size_t ir = i0; ir < i1; ir += mr)
+          uk->pack_a(g.a + ir * g.lda + p0, g.lda, g.a_signed, std::min(mr, i1 - ir), kn,
+                     apack + ((ir - i0) / mr) * a_bytes);
+      for (size_t jp = jp0; jp < jp1; ++jp) {
+        const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
+        const uint8_t* bp = pb->data.data() + jp * pb->panel_bytes + p0 * uk->b_kbytes;
+        for (size_t ir = i0; ir < i1; ir += mr) {
+          const size_t rows = std::min(mr, i1 - ir);
+          const uint8_t* ap;
+          size_t ld = lda;
+          if (!direct) ap = apack + ((ir - i0) / mr) * a_bytes;
+          else if (ir >= tail_row0) ap = atail.data() + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
+          else ap = a + ir * lda + p0;
+          int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
+          if (last) {
+            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, tile, nr);
+            uk->epilogue(g, terms, ir, rows, j0, cols, a0.data() + ir, rsum.data() + ir,
+                         reinterpret_cast<uint32_t*>(tile), nr);
+          } else {
+            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, accp, nr);
+          }
+        }
       }
     }
+    if (uk->end) uk->end();
   });
 }
 

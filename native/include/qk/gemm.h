@@ -6,8 +6,8 @@
 // into D'[i][j] = sum_p a~[i][p] * b~[p][j] (wrapping int32), and the shared driver recovers
 //   C = D' - B0[j] * rowsum(a~)[i] - A0[i] * colsum(b~)[j] + k * A0[i] * B0[j]     (all modulo 2^32)
 // with A0[i] = za[i] + sa and B0[j] = zb[j] - sb. The identity holds in the ring of integers modulo 2^32, so the
-// result equals the scalar reference bit for bit for every input and every k. Packing pads k up to the tier's
-// k-group with b~ = 0, so padded terms vanish.
+// result equals the scalar reference bit for bit for every input and every k. Packing pads k with b~ = 0, so
+// padded terms vanish whatever the A side holds there.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,34 +17,66 @@ namespace qk {
 struct GemmArgs;   // qk/gemm_driver.h
 struct GemmTerms;  // qk/gemm_epilogue.h
 
-// A tier's micro-kernel family. The driver packs A in panels of `mr` rows and B in panels of `nr` columns,
-// both with k rounded up to a multiple of `kr`.
+// A tier's micro-kernel family. The driver (native/src/gemm.cc) splits C into tasks of up to mc rows x nc
+// columns, runs k in blocks of up to kc, and calls the kernel on mr x nr tiles; B is packed in panels of nr
+// columns with k rounded up to kr (and the panel padded further as b_panel_bytes says).
 struct GemmUkernel {
-  const char* name;  // e.g. "gemm_u8s8_6x64c4__avx512vnni" (for bug reports and bench labels)
+  const char* name;  // e.g. "gemm_u8s8_6x64c4_vnni__avx512" (for bug reports and bench labels)
   int mr, nr, kr;
   // Operand shifts: sa is added to A, sb subtracted from B, per signedness (index 0 = signed, 1 = unsigned).
   int32_t sa[2], sb[2];
-  // Bytes of one packed A panel / one packed B panel for a given kpad (k rounded up to kr).
-  size_t (*a_panel_bytes)(size_t kpad);
+  // Blocking: k blocks of kc (a multiple of kr; 0 = all of k), tasks of mc rows (a multiple of mr) and nc
+  // columns (a multiple of nr).
+  size_t kc, mc, nc;
+
+  // ---- B ----
+  // Bytes of one packed B panel for kpad = k rounded up to kr (a panel may pad k further with zero groups).
   size_t (*b_panel_bytes)(size_t kpad);
-  // Packs `rows` (<= mr) rows of A (element (i, p) at a[i * lda + p]) into one panel; rows beyond `rows` and
-  // k beyond `k` are padding. rowsum[i] receives sum_p a~[i][p] over the real k (i < rows).
-  void (*pack_a)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum);
-  // Packs `cols` (<= nr) columns of B (element (p, j) at b[p * rs + j * cs]) into one panel; padding columns
-  // and padding k are b~ = 0. colsum[j] receives sum_p b~[p][j] (j < cols).
+  // Bytes of a panel per k: k block p0 starts at byte p0 * b_kbytes of a panel (p0 a multiple of kr).
+  size_t b_kbytes;
+  // Packs `cols` (<= nr) columns of B (element (p, j) at b[p * rs + j * cs]) into one zero-filled panel; padding
+  // columns and padding k are b~ = 0. colsum[j] receives sum_p b~[p][j] (j < cols).
   void (*pack_b)(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
                  int32_t* colsum);
-  // D'[i][j] for i < rows (<= mr), j < cols (<= nr): c[i * ldc + j] = sum over kpad of a~ * b~ (wrapping).
-  void (*kernel)(size_t rows, size_t cols, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c,
-                 size_t ldc);
+
+  // ---- A ----
+  // Packed-A kernels (pack_a set): the driver packs each mr-row slice of a k block into a panel of
+  // a_panel_bytes(round_up(kc, kr)) bytes, rows beyond `rows` and k beyond `kc` zero.
+  size_t (*a_panel_bytes)(size_t kc_pad);
+  void (*pack_a)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t kc, void* panel);
+  // Direct-A kernels (pack_a null) read A's bytes in place: row r of the tile at a + r * lda, in chunks of
+  // a_read_k bytes, so they may read up to round_up(kc, a_read_k) bytes of a row (B is zero there). a_xor[s] is
+  // XORed into every byte of A of signedness s (index 0 = signed) first: the driver then runs on a flipped copy.
+  // a_full_rows: the kernel reads all mr rows even when fewer are asked for. a_align: the kernel wants A and its
+  // row stride on this byte boundary (0 or 1: any). The driver hands the kernel an aligned copy of A where A is
+  // not, and a zero-padded copy of the last row panels wherever the kernel's reads would leave A's memory.
+  uint8_t a_xor[2];
+  int a_read_k;
+  bool a_full_rows;
+  int a_align;
+
+  // rowsum[r] = sum_p a[r][p] over the raw values (int8 or uint8 per a_signed), r < rows, wrapping.
+  void (*row_sums)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum);
+
+  // The tile: c[r * ldc + j] = (acc ? acc[r * ldacc + j] : 0) + sum over the k block of a~ * b~ (wrapping), for
+  // r < rows (<= mr) and all nr columns (padding columns give 0 + acc). `a` is the tile's first row at the
+  // block's first k (direct) or the packed panel (packed); `b` is the panel at the block's first k group;
+  // a_signed is A's signedness (after any a_xor flip). acc and c are mr x nr buffers of the driver's (the kernel
+  // may read and write all mr rows of them); acc may equal c.
+  void (*kernel)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
+                 const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc);
   // The shared epilogue (qk/gemm_epilogue.h: corrections + output) compiled with this tier's flags.
   void (*epilogue)(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
-                   const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt);
+                   const uint32_t* a0, const uint32_t* rs, const uint32_t* tile, size_t ldt);
+  // Optional per-task hooks around a run of kernel calls on one thread (AMX: tile configuration and release).
+  void (*begin)();
+  void (*end)();
 };
 
 #if defined(__x86_64__) || defined(_M_X64)
 const GemmUkernel* gemm_avx2();
 const GemmUkernel* gemm_avx512();
+const GemmUkernel* gemm_amx();
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 const GemmUkernel* gemm_neon();
@@ -57,18 +89,12 @@ inline size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 // `f` maps a byte to the tier's operand type (sign/zero extension or the +-128 shift). The caller zero-fills
 // the panel first, so padding rows, columns and k hold 0.
 
-// A panel from rows of A (element (i, p) at a[i * lda + p]); rowsum[i] = sum of f(a) over the real k.
+// A panel from rows of A (element (i, p) at a[i * lda + p]).
 template <int MR, int KR, typename T, typename F>
-inline void pack_rows(const uint8_t* a, size_t lda, size_t rows, size_t k, T* dst, int32_t* rowsum, F f) {
+inline void pack_rows(const uint8_t* a, size_t lda, size_t rows, size_t k, T* dst, F f) {
   for (size_t r = 0; r < rows; ++r) {
     const uint8_t* row = a + r * lda;
-    int32_t sum = 0;
-    for (size_t p = 0; p < k; ++p) {
-      const T v = f(row[p]);
-      dst[(p / KR) * MR * KR + r * KR + p % KR] = v;
-      sum += v;
-    }
-    rowsum[r] = sum;
+    for (size_t p = 0; p < k; ++p) dst[(p / KR) * MR * KR + r * KR + p % KR] = f(row[p]);
   }
 }
 
@@ -87,6 +113,21 @@ inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_
     }
   }
   for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
+}
+
+// Row sums of raw int8 / uint8 values (wrapping), written so each tier's compiler vectorizes it.
+inline void row_sums_generic(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    uint32_t s = 0;
+    if (a_signed) {
+      const int8_t* v = reinterpret_cast<const int8_t*>(row);
+      for (size_t p = 0; p < k; ++p) s += static_cast<uint32_t>(static_cast<int32_t>(v[p]));
+    } else {
+      for (size_t p = 0; p < k; ++p) s += row[p];
+    }
+    rowsum[r] = static_cast<int32_t>(s);
+  }
 }
 
 }  // namespace qk

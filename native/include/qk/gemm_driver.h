@@ -38,11 +38,30 @@ struct GemmArgs {
   int32_t out_zp = 0, qmin = 0, qmax = 0;
 };
 
+// Zero-filled bytes at a 64-byte boundary (panels and tiles start on cache lines: a tile or vector load that
+// straddles two lines costs both, which halves AMX throughput).
+class AlignedBytes {
+ public:
+  AlignedBytes() = default;
+  explicit AlignedBytes(size_t n) { assign(n); }
+  AlignedBytes(const AlignedBytes&) = delete;
+  AlignedBytes& operator=(const AlignedBytes&) = delete;
+  ~AlignedBytes();
+  void assign(size_t n);  // n zero bytes (at least one, so data() is never null); aborts when out of memory
+  uint8_t* data() { return ptr_; }
+  const uint8_t* data() const { return ptr_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
 // B, packed for one tier's micro-kernel (plus colsum(b~) per column).
 struct PackedPanels {
   const GemmUkernel* uk = nullptr;
   size_t kpad = 0, panels = 0, panel_bytes = 0;
-  std::vector<uint8_t> data;
+  AlignedBytes data;
   std::vector<int32_t> colsum;
 };
 
@@ -54,8 +73,8 @@ class PackedB {
   size_t n() const { return n_; }
   bool b_signed() const { return signed_; }
   const uint8_t* values() const { return values_.data(); }
-  // The packing for a tier's micro-kernel (built on first use; thread-safe).
-  const PackedPanels& panels(const GemmUkernel* uk);
+  // The packing for a tier's micro-kernel (built on first use, on up to `threads` threads; thread-safe).
+  const PackedPanels& panels(const GemmUkernel* uk, int threads = 1);
 
  private:
   size_t k_, n_;
@@ -65,9 +84,9 @@ class PackedB {
   std::vector<std::unique_ptr<PackedPanels>> packs_;
 };
 
-// Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel.
+// Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel, on up to `threads` threads.
 void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
-                   PackedPanels* out);
+                   PackedPanels* out, int threads = 1);
 
 // Runs C = A * B with the given tier's kernels (scalar runs the reference loops) on up to `threads` threads.
 // `b` is the original B (element (p, j) at b[p * rs + j * cs]); `packed` may be null, and is then built from `b`

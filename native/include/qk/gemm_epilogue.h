@@ -10,6 +10,7 @@
 
 #include "qk/convert.h"
 #include "qk/gemm_driver.h"
+#include "qk/kernels.h"
 
 namespace qk {
 
@@ -17,9 +18,17 @@ namespace qk {
 struct GemmTerms {
   const uint32_t* b0 = nullptr;   // B0[j] = zb[j] - sb, n entries
   const uint32_t* csk = nullptr;  // colsum[j] - k * B0[j], n entries
+  // The calling tier's quantize kernels (bit-identical to ref::quantize_one) for the requantized outputs.
+  QuantizeS8Fn quantize_s8 = nullptr;
+  QuantizeU8Fn quantize_u8 = nullptr;
 };
 
-// Writes row i, columns j0 .. j0 + count of the output from exact results c (modulo 2^32).
+// Everything below has internal linkage: each tier's translation unit compiles its own copy with its own flags.
+// (An inline function with external linkage would be merged across tiers by the linker, which may keep the
+// AVX-512 copy for every caller.)
+namespace {
+
+// Writes row i, columns j0 .. j0 + count of the output from exact results c (modulo 2^32). The reference path.
 inline void gemm_output_row(const GemmArgs& g, size_t i, size_t j0, size_t count, const uint32_t* c) {
   if (g.mode == GemmOut::Int32) {
     std::memcpy(static_cast<int32_t*>(g.c) + i * g.ldc + j0, c, count * 4);
@@ -55,18 +64,76 @@ inline void gemm_output_row(const GemmArgs& g, size_t i, size_t j0, size_t count
   }
 }
 
-// Corrects a rows x cols tile of D' (row stride ldt) in place and writes it out. a0[r] = A0[i0 + r] and
-// rs[r] = rowsum[i0 + r] as uint32.
-inline void gemm_epilogue_tile(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0,
-                               size_t cols, const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
-  const uint32_t* b0 = terms.b0 + j0;
-  const uint32_t* csk = terms.csk + j0;
-  for (size_t r = 0; r < rows; ++r) {
-    uint32_t* c = tile + r * ldt;
-    const uint32_t ar = a0[r], rr = rs[r];
-    for (size_t t = 0; t < cols; ++t) c[t] = c[t] - b0[t] * rr - ar * csk[t];
-    gemm_output_row(g, i0 + r, j0, cols, c);
+namespace epi {
+
+// One row of a tile in one pass: y[t] = float(c[t] - b0[t] * rr - ar * csk[t]) * scale (+ bias) (relu), the same
+// IEEE operations in the same order as gemm_output_row, as straight loops the tier's compiler vectorizes.
+template <bool PerColScale, bool Bias, bool Relu>
+inline void float_row(const uint32_t* __restrict c, const uint32_t* __restrict b0, const uint32_t* __restrict csk,
+                      uint32_t ar, uint32_t rr, float as, const float* __restrict bs, const float* __restrict bias,
+                      size_t cols, float* __restrict y) {
+  const float s = PerColScale ? 0.0f : as * bs[0];
+  for (size_t t = 0; t < cols; ++t) {
+    const float x = static_cast<float>(static_cast<int32_t>(c[t] - b0[t] * rr - ar * csk[t]));
+    float v = PerColScale ? x * (as * bs[t]) : x * s;
+    if (Bias) v += bias[t];
+    if (Relu) v = v > 0.0f ? v : 0.0f;
+    y[t] = v;
   }
 }
+
+using FloatRowFn = void (*)(const uint32_t*, const uint32_t*, const uint32_t*, uint32_t, uint32_t, float,
+                            const float*, const float*, size_t, float*);
+
+inline FloatRowFn float_row_for(bool per_col, bool bias, bool relu) {
+  static constexpr FloatRowFn kTable[8] = {
+      float_row<false, false, false>, float_row<false, false, true>, float_row<false, true, false>,
+      float_row<false, true, true>,   float_row<true, false, false>, float_row<true, false, true>,
+      float_row<true, true, false>,   float_row<true, true, true>,
+  };
+  return kTable[(per_col ? 4 : 0) + (bias ? 2 : 0) + (relu ? 1 : 0)];
+}
+
+}  // namespace epi
+
+// Corrects a rows x cols tile of D' (row stride ldt) and writes it to the output. a0[r] = A0[i0 + r] and
+// rs[r] = rowsum[i0 + r] as uint32. Identical to correcting the tile and calling gemm_output_row on each row.
+inline void gemm_epilogue_tile(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0,
+                               size_t cols, const uint32_t* a0, const uint32_t* rs, const uint32_t* tile,
+                               size_t ldt) {
+  const uint32_t* __restrict b0 = terms.b0 + j0;
+  const uint32_t* __restrict csk = terms.csk + j0;
+  if (g.mode == GemmOut::Int32) {
+    for (size_t r = 0; r < rows; ++r) {
+      const uint32_t* __restrict c = tile + r * ldt;
+      uint32_t* __restrict o = static_cast<uint32_t*>(g.c) + (i0 + r) * g.ldc + j0;
+      const uint32_t ar = a0[r], rr = rs[r];
+      for (size_t t = 0; t < cols; ++t) o[t] = c[t] - b0[t] * rr - ar * csk[t];
+    }
+    return;
+  }
+  const epi::FloatRowFn row = epi::float_row_for(g.b_scale_step != 0, g.bias != nullptr, g.relu);
+  const float* bs = g.b_scale + (g.b_scale_step ? j0 : 0);
+  const float* bias = g.bias ? g.bias + j0 : nullptr;
+  alignas(64) float ybuf[256];
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t i = i0 + r;
+    const float as = g.a_scale[i * g.a_scale_step];
+    for (size_t t0 = 0; t0 < cols; t0 += 256) {
+      const size_t len = cols - t0 < 256 ? cols - t0 : 256;
+      float* y = g.mode == GemmOut::Float32 ? static_cast<float*>(g.c) + i * g.ldc + j0 + t0 : ybuf;
+      row(tile + r * ldt + t0, b0 + t0, csk + t0, a0[r], rs[r], as, bs + (g.b_scale_step ? t0 : 0),
+          bias ? bias + t0 : nullptr, len, y);
+      if (g.mode == GemmOut::Int8)
+        terms.quantize_s8(y, static_cast<int8_t*>(g.c) + i * g.ldc + j0 + t0, len, g.inv_out_scale, g.out_zp, g.qmin,
+                          g.qmax);
+      else if (g.mode == GemmOut::Uint8)
+        terms.quantize_u8(y, static_cast<uint8_t*>(g.c) + i * g.ldc + j0 + t0, len, g.inv_out_scale, g.out_zp,
+                          g.qmin, g.qmax);
+    }
+  }
+}
+
+}  // namespace
 
 }  // namespace qk

@@ -10,7 +10,7 @@
 namespace qk {
 
 // Tiers, lowest first. The numeric order is the preference order within an architecture.
-enum class Isa : int { Scalar = 0, Avx2, Avx512, Neon, NeonDot, Count };
+enum class Isa : int { Scalar = 0, Avx2, Avx512, Amx, Neon, NeonDot, Count };
 
 const char* isa_name(Isa isa);
 
@@ -107,6 +107,7 @@ void fill_scalar(Kernels& k);
 #if defined(__x86_64__) || defined(_M_X64)
 void fill_avx2(Kernels& k);
 void fill_avx512(Kernels& k);
+void fill_amx(Kernels& k);  // the INT8 GEMM only; everything else is avx512's
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 void fill_neon(Kernels& k);

@@ -18,6 +18,7 @@ struct PeakBench {
 #if defined(__x86_64__) || defined(_M_X64)
 const PeakBench* peaks_avx2(size_t* count);
 const PeakBench* peaks_avx512(size_t* count);
+const PeakBench* peaks_amx(size_t* count);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 const PeakBench* peaks_neon(size_t* count);

@@ -1,7 +1,8 @@
 // qkernels avx512 tier: INT8 GEMM micro-kernel with AVX-512 VNNI (vpdpbusd), 6 rows x 64 columns, k in groups
-// of 4. vpdpbusd multiplies unsigned by signed bytes, so A is shifted to unsigned (a + 128 when A is int8) and
-// B to signed (b - 128 when B is uint8); the driver's column/row-sum corrections recover the exact result.
-// vpdpbusd adds four 16-bit-exact products into int32 without saturation, wrapping like the reference.
+// of 4. vpdpbusd multiplies unsigned by signed bytes: A is read in place as uint8 (int8 A runs on a copy with
+// the sign bit flipped, a + 128) and B is packed as int8 (uint8 B shifted, b - 128); the driver's row/column-sum
+// corrections recover the exact result. vpdpbusd adds four 16-bit-exact products into int32 without
+// saturation, wrapping like the reference.
 #include <cstring>
 
 #include "qk/gemm.h"
@@ -14,16 +15,7 @@ namespace {
 
 constexpr int kMR = 6, kNR = 64, kKR = 4;
 
-size_t a_panel_bytes(size_t kpad) { return kpad * kMR; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
-
-// A: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a + 128 for int8 A).
-void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
-  std::memset(panel, 0, a_panel_bytes(round_up(k, kKR)));
-  const uint8_t flip = a_signed ? 0x80 : 0x00;
-  pack_rows<kMR, kKR>(a, lda, rows, k, static_cast<uint8_t*>(panel), rowsum,
-                      [flip](uint8_t v) { return uint8_t(v ^ flip); });
-}
 
 // B: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
@@ -34,12 +26,49 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
                       [flip](uint8_t v) { return int8_t(v ^ flip); });
 }
 
+// Row sums with vpsadbw (sums of 8 bytes into 64-bit lanes); int8 rows are summed as uint8 (v ^ 0x80 = v + 128)
+// and corrected by 128 per element.
+void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
+  const uint8_t bias = a_signed ? 0x80 : 0;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(bias));
+  const __m512i zero = _mm512_setzero_si512();
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* row = a + r * lda;
+    __m512i s = zero;
+    size_t p = 0;
+    for (; p + 64 <= k; p += 64)
+      s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(row + p), flip), zero));
+    alignas(64) uint64_t lanes[8];
+    _mm512_store_si512(lanes, s);
+    uint32_t total = 0;
+    for (int l = 0; l < 8; ++l) total += static_cast<uint32_t>(lanes[l]);
+    for (; p < k; ++p) total += static_cast<uint32_t>(row[p] ^ bias);
+    if (a_signed) total -= static_cast<uint32_t>(k) * 128u;
+    rowsum[r] = static_cast<int32_t>(total);
+  }
+}
+
+inline __m512i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
 // Named accumulators (24 zmm) + 4 B vectors + a broadcast: 29 of the 32 registers. GCC spills an array of
 // vector accumulators on every k step, so each one is its own variable.
-#define QK_ACC(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = c##r##0, c##r##2 = c##r##0, c##r##3 = c##r##0;
-#define QK_ROW(r)                                  \
-  if (R > r) {                                     \
-    const __m512i av = _mm512_set1_epi32(a[r]);    \
+#define QK_ACC(r)                                                                        \
+  __m512i c##r##0, c##r##1, c##r##2, c##r##3;                                            \
+  if (R > r && acc) {                                                                    \
+    c##r##0 = _mm512_loadu_si512(acc + r * ldacc);                                       \
+    c##r##1 = _mm512_loadu_si512(acc + r * ldacc + 16);                                  \
+    c##r##2 = _mm512_loadu_si512(acc + r * ldacc + 32);                                  \
+    c##r##3 = _mm512_loadu_si512(acc + r * ldacc + 48);                                  \
+  } else {                                                                               \
+    c##r##0 = c##r##1 = c##r##2 = c##r##3 = _mm512_setzero_si512();                      \
+  }
+#define QK_ROW(r)                                   \
+  if (R > r) {                                      \
+    const __m512i av = bcast4(a##r + p);            \
     c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
     c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
     c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
@@ -53,10 +82,14 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
     _mm512_storeu_si512(c + r * ldc + 48, c##r##3);  \
   }
 
+// A is read in place: 4 bytes of each row per k group (the last group may read up to 3 bytes past kc, where B
+// is zero; the driver guarantees those bytes are readable).
 template <int R>
-void tile(size_t kpad, const int32_t* a, const uint8_t* b, int32_t* c, size_t ldc) {
+void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
+          size_t ldc) {
+  const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
-  for (size_t q = 0; q < kpad / 4; ++q, a += kMR, b += kNR * 4) {
+  for (size_t p = 0; p < kc; p += 4, b += kNR * 4) {
     const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
     const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
     QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
@@ -67,28 +100,34 @@ void tile(size_t kpad, const int32_t* a, const uint8_t* b, int32_t* c, size_t ld
 #undef QK_ROW
 #undef QK_STORE
 
-// Writes the full rows x kNR tile (padding columns hold zeros).
-void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
-  const int32_t* a = static_cast<const int32_t*>(a_panel);
-  const uint8_t* b = static_cast<const uint8_t*>(b_panel);
+// Writes the full rows x kNR tile (padding columns hold acc or zeros).
+void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel, const int32_t* acc,
+            size_t ldacc, int32_t* c, size_t ldc) {
+  const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   switch (rows) {
-    case 1: tile<1>(kpad, a, b, c, ldc); break;
-    case 2: tile<2>(kpad, a, b, c, ldc); break;
-    case 3: tile<3>(kpad, a, b, c, ldc); break;
-    case 4: tile<4>(kpad, a, b, c, ldc); break;
-    case 5: tile<5>(kpad, a, b, c, ldc); break;
-    default: tile<6>(kpad, a, b, c, ldc); break;
+    case 1: tile<1>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 2: tile<2>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 3: tile<3>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 4: tile<4>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 5: tile<5>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    default: tile<6>(kc, a, lda, b, acc, ldacc, c, ldc); break;
   }
 }
 
 void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
-              const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
+              const uint32_t* a0, const uint32_t* rs, const uint32_t* tile, size_t ldt) {
   gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
 }
 
 const GemmUkernel kGemm = {
-    "gemm_u8s8_6x64c4_vnni__avx512", kMR, kNR, kKR, {128, 0}, {0, 128}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
-    kernel, epilogue,
+    "gemm_u8s8_6x64c4_vnni__avx512",
+    kMR, kNR, kKR,
+    {128, 0}, {0, 128},
+    /*kc=*/512, /*mc=*/192, /*nc=*/512,
+    b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
+    /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
+    row_sums, kernel, epilogue,
+    /*begin=*/nullptr, /*end=*/nullptr,
 };
 
 }  // namespace

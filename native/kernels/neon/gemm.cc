@@ -19,11 +19,11 @@ size_t b_panel_bytes(size_t kpad) { return kpad * kNR * 2; }
 
 
 // A: for each p, kMR int16 (one per row).
-void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel) {
   std::memset(panel, 0, a_panel_bytes(k));
   int16_t* dst = static_cast<int16_t*>(panel);
-  if (a_signed) pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(int8_t(v)); });
-  else pack_rows<kMR, kKR>(a, lda, rows, k, dst, rowsum, [](uint8_t v) { return int16_t(v); });
+  if (a_signed) pack_rows<kMR, kKR>(a, lda, rows, k, dst, [](uint8_t v) { return int16_t(int8_t(v)); });
+  else pack_rows<kMR, kKR>(a, lda, rows, k, dst, [](uint8_t v) { return int16_t(v); });
 }
 
 // B: for each p, kNR int16 (one per column).
@@ -35,12 +35,25 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   else pack_cols<kNR, kKR>(b, rs, cs, cols, k, dst, colsum, [](uint8_t v) { return int16_t(v); });
 }
 
-void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b_panel, int32_t* c, size_t ldc) {
-  const int16_t* a = static_cast<const int16_t*>(a_panel);
-  const int16_t* b = static_cast<const int16_t*>(b_panel);
+void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
+  row_sums_generic(a, lda, a_signed, rows, k, rowsum);
+}
+
+// Writes the full rows x kNR tile (padding columns hold acc or zeros).
+void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const uint8_t* b_panel, const int32_t* acc,
+            size_t ldacc, int32_t* c, size_t ldc) {
+  const int16_t* a = reinterpret_cast<const int16_t*>(a_panel);
+  const int16_t* b = reinterpret_cast<const int16_t*>(b_panel);
   int32x4_t lo[kMR], hi[kMR];
-  for (int r = 0; r < kMR; ++r) lo[r] = hi[r] = vdupq_n_s32(0);
-  for (size_t p = 0; p < kpad; ++p, a += kMR, b += kNR) {
+  for (int r = 0; r < kMR; ++r) {
+    if (acc && static_cast<size_t>(r) < rows) {
+      lo[r] = vld1q_s32(acc + r * ldacc);
+      hi[r] = vld1q_s32(acc + r * ldacc + 4);
+    } else {
+      lo[r] = hi[r] = vdupq_n_s32(0);
+    }
+  }
+  for (size_t p = 0; p < kc; ++p, a += kMR, b += kNR) {
     const int16x8_t av = vld1q_s16(a), bv = vld1q_s16(b);
     const int16x4_t bl = vget_low_s16(bv);
 #define QK_ROW(r)                                       \
@@ -56,13 +69,19 @@ void kernel(size_t rows, size_t, size_t kpad, const void* a_panel, const void* b
 }
 
 void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
-              const uint32_t* a0, const uint32_t* rs, uint32_t* tile, size_t ldt) {
+              const uint32_t* a0, const uint32_t* rs, const uint32_t* tile, size_t ldt) {
   gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
 }
 
 const GemmUkernel kGemm = {
-    "gemm_x8x8_8x8_widen16__neon", kMR, kNR, kKR, {0, 0}, {0, 0}, a_panel_bytes, b_panel_bytes, pack_a, pack_b,
-    kernel, epilogue,
+    "gemm_x8x8_8x8_widen16__neon",
+    kMR, kNR, kKR,
+    {0, 0}, {0, 0},
+    /*kc=*/512, /*mc=*/256, /*nc=*/1024,
+    b_panel_bytes, /*b_kbytes=*/kNR * 2, pack_b,
+    a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
+    row_sums, kernel, epilogue,
+    /*begin=*/nullptr, /*end=*/nullptr,
 };
 
 }  // namespace

@@ -1,0 +1,153 @@
+// qkernels amx tier: INT8 GEMM with AMX-INT8 tiles (Intel Sapphire Rapids and later). A 32 x 32 tile of C is 2 x 2
+// int32 tiles (16 rows x 16 columns each); per 64 k values it loads two A tiles (16 rows x 64 bytes, straight
+// from A's rows) and two B tiles (16 groups of 4 k x 16 columns) and runs four tile dot products. B is packed as
+// int8 (uint8 B shifted, b - 128, like the avx512 tier) and A is used as it is: tdpbusd for uint8 A, tdpbssd for
+// int8 A, both adding four exact byte products per int32 without saturation, wrapping like the reference. The
+// element-wise ops inherit the avx512 kernels.
+#include <cstring>
+
+#include "qk/amx.h"
+#include "qk/gemm.h"
+#include "qk/gemm_epilogue.h"
+#include "qk/kernels.h"
+
+namespace qk {
+namespace {
+
+constexpr int kMR = 32, kNR = 32, kKR = 64, kGroup = 4;
+constexpr size_t kBRow = kNR * kGroup;  // bytes of one k group of a B panel: 32 columns x 4 k
+
+// B: k rounded up to 64 (whole tiles), for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c]. A B
+// tile for columns 16h .. 16h + 15 and k 64t .. 64t + 63 is 16 rows of 64 bytes at panel + t * 16 * kBRow + 64h,
+// row stride kBRow.
+size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
+
+void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
+            int32_t* colsum) {
+  std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
+  const uint8_t flip = b_signed ? 0x00 : 0x80;
+  pack_cols<kNR, kGroup>(b, rs, cs, cols, k, static_cast<int8_t*>(panel), colsum,
+                         [flip](uint8_t v) { return int8_t(v ^ flip); });
+}
+
+void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
+  gemm_avx512()->row_sums(a, lda, a_signed, rows, k, rowsum);
+}
+
+// Every tile 16 rows x 64 bytes: C (int32), A (64 k per row), B (16 k groups per row).
+void begin() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  tile_loadconfig(&cfg);
+}
+
+void end() { tile_release(); }
+
+// Tiles: 0-3 C (row tile r, column tile h at 2r + h), 4-5 A, 6-7 B. R row tiles (rows <= 16: one).
+template <int R, bool ASigned>
+void tile(size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
+          size_t ldc) {
+  const size_t accb = ldacc * 4, cb = ldc * 4;
+  if (acc) {
+    QK_TILE_LOADD(0, acc, accb);
+    QK_TILE_LOADD(1, acc + 16, accb);
+    if (R > 1) {
+      QK_TILE_LOADD(2, acc + 16 * ldacc, accb);
+      QK_TILE_LOADD(3, acc + 16 * ldacc + 16, accb);
+    }
+  } else {
+    QK_TILE_ZERO(0);
+    QK_TILE_ZERO(1);
+    if (R > 1) {
+      QK_TILE_ZERO(2);
+      QK_TILE_ZERO(3);
+    }
+  }
+  // Software-pipelined: tile registers are not renamed, so a load into a tile waits for the dot products still
+  // reading it; each next-chunk load is issued right after the last product that reads the old contents, and
+  // overlaps the products that remain.
+#define QK_DP(cc, aa, bb)         \
+  if (ASigned) QK_TDPBSSD(cc, aa, bb); \
+  else QK_TDPBUSD(cc, aa, bb);
+  const uint8_t* a1 = a + 16 * lda;
+  if (kc == 0) goto store;
+  QK_TILE_LOADD(4, a, lda);
+  QK_TILE_LOADD(6, b, kBRow);
+  QK_TILE_LOADD(7, b + 64, kBRow);
+  if (R > 1) QK_TILE_LOADD(5, a1, lda);
+  for (size_t p = 0;;) {
+    const size_t np = p + kKR;
+    const bool more = np < kc;
+    const uint8_t* nb = b + 16 * kBRow;
+    if (R > 1) {
+      QK_DP(0, 4, 6)
+      QK_DP(1, 4, 7)
+      if (more) QK_TILE_LOADD(4, a + np, lda);
+      QK_DP(2, 5, 6)
+      if (more) QK_TILE_LOADD(6, nb, kBRow);
+      QK_DP(3, 5, 7)
+      if (more) {
+        QK_TILE_LOADD(7, nb + 64, kBRow);
+        QK_TILE_LOADD(5, a1 + np, lda);
+      }
+    } else {
+      QK_DP(0, 4, 6)
+      if (more) QK_TILE_LOADD(6, nb, kBRow);
+      QK_DP(1, 4, 7)
+      if (more) {
+        QK_TILE_LOADD(4, a + np, lda);
+        QK_TILE_LOADD(7, nb + 64, kBRow);
+      }
+    }
+    if (!more) break;
+    p = np;
+    b = nb;
+  }
+#undef QK_DP
+store:
+  QK_TILE_STORED(0, c, cb);
+  QK_TILE_STORED(1, c + 16, cb);
+  if (R > 1) {
+    QK_TILE_STORED(2, c + 16 * ldc, cb);
+    QK_TILE_STORED(3, c + 16 * ldc + 16, cb);
+  }
+}
+
+// Reads and writes 16 or 32 whole rows (a_full_rows; acc and c are the driver's 32 x 32 buffers).
+void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b_panel,
+            const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc) {
+  if (rows > 16) {
+    if (a_signed) tile<2, true>(kc, a, lda, b_panel, acc, ldacc, c, ldc);
+    else tile<2, false>(kc, a, lda, b_panel, acc, ldacc, c, ldc);
+  } else {
+    if (a_signed) tile<1, true>(kc, a, lda, b_panel, acc, ldacc, c, ldc);
+    else tile<1, false>(kc, a, lda, b_panel, acc, ldacc, c, ldc);
+  }
+}
+
+void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
+              const uint32_t* a0, const uint32_t* rs, const uint32_t* tile, size_t ldt) {
+  gemm_epilogue_tile(g, terms, i0, rows, j0, cols, a0, rs, tile, ldt);
+}
+
+const GemmUkernel kGemm = {
+    "gemm_x8s8_32x32c4_amx",
+    kMR, kNR, kKR,
+    {0, 0}, {0, 128},
+    /*kc=*/1024, /*mc=*/256, /*nc=*/512,
+    b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
+    /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
+    row_sums, kernel, epilogue,
+    begin, end,
+};
+
+}  // namespace
+
+const GemmUkernel* gemm_amx() { return &kGemm; }
+
+void fill_amx(Kernels& k) { k.gemm = &kGemm; }
+
+}  // namespace qk

@@ -1,0 +1,113 @@
+// qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
+// int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
+// machines without Node.js.
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [MxNxK ...]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qk/dispatch.h"
+#include "qk/gemm_driver.h"
+#include "qk/peak.h"
+#include "qk/threads.h"
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median seconds per call over `samples` samples of at least 0.05 s each.
+template <typename F>
+double time_call(F f, int samples = 7) {
+  f();
+  double t0 = now();
+  int reps = 0;
+  do {
+    f();
+    ++reps;
+  } while (now() - t0 < 0.05);
+  std::vector<double> s;
+  for (int i = 0; i < samples; ++i) {
+    t0 = now();
+    for (int r = 0; r < reps; ++r) f();
+    s.push_back((now() - t0) / reps);
+  }
+  std::sort(s.begin(), s.end());
+  return s[s.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  qk::Isa isa = qk::available_isas().front();
+  int threads = 1;
+  int mode = 0;
+  bool unpacked = false;
+  std::vector<std::string> shapes;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--isa" && i + 1 < argc) {
+      if (!qk::parse_isa(argv[++i], &isa) || !qk::isa_available(isa)) {
+        std::fprintf(stderr, "tier %s not available\n", argv[i]);
+        return 2;
+      }
+    } else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--mode" && i + 1 < argc) {
+      std::string m = argv[++i];
+      mode = m == "float32" ? 1 : m == "int8" ? 2 : 0;
+    } else if (a == "--unpacked") unpacked = true;
+    else shapes.push_back(a);
+  }
+  if (shapes.empty())
+    shapes = {"256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "1x4096x4096", "16x4096x4096",
+              "128x4096x4096", "3136x64x576"};
+  const qk::Kernels& k = *qk::kernels_for(isa);
+  size_t np = 0;
+  std::printf("tier %s, %d thread(s)\n", qk::isa_name(isa), threads);
+  const qk::PeakBench* peaks = nullptr;
+#if defined(__x86_64__)
+  if (isa == qk::Isa::Avx512) peaks = qk::peaks_avx512(&np);
+  if (isa == qk::Isa::Amx) peaks = qk::peaks_amx(&np);
+  if (isa == qk::Isa::Avx2) peaks = qk::peaks_avx2(&np);
+#endif
+  double peak = 0;
+  for (size_t i = 0; i < np; ++i) {
+    const uint64_t iters = 20000000;
+    const double t = time_call([&] { peaks[i].run(iters); }, 3);
+    const double g = peaks[i].ops_per_iter * iters / t / 1e9;
+    if (i == 0) peak = g;
+    std::printf("peak %-28s %8.1f G %s/s per core\n", peaks[i].name, g, peaks[i].what);
+  }
+  for (const std::string& s : shapes) {
+    size_t m, n, kk;
+    if (std::sscanf(s.c_str(), "%zux%zux%zu", &m, &n, &kk) != 3) continue;
+    std::vector<uint8_t> a(m * kk), b(kk * n);
+    uint32_t st = 12345;
+    for (auto& v : a) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
+    for (auto& v : b) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
+    std::vector<int32_t> za(1, 123), zb(1, 2);
+    std::vector<float> as(1, 0.02f), bs(n, 0.01f), bias(n, 0.5f);
+    std::vector<unsigned char> c(m * n * 4);
+    qk::GemmArgs g;
+    g.m = m, g.n = n, g.k = kk, g.a = a.data(), g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
+    g.mode = static_cast<qk::GemmOut>(mode), g.c = c.data(), g.ldc = n;
+    g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
+    g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;
+    qk::PackedB pb(b.data(), n, 1, true, kk, n);
+    const double t = time_call([&] {
+      qk::gemm(k, g, b.data(), n, 1, true, unpacked ? nullptr : &pb, threads);
+    });
+    const double gops = 2.0 * m * n * kk / t / 1e9;
+    std::printf("%16s %10.1f us %9.1f GOPS %6.1f%% of peak", s.c_str(), t * 1e6, gops,
+                peak > 0 ? 100 * gops / (peak * threads) : 0.0);
+    if (m == 1) std::printf("  weights %.1f GB/s", kk * n / t / 1e9);
+    std::printf("\n");
+  }
+  return 0;
+}
