@@ -79,6 +79,8 @@ export interface NativeBinding {
   linearDynamicAsync(...args: Parameters<NativeBinding['linearDynamic']>): Promise<void>;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
+  /** Internal (tests): microseconds of work per extra GEMM thread before a call splits (default 20; 0 always splits). */
+  setMinMicrosPerThread(us: number): void;
   sgemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB: boolean, out: Float32Array): void;
   sgemmAsync(...args: Parameters<NativeBinding['sgemm']>): Promise<void>;
   /** out[0] = min, out[1] = max (NaN ignored; +Inf / -Inf when there is no value), out[2] = NaN count. */
@@ -117,6 +119,7 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'linearDynamicAsync',
   'setNumThreads',
   'getNumThreads',
+  'setMinMicrosPerThread',
   'sgemm',
   'sgemmAsync',
   'minmax',

@@ -270,6 +270,19 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), qk::num_threads()); }
 
+// setMinMicrosPerThread(us): internal (tests): how much work makes one more GEMM thread worth it (0: always split).
+Napi::Value SetMinMicrosPerThread(const Napi::CallbackInfo& info) {
+  double us;
+  if (number(info, 0, "us", &us)) {
+    if (!(us >= 0) || !std::isfinite(us)) {
+      throw_range(info.Env(), "us must be a finite number >= 0");
+      return info.Env().Undefined();
+    }
+    qk::set_min_micros_per_thread(us);
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_gemm(Napi::Env env, Napi::Object exports) {
@@ -280,6 +293,7 @@ void init_gemm(Napi::Env env, Napi::Object exports) {
   exports.Set("packB", Napi::Function::New(env, PackB, "packB"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("setMinMicrosPerThread", Napi::Function::New(env, SetMinMicrosPerThread, "setMinMicrosPerThread"));
 }
 
 }  // namespace qkb

@@ -18,17 +18,18 @@
 namespace qk {
 namespace {
 
-// Below this many multiply-adds a call stays on one thread (waking workers costs more than it saves).
-constexpr double kMinMacsPerThread = 1 << 20;
 
 // The largest mr x nr tile of any tier (the kernel writes the last k block's tile here for the epilogue).
 constexpr size_t kMaxTile = 32 * 64;
 
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
-int threads_for(size_t m, size_t n, size_t k, int threads) {
+// Threads for m x n x k multiply-adds at `macs_per_us` per thread: one per min_micros_per_thread() of work (waking
+// a spinning worker takes about a microsecond, a sleeping one tens; splitting also shrinks what each thread reuses).
+int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
   const double macs = static_cast<double>(m) * n * std::max<size_t>(k, 1);
-  return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, macs / kMinMacsPerThread)));
+  const double by_work = macs / (macs_per_us * std::max(min_micros_per_thread(), 1e-9));
+  return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, by_work)));
 }
 
 // Grow-only per-thread scratch (k-block accumulators, packed A): reused across calls, so a call does not pay page
@@ -94,7 +95,7 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
   // At least one byte: with k = 0 the panels are empty, and a null data() would reach pack_b's memset (UB).
   out->data.assign(out->panels * out->panel_bytes);
   out->colsum.assign(out->panels * uk->nr, 0);
-  const int t = threads_for(1, n, k, threads);
+  const int t = threads_for(1, n, k, threads, 2000);  // packing: about 2000 bytes per microsecond
   parallel_for(out->panels, t, [&](size_t p) {
     const size_t j0 = p * uk->nr, cols = std::min<size_t>(uk->nr, n - j0);
     uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, k, out->data.data() + p * out->panel_bytes,
@@ -139,7 +140,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   if (g.m == 0 || g.n == 0) return;
   const GemmUkernel* uk = kt.gemm;
   const size_t m = g.m, n = g.n, k = g.k;
-  const int t = threads_for(m, n, k, threads);
+  const int t = threads_for(m, n, k, threads, uk ? uk->macs_per_us : 1000);
   if (uk == nullptr) {  // the scalar tier: the reference loops, split by rows
     if (packed) {
       b = packed->values();
@@ -181,29 +182,37 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t kblocks = std::max<size_t>(1, (kpad + kc_max - 1) / kc_max);
   const size_t kc = round_up((kpad + kblocks - 1) / kblocks, kr);
 
-  // The A operand a direct kernel reads: A itself, or a flipped copy; plus a zero-padded copy of the last row
-  // panel wherever the kernel's reads would leave A's memory.
+  // Correction terms (see qk/gemm.h): per column B0[j] and colsum[j] - k * B0[j], per row A0[i] and rowsum(a~)[i];
+  // all modulo 2^32. Row sums are only needed where some B0[j] is not 0.
+  const int32_t sa = uk->sa[g.a_signed ? 0 : 1], sb = uk->sb[b_signed ? 0 : 1];
+  const uint32_t ku = u(static_cast<int64_t>(k));
+  std::vector<uint32_t> b0(n), csk(n), a0(m), rsum(m, 0);
+  bool need_rowsum = false;
+  for (size_t j = 0; j < n; ++j) {
+    b0[j] = u(static_cast<int64_t>(g.zb[j * g.zb_step]) - sb);
+    csk[j] = static_cast<uint32_t>(pb->colsum[j]) - ku * b0[j];
+    need_rowsum |= b0[j] != 0;
+  }
+  need_rowsum &= k != 0;
+  for (size_t i = 0; i < m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
+
+  // The A operand a direct kernel reads: A itself, or a copy (sign bit flipped, or on the kernel's alignment);
+  // plus a zero-padded copy of the last row panels wherever the kernel's reads would leave A's memory.
   const uint8_t* a = g.a;
   size_t lda = g.lda;
   bool a_signed = g.a_signed;
   AlignedBytes acopy, atail;
   size_t tail_row0 = m, tail_lda = 0;
+  uint8_t flip = 0;
+  bool copy = false;
   if (direct) {
-    const uint8_t flip = uk->a_xor[g.a_signed ? 0 : 1];
+    flip = uk->a_xor[g.a_signed ? 0 : 1];
     const size_t align = std::max<size_t>(uk->a_align, 1);
     const size_t kread = round_up(std::max<size_t>(k, 1), std::max<size_t>(uk->a_read_k, align));
     const bool misaligned = align > 1 && (reinterpret_cast<uintptr_t>(g.a) % align != 0 || g.lda % align != 0);
-    if (flip || misaligned) {
-      const size_t rows = uk->a_full_rows ? round_up(m, mr) : m;
-      acopy.assign(rows * kread);
-      parallel_for(m, std::min<int>(t, static_cast<int>(m)), [&](size_t i) {
-        const uint8_t* src = g.a + i * g.lda;
-        uint8_t* dst = acopy.data() + i * kread;
-        if (flip)
-          for (size_t p = 0; p < k; ++p) dst[p] = src[p] ^ flip;
-        else if (k)
-          std::memcpy(dst, src, k);
-      });
+    copy = flip || misaligned;
+    if (copy) {
+      acopy.assign((uk->a_full_rows ? round_up(m, mr) : m) * kread);
       a = acopy.data();
       lda = kread;
       if (flip) a_signed = !a_signed;  // the sign-bit flip maps int8 to uint8 (a + 128) and uint8 to int8 (a - 128)
@@ -223,25 +232,26 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       }
     }
   }
-
-  // Correction terms (see qk/gemm.h): per column B0[j] and colsum[j] - k * B0[j], per row A0[i] and rowsum(a~)[i];
-  // all modulo 2^32. Row sums are only needed where some B0[j] is not 0.
-  const int32_t sa = uk->sa[g.a_signed ? 0 : 1], sb = uk->sb[b_signed ? 0 : 1];
-  const uint32_t ku = u(static_cast<int64_t>(k));
-  std::vector<uint32_t> b0(n), csk(n), a0(m), rsum(m, 0);
-  bool need_rowsum = false;
-  for (size_t j = 0; j < n; ++j) {
-    b0[j] = u(static_cast<int64_t>(g.zb[j * g.zb_step]) - sb);
-    csk[j] = static_cast<uint32_t>(pb->colsum[j]) - ku * b0[j];
-    need_rowsum |= b0[j] != 0;
-  }
-  for (size_t i = 0; i < m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
-  if (need_rowsum && k) {
-    constexpr size_t kRowChunk = 64;
-    parallel_for((m + kRowChunk - 1) / kRowChunk, t, [&](size_t c) {
+  // One pass over A for both: the copy and the row sums (of the original values), in chunks of rows.
+  if (copy || need_rowsum) {
+    constexpr size_t kRowChunk = 32;
+    const size_t chunks = (m + kRowChunk - 1) / kRowChunk;
+    const int tp = threads_for(m, k, 1, t, 2000);  // about 2000 bytes per microsecond
+    parallel_for(chunks, tp, [&](size_t c) {
       const size_t i0 = c * kRowChunk, rows = std::min(kRowChunk, m - i0);
-      uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
-      for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum of a~ = sum of a + k sa
+      if (copy && k)
+        for (size_t i = i0; i < i0 + rows; ++i) {
+          const uint8_t* src = g.a + i * g.lda;
+          uint8_t* dst = acopy.data() + i * lda;
+          if (flip)
+            for (size_t p = 0; p < k; ++p) dst[p] = src[p] ^ flip;
+          else
+            std::memcpy(dst, src, k);
+        }
+      if (need_rowsum) {
+        uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
+        for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum a~ = sum a + k sa
+      }
     });
   }
   GemmTerms terms;

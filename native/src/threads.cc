@@ -1,25 +1,42 @@
-// qkernels: the thread pool behind parallel_for. Workers are started on first use and sleep on a condition
-// variable between jobs; a job hands out task indices through an atomic counter.
+// qkernels: the thread pool behind parallel_for. Workers are started on first use. A job is published by bumping
+// an atomic generation; workers that finished the previous job spin on it for a short while (kSpin) before
+// sleeping on a condition variable, so back-to-back calls (a model's layers, a benchmark loop) start in about a
+// microsecond instead of a futex wake-up (tens of microseconds on a VM). Task indices are handed out through an
+// atomic counter; the caller works too and then waits for the helpers by polling.
 #include "qk/threads.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define QK_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define QK_PAUSE() __asm__ volatile("yield")
+#else
+#define QK_PAUSE() ((void)0)
+#endif
+
 namespace qk {
 namespace {
 
 std::atomic<int> g_threads{0};
+std::atomic<double> g_min_micros{20.0};
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kSpin = std::chrono::microseconds(300);  // how long an idle worker keeps spinning
 
 class Pool {
  public:
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& t : workers_) t.join();
@@ -30,44 +47,69 @@ class Pool {
     std::unique_lock<std::mutex> busy(job_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     const int helpers = threads - 1;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      while (static_cast<int>(workers_.size()) < helpers) {
-        const size_t id = workers_.size();
-        workers_.emplace_back([this, id] { loop(id); });
-      }
-      fn_ = &fn;
-      tasks_ = tasks;
-      next_.store(0);
-      active_ = helpers;
-      pending_ = helpers;
-      ++generation_;
+    while (static_cast<int>(workers_.size()) < helpers) {
+      // The new worker starts from the current generation: the bump below is its first job, however late it runs.
+      const int id = static_cast<int>(workers_.size());
+      const size_t seen = generation_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, id, seen] { loop(id, seen); });
     }
-    cv_.notify_all();
+    fn_ = &fn;
+    tasks_ = tasks;
+    next_.store(0, std::memory_order_relaxed);
+    active_ = helpers;
+    pending_.store(helpers, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // a worker about to sleep checks the generation under mu_
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
     work();
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    // The helpers usually finish within microseconds of the caller; if one was descheduled (more threads than
+    // free cores), sleep until the last one is done instead of spinning against it.
+    for (unsigned spins = 0; spins < 4096 && pending_.load(std::memory_order_acquire) != 0; ++spins) QK_PAUSE();
+    if (pending_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
     fn_ = nullptr;
     return true;
   }
 
  private:
   void work() {
-    for (size_t t; (t = next_.fetch_add(1)) < tasks_;) (*fn_)(t);
+    for (size_t t; (t = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(t);
   }
 
-  void loop(size_t id) {
-    size_t seen = 0;
+  void loop(int id, size_t seen) {
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || (generation_ != seen && static_cast<int>(id) < active_); });
-        if (stop_) return;
-        seen = generation_;
+      size_t gen = generation_.load(std::memory_order_acquire);
+      if (gen == seen && !stop_.load(std::memory_order_relaxed)) {
+        const auto until = Clock::now() + kSpin;
+        for (unsigned i = 1; gen == seen && !stop_.load(std::memory_order_relaxed); ++i) {
+          QK_PAUSE();
+          gen = generation_.load(std::memory_order_acquire);
+          if (i % 256 == 0) {
+            if (Clock::now() > until) break;
+            std::this_thread::yield();  // on a busy machine, let runnable threads have the core
+          }
+        }
+        if (gen == seen) {
+          std::unique_lock<std::mutex> lock(mu_);
+          sleepers_.fetch_add(1, std::memory_order_acq_rel);
+          cv_.wait(lock, [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; });
+          sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+          gen = generation_.load(std::memory_order_acquire);
+        }
       }
-      work();
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (stop_.load()) return;
+      seen = gen;
+      if (id < active_) {
+        work();
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          std::lock_guard<std::mutex> lock(mu_);  // the caller may be about to wait on done_cv_
+          done_cv_.notify_one();
+        }
+      }
     }
   }
 
@@ -75,12 +117,15 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   std::vector<std::thread> workers_;
+  // Written by the job's caller before the generation is bumped (release), read by workers after (acquire).
   const std::function<void(size_t)>* fn_ = nullptr;
   size_t tasks_ = 0;
+  int active_ = 0;
   std::atomic<size_t> next_{0};
-  int active_ = 0, pending_ = 0;
-  size_t generation_ = 0;
-  bool stop_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<size_t> generation_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
 };
 
 Pool& pool() {
@@ -101,6 +146,9 @@ int num_threads() {
 }
 
 void set_num_threads(int n) { g_threads.store(n < 0 ? 0 : std::min(n, 256)); }
+
+double min_micros_per_thread() { return g_min_micros.load(std::memory_order_relaxed); }
+void set_min_micros_per_thread(double us) { g_min_micros.store(us < 0 ? 0 : us, std::memory_order_relaxed); }
 
 void parallel_for(size_t tasks, int threads, const std::function<void(size_t)>& fn) {
   threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), tasks));

@@ -28,6 +28,8 @@ struct GemmUkernel {
   // Blocking: k blocks of kc (a multiple of kr; 0 = all of k), tasks of mc rows (a multiple of mr) and nc
   // columns (a multiple of nr).
   size_t kc, mc, nc;
+  // Rough multiply-adds per microsecond on one core, for deciding how many threads a call is worth.
+  double macs_per_us;
 
   // ---- B ----
   // Bytes of one packed B panel for kpad = k rounded up to kr (a panel may pad k further with zero groups).

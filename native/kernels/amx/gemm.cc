@@ -137,7 +137,7 @@ const GemmUkernel kGemm = {
     "gemm_x8s8_32x32c4_amx",
     kMR, kNR, kKR,
     {0, 0}, {0, 128},
-    /*kc=*/1024, /*mc=*/256, /*nc=*/512,
+    /*kc=*/1024, /*mc=*/256, /*nc=*/512, /*macs_per_us=*/1000000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
     row_sums, kernel, epilogue,

@@ -148,7 +148,7 @@ const GemmUkernel kGemm = {
     "gemm_x8s8_4x16c2_widen16__avx2",
     kMR, kNR, kKR,
     {0, 0}, {0, 128},
-    /*kc=*/512, /*mc=*/256, /*nc=*/2048,
+    /*kc=*/512, /*mc=*/256, /*nc=*/2048, /*macs_per_us=*/75000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, kernel, epilogue,

@@ -123,7 +123,7 @@ const GemmUkernel kGemm = {
     "gemm_u8s8_6x64c4_vnni__avx512",
     kMR, kNR, kKR,
     {128, 0}, {0, 128},
-    /*kc=*/512, /*mc=*/192, /*nc=*/512,
+    /*kc=*/512, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, kernel, epilogue,

@@ -77,7 +77,7 @@ const GemmUkernel kGemm = {
     "gemm_x8x8_8x8_widen16__neon",
     kMR, kNR, kKR,
     {0, 0}, {0, 0},
-    /*kc=*/512, /*mc=*/256, /*nc=*/1024,
+    /*kc=*/512, /*mc=*/256, /*nc=*/1024, /*macs_per_us=*/20000,
     b_panel_bytes, /*b_kbytes=*/kNR * 2, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, kernel, epilogue,

@@ -80,7 +80,7 @@ const GemmUkernel kGemm = {
     "gemm_s8s8_8x12c4_sdot__neondot",
     kMR, kNR, kKR,
     {0, -128}, {0, 128},
-    /*kc=*/512, /*mc=*/256, /*nc=*/1020,
+    /*kc=*/512, /*mc=*/256, /*nc=*/1020, /*macs_per_us=*/60000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, kernel, epilogue,
