@@ -185,7 +185,7 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   if (bins <= kCopyBins && n >= 8 * static_cast<size_t>(bins)) {
     // Four copies with a sentinel slot each; repeated bins (a spike at 0, say) alternate between copies.
     alignas(64) uint32_t h[4][kCopyBins + 1];  // 32 KiB of stack
-    std::memset(h, 0, sizeof h);
+    for (auto& copy : h) std::memset(copy, 0, (bins + 1) * sizeof(uint32_t));  // only the bins in use
     for (; i + 32 <= n; i += 32) {
       for (int j = 0; j < 4; ++j)
         _mm256_store_si256(reinterpret_cast<__m256i*>(idx + 8 * j), bin(_mm256_loadu_ps(x + i + 8 * j)));

@@ -169,7 +169,7 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   size_t i = 0, nans = 0;
   if (bins <= kCopyBins && n >= 8 * static_cast<size_t>(bins)) {
     alignas(64) uint32_t h[4][kCopyBins + 1];  // 32 KiB of stack
-    std::memset(h, 0, sizeof h);
+    for (auto& copy : h) std::memset(copy, 0, (bins + 1) * sizeof(uint32_t));  // only the bins in use
     for (; i + 64 <= n; i += 64) {
       for (int j = 0; j < 4; ++j) _mm512_store_si512(idx + 16 * j, bin(_mm512_loadu_ps(x + i + 16 * j)));
       for (int j = 0; j < 64; j += 4) {
