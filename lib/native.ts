@@ -87,6 +87,22 @@ export interface NativeBinding {
   minmaxPerChannel(x: Float32Array, outer: number, channels: number, inner: number, min: Float32Array, max: Float32Array): number;
   /** Adds the histogram of x (|x| when abs) into counts (bins = counts.length); returns the NaN count. */
   histogram(x: Float32Array, lo: number, scale: number, abs: boolean, counts: Float64Array): number;
+  /**
+   * Adds channel c's histogram of a contiguous [outer, channels, inner] x (|x| when abs; grid lo[c], scale[c],
+   * bins[c] <= stride) into counts[c * stride ...] (uint32, channels * stride entries); returns the NaN count.
+   */
+  histogramPerChannel(
+    x: Float32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    lo: Float32Array,
+    scale: Float32Array,
+    bins: Uint32Array,
+    stride: number,
+    abs: boolean,
+    counts: Uint32Array,
+  ): number;
   /** Fake quantization: y and mask (1/0) from x (lib/fakequant.ts). */
   fakeQuant(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   fakeQuantPerChannel(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: Float32Array, zeroPoint: Int32Array, outer: number, channels: number, inner: number, qmin: number, qmax: number): void;
@@ -122,6 +138,7 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'minmax',
   'minmaxPerChannel',
   'histogram',
+  'histogramPerChannel',
   'fakeQuant',
   'fakeQuantPerChannel',
   'fakeQuantBackward',

@@ -411,6 +411,71 @@ t.test('histogram kernel: every tier equals scalar and the JS definition', async
   });
 });
 
+t.test('per-channel histogram kernel: every tier equals scalar and the JS definition', async (t) => {
+  // [outer, channels, inner]: inner 1 with narrow rows (grouped into super-rows) and wide ones (column chunks),
+  // small inner (the column pass), inner at and above the per-run threshold (64), empty layouts.
+  const layouts: [number, number, number][] = [
+    [0, 3, 5], [3, 4, 0], [1, 1, 1], [5, 1, 1], [33, 3, 1], [7, 1024, 1], [2, 1025, 1], [40, 37, 1], [300, 129, 1],
+    [4, 3, 2], [17, 5, 7], [9, 4, 63], [3, 5, 64], [2, 3, 65], [2, 2, 1000], [1, 2, 4099], [64, 65, 1], [6, 300, 5],
+  ];
+  forEachIsa(t, (t) => {
+    for (const [outer, channels, inner] of layouts)
+      for (const [stride, abs, mode] of [[2048, false, 'random'], [300, true, 'random'], [128, false, 'special'], [5, true, 'bits']] as const) {
+        const r = rng(outer * 7919 + channels * 31 + inner + stride);
+        const lo = new Float32Array(channels);
+        const scale = new Float32Array(channels);
+        const bins = new Uint32Array(channels);
+        for (let c = 0; c < channels; c++) {
+          bins[c] = r() < 0.2 ? stride : 1 + Math.floor(r() * stride);
+          lo[c] = abs ? 0 : Math.fround((r() - 0.5) * 10);
+          scale[c] = Math.fround(bins[c]! / (0.1 + r() * 9));
+        }
+        const n = outer * channels * inner;
+        let x: Float32Array;
+        if (mode === 'bits') x = randomBits32(n, n + 1);
+        else if (mode === 'special') x = randomFloats(n, n + 2, true);
+        else
+          x = new Float32Array(n).map((_, e) => {
+            const c = Math.floor(e / inner) % channels;
+            return r() < 0.01 ? NaN : lo[c]! + (r() * 1.2 - 0.1) * (bins[c]! / scale[c]!);
+          });
+        const run = () => {
+          const counts = new Uint32Array(channels * stride);
+          const nans = native.histogramPerChannel(x, outer, channels, inner, lo, scale, bins, stride, abs, counts);
+          return { counts, nans };
+        };
+        const want = scalar(run);
+        const got = run();
+        // The JS definition (histBin per channel) on the same data.
+        const js = new Uint32Array(channels * stride);
+        let jsNans = 0;
+        for (let e = 0; e < n; e++) {
+          const c = Math.floor(e / inner) % channels;
+          const v = abs ? Math.abs(x[e]!) : x[e]!;
+          if (Number.isNaN(v)) jsNans++;
+          else js[c * stride + histBin(v, lo[c]!, scale[c]!, bins[c]!)]!++;
+        }
+        let bad = got.nans === want.nans && want.nans === jsNans ? -1 : -2;
+        for (let k = 0; k < js.length && bad === -1; k++) if (got.counts[k] !== want.counts[k] || js[k] !== want.counts[k]) bad = k;
+        t.ok(
+          bad === -1,
+          `[${outer}, ${channels}, ${inner}] stride=${stride} abs=${abs} ${mode}` +
+            (bad === -2 ? `: nans ${got.nans}/${want.nans}/${jsNans}` : bad >= 0 ? `: slot ${bad} ${got.counts[bad]} vs scalar ${want.counts[bad]}, js ${js[bad]}` : ''),
+        );
+      }
+  });
+  // The binding re-checks lengths and grids.
+  const x = new Float32Array(6);
+  const ok = () => [new Float32Array(2), new Float32Array([1, 1]), new Uint32Array([4, 4])] as const;
+  const [lo, sc, bn] = ok();
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 3, lo, sc, bn, 4, false, new Uint32Array(7)), { name: 'RangeError', message: /counts/ });
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 2, lo, sc, bn, 4, false, new Uint32Array(8)), { name: 'RangeError', message: /outer \* channels \* inner/ });
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 3, lo, sc, new Uint32Array([4, 5]), 4, false, new Uint32Array(8)), { name: 'RangeError', message: /bins\[1\]/ });
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 3, lo, new Float32Array([1, 0]), bn, 4, false, new Uint32Array(8)), { name: 'RangeError', message: /scale\[1\]/ });
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 3, new Float32Array([NaN, 0]), sc, bn, 4, false, new Uint32Array(8)), { name: 'RangeError', message: /lo\[0\]/ });
+  t.throws(() => native.histogramPerChannel(x, 1, 2, 3, lo, sc, bn, 4, false, new Float64Array(8) as never), { name: 'TypeError', message: /counts/ });
+});
+
 // ------------------------------------------------------------------------------------------- options
 
 t.test('bad options throw a RangeError or TypeError naming the option', async (t) => {

@@ -5,6 +5,11 @@
 // histogram(x: Float32Array, lo, scale, abs: boolean, counts: Float64Array) -> NaN count
 //   adds the histogram of x (|x| when abs) into counts (bins = counts.length), bin = qk::ref::hist_bin with lo and
 //   scale rounded to float32.
+// histogramPerChannel(x, outer, channels, inner, lo: Float32Array, scale: Float32Array, bins: Uint32Array, stride,
+//                     abs, counts: Uint32Array) -> NaN count
+//   adds channel c's histogram (grid lo[c], scale[c], bins[c] <= stride) into counts[c * stride ...]
+//   (channels * stride entries); the caller keeps the uint32 counts from overflowing (lib/calibrate/histogram.ts
+//   flushes them into float64 counts).
 #include <napi.h>
 
 #include <algorithm>
@@ -106,12 +111,62 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(nans));
 }
 
+Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View x, lo, scale, bins, counts;
+  size_t outer, channels, inner;
+  int64_t stride;
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !layout(info, 1, x.length, &outer, &channels, &inner) ||
+      !typed(info, 4, "lo", napi_float32_array, &lo) || !typed(info, 5, "scale", napi_float32_array, &scale) ||
+      !typed(info, 6, "bins", napi_uint32_array, &bins) ||
+      !integer(info, 7, "stride", 1, qk::kMaxHistogramBins, &stride) ||
+      !typed(info, 9, "counts", napi_uint32_array, &counts))
+    return env.Undefined();
+  if (!info[8].IsBoolean()) {
+    throw_type(env, "abs must be a boolean");
+    return env.Undefined();
+  }
+  const bool abs = info[8].As<Napi::Boolean>().Value();
+  if (!same_length(info, "lo", lo.length, channels) || !same_length(info, "scale", scale.length, channels) ||
+      !same_length(info, "bins", bins.length, channels))
+    return env.Undefined();
+  const size_t st = static_cast<size_t>(stride);
+  // channels * stride < 2^32 (the kernels index counts with uint32), checked without overflow.
+  if (channels > (static_cast<size_t>(0xffffffffu) - 1) / st || counts.length != channels * st) {
+    throw_range(env, "counts must have channels * stride (" + std::to_string(channels) + " * " + std::to_string(st) +
+                         ") elements, fewer than 2^32, got " + std::to_string(counts.length));
+    return env.Undefined();
+  }
+  const float* lp = static_cast<const float*>(lo.data);
+  const float* sp = static_cast<const float*>(scale.data);
+  const uint32_t* bp = static_cast<const uint32_t*>(bins.data);
+  for (size_t c = 0; c < channels; ++c) {
+    if (!std::isfinite(lp[c])) {
+      throw_range(env, "lo[" + std::to_string(c) + "] must be finite");
+      return env.Undefined();
+    }
+    if (!(sp[c] > 0.0f) || !std::isfinite(sp[c])) {
+      throw_range(env, "scale[" + std::to_string(c) + "] must be positive and finite");
+      return env.Undefined();
+    }
+    if (bp[c] < 1 || bp[c] > st) {
+      throw_range(env, "bins[" + std::to_string(c) + "] must be in [1, stride = " + std::to_string(st) + "], got " +
+                           std::to_string(bp[c]));
+      return env.Undefined();
+    }
+  }
+  const size_t nans = qk::active().histogram_channels(static_cast<const float*>(x.data), outer, channels, inner, lp,
+                                                      sp, bp, st, abs, static_cast<uint32_t*>(counts.data));
+  return Napi::Number::New(env, static_cast<double>(nans));
+}
+
 }  // namespace
 
 void init_calibrate(Napi::Env env, Napi::Object exports) {
   exports.Set("minmax", Napi::Function::New(env, MinMax, "minmax"));
   exports.Set("minmaxPerChannel", Napi::Function::New(env, MinMaxPerChannel, "minmaxPerChannel"));
   exports.Set("histogram", Napi::Function::New(env, Histogram, "histogram"));
+  exports.Set("histogramPerChannel", Napi::Function::New(env, HistogramPerChannel, "histogramPerChannel"));
 }
 
 }  // namespace qkb

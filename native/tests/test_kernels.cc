@@ -877,8 +877,100 @@ void test_histogram(const Kernels& ref, const Kernels& k, Rng& r) {
   }
 }
 
+void test_histogram_channels(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "histogram_channels");
+  if (!k.histogram_channels) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  // (outer, channels, inner): inner == 1 with narrow rows (super-rows) and wide ones (several column chunks), small
+  // inner (the column path), inner at and above the per-run threshold (64), empty layouts.
+  const size_t shapes[][3] = {{0, 3, 5},    {3, 4, 0},    {1, 1, 1},    {1, 7, 1},   {5, 1, 1},     {33, 3, 1},
+                              {129, 1, 1},  {7, 1024, 1}, {3, 1000, 1}, {2, 1025, 1}, {40, 37, 1},  {300, 129, 1},
+                              {4, 3, 2},    {17, 5, 7},   {9, 4, 63},   {3, 5, 64},  {2, 3, 65},    {2, 2, 1000},
+                              {1, 2, 4099}, {1000, 3, 1}, {64, 65, 1},  {37, 9, 3},  {6, 300, 5},   {11, 1, 17},
+                              {1, 1, 4099}, {3, 2, 20000}};
+  const uint32_t strides[] = {1, 2, 3, 127, 128, 2048, 2049, 5000};
+  for (const auto& s : shapes) {
+    const size_t outer = s[0], channels = s[1], inner = s[2], n = outer * channels * inner;
+    for (int run = 0; run < 4; ++run) {
+      // At most ~400k counts per run; every channel gets its own bin count, grid and data range.
+      uint32_t stride = strides[r.below(8)];
+      while (stride > 1 && channels * stride > 400000) stride /= 2;
+      const char* mode = run == 0 ? "random" : kReduceModes[r.below(6)];
+      const int abs = static_cast<int>(r.below(2));
+      const Layout& l = kLayouts[r.below(4)];
+      std::vector<float> lo(channels), scale(channels);
+      std::vector<uint32_t> bins(channels);
+      for (size_t c = 0; c < channels; ++c) {
+        bins[c] = r.chance(20) ? stride : 1 + r.below(stride);
+        switch (r.below(5)) {
+          case 0: lo[c] = -2.0f, scale[c] = static_cast<float>(bins[c]) / 4.0f; break;
+          case 1: lo[c] = 0.0f, scale[c] = static_cast<float>(bins[c]) / 1000.0f; break;
+          case 2: lo[c] = -1e-3f, scale[c] = static_cast<float>(bins[c]) / 2e-3f; break;
+          case 3: lo[c] = -kMax, scale[c] = static_cast<float>(bins[c]) / 3e38f / 2; break;
+          default: lo[c] = r.uniform(-5.0f, 5.0f), scale[c] = static_cast<float>(bins[c]) / r.uniform(0.1f, 9.0f);
+        }
+      }
+      std::vector<float> xs(n);
+      for (size_t e = 0; e < n; ++e) {
+        const size_t c = (e / inner) % channels;
+        if (std::strcmp(mode, "random") == 0)
+          xs[e] = lo[c] + r.uniform(-0.1f, 1.1f) * static_cast<float>(bins[c]) / scale[c];
+        else
+          xs[e] = reduce_value(r, mode, specials);
+      }
+      In<float> x(l.in_off, xs);
+      In<float> plo(l.par_off, lo), pscale(l.par_off, scale);
+      In<uint32_t> pbins(l.par_off, bins);
+      const size_t total = channels * stride;
+      Out<int32_t> want(l.out_off, total), got(l.out_off, total);
+      uint32_t* wc = reinterpret_cast<uint32_t*>(want.data());
+      uint32_t* gc = reinterpret_cast<uint32_t*>(got.data());
+      std::memset(wc, 0, total * sizeof(uint32_t));
+      std::memset(gc, 0, total * sizeof(uint32_t));
+      if (r.chance(25))
+        for (size_t b = 0; b < total; ++b) wc[b] = gc[b] = r.below(1000);
+      const size_t wn = ref.histogram_channels(x.data(), outer, channels, inner, plo.data(), pscale.data(),
+                                               pbins.data(), stride, abs != 0, wc);
+      const size_t gn = k.histogram_channels(x.data(), outer, channels, inner, plo.data(), pscale.data(),
+                                             pbins.data(), stride, abs != 0, gc);
+      const std::string at = strf("outer=%zu channels=%zu inner=%zu stride=%u abs=%d in_off=%zu data=%s", outer,
+                                  channels, inner, stride, abs, l.in_off, mode);
+      if (wn != gn) return g.fail(strf("%s: scalar nans=%zu %s nans=%zu", at.c_str(), wn, tier, gn));
+      auto describe = [&](size_t b) {
+        const size_t c = b / stride;
+        return strf("channel %zu bin %zu (bins %u, lo %s, scale %s)", c, b % stride, bins[c], show(lo[c]).c_str(),
+                    show(scale[c]).c_str());
+      };
+      if (!compare(g, tier, at, want, got, describe)) return;
+    }
+  }
+}
+
 // Scalar known answers for the reductions.
 void known_answers_reduce(const Kernels& s) {
+  {
+    Group g("scalar", "known_histogram_channels");
+    const float nan = bitsf(0x7fc00000u);
+    // [outer 2][channels 2][inner 3]; channel 0: lo 0, scale 1, 3 bins; channel 1: lo -4, scale 0.5, 2 bins (stride 3).
+    const float xs[] = {0.5f, 2.5f, -1.0f, -4.0f, 0.0f, 9.0f, 1.0f, nan, 7.0f, -3.0f, nan, -0.5f};
+    const float lo[] = {0.0f, -4.0f}, scale[] = {1.0f, 0.5f};
+    const uint32_t bins[] = {3, 2};
+    uint32_t got[6] = {0, 0, 0, 0, 0, 0};
+    // channel 0 (x): 0.5 -1 | 1 | 2.5 7; channel 1 (x): -4 -3 | 0 9 -0.5; slot 5 unused.
+    const uint32_t want[] = {2, 1, 2, 2, 3, 0};
+    const size_t nans = s.histogram_channels(xs, 2, 2, 3, lo, scale, bins, 3, false, got);
+    g.check(nans == 2 && std::memcmp(got, want, sizeof want) == 0,
+            strf("x: nans=%zu counts %u %u %u | %u %u %u, expected nans=2 counts 2 1 2 | 2 3 0", nans, got[0], got[1],
+                 got[2], got[3], got[4], got[5]));
+    // |x|: channel 0: 0.5 | 1 1 | 2.5 7; channel 1: (|v| + 4) * 0.5 >= 2 for all five values, so all in bin 1.
+    uint32_t ga[6] = {0, 0, 0, 0, 0, 0};
+    const uint32_t want_abs[] = {1, 2, 2, 0, 5, 0};
+    const size_t na = s.histogram_channels(xs, 2, 2, 3, lo, scale, bins, 3, true, ga);
+    g.check(na == 2 && std::memcmp(ga, want_abs, sizeof want_abs) == 0,
+            strf("|x|: nans=%zu counts %u %u %u | %u %u %u, expected nans=2 counts 1 2 2 | 0 5 0", na, ga[0], ga[1],
+                 ga[2], ga[3], ga[4], ga[5]));
+  }
   {
     Group g("scalar", "known_histogram");
     const float nan = bitsf(0x7fc00000u), snan = bitsf(0xff800001u);
@@ -1422,13 +1514,14 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     Group g(qk::isa_name(k.isa), "table");
     g.check(k.quantize_s8 && k.quantize_u8 && k.quantize_s8_vec && k.quantize_u8_vec && k.dequantize_s8 &&
                 k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.f32_to_f16 && k.f16_to_f32 &&
-                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram && k.fake_quant &&
+                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram &&
+                k.histogram_channels && k.fake_quant &&
                 k.fake_quant_vec && k.fake_quant_backward && k.lsq_grad && k.lsq_grad_vec,
             "a kernel slot is null");
-    // Every slot is tested below: the isa tag plus 22 pointer slots (12 element-wise kernels, minmax,
-    // minmax_channels, histogram, 5 fake-quant kernels, gemm, sgemm). A slot added to qk::Kernels changes its size and fails here until
-    // it gets a test.
-    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 22 * sizeof(void*);
+    // Every slot is tested below: the isa tag plus 23 pointer slots (12 element-wise kernels, minmax,
+    // minmax_channels, histogram, histogram_channels, 5 fake-quant kernels, gemm, sgemm). A slot added to
+    // qk::Kernels changes its size and fails here until it gets a test.
+    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 23 * sizeof(void*);
     g.check(sizeof(Kernels) == kKnown,
             strf("qk::Kernels is %zu bytes, this test covers %zu: a slot was added or changed; test it in "
                  "native/tests/test_kernels.cc",
@@ -1452,6 +1545,7 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_minmax(ref, k, r);
   test_minmax_channels(ref, k, r);
   test_histogram(ref, k, r);
+  test_histogram_channels(ref, k, r);
   test_gemm(k, r);
   test_sgemm(k, r);
   test_fakequant(ref, k, r);
