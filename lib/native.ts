@@ -103,6 +103,31 @@ export interface NativeBinding {
     abs: boolean,
     counts: Uint32Array,
   ): number;
+  /**
+   * The entropy (KL) threshold search of each histogram: channel c's bins[c] counts at counts[c * stride ...],
+   * levels[c] quantized levels; writes the chosen bin edge index (lib/calibrate/search.ts entropyThreshold) or -1
+   * (fewer than 128 bins, or bins[c] = 0: skipped) into index[c], and, when given, D(i) into
+   * divergences[c * (stride - 127) + i - 128].
+   */
+  entropySearch(counts: Float64Array, stride: number, bins: Int32Array, levels: Int32Array, index: Int32Array, divergences: Float64Array | null): void;
+  /**
+   * The mse threshold search of each histogram (lib/calibrate/search.ts mseThreshold): grid[3c ..] = anchor,
+   * first, width; data[3c ..] = max |x|, min, max; writes the threshold (a float32 value) into threshold[c] and the
+   * winning candidate's index into candidate[c] (-1 for bins[c] = 0: skipped).
+   */
+  mseSearch(
+    counts: Float64Array,
+    stride: number,
+    bins: Int32Array,
+    grid: Float64Array,
+    data: Float64Array,
+    symmetric: boolean,
+    quantMin: number,
+    quantMax: number,
+    symmetricZeroPoint: number,
+    threshold: Float64Array,
+    candidate: Int32Array,
+  ): void;
   /** Fake quantization: y and mask (1/0) from x (lib/fakequant.ts). */
   fakeQuant(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   fakeQuantPerChannel(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: Float32Array, zeroPoint: Int32Array, outer: number, channels: number, inner: number, qmin: number, qmax: number): void;
@@ -139,6 +164,8 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'minmaxPerChannel',
   'histogram',
   'histogramPerChannel',
+  'entropySearch',
+  'mseSearch',
   'fakeQuant',
   'fakeQuantPerChannel',
   'fakeQuantBackward',

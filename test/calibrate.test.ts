@@ -320,6 +320,85 @@ t.test('entropy divergences and mse costs agree with the reference values', asyn
   }
 });
 
+t.test('native entropy and mse searches equal the TypeScript reference (search.ts) bit for bit', async (t) => {
+  // Histograms: every fixture scenario's (|x| and x, 2048 and 512 bins) and random ones of several shapes.
+  const hists: { name: string; h: StreamingHistogram; min: number; max: number }[] = [];
+  for (const [name, batches] of Object.entries(scenarios))
+    for (const [method, symmetric] of [['entropy', true], ['percentile', false]] as const)
+      for (const bins of [2048, 512]) {
+        const cal = new Calibrator({ method, symmetric, bins });
+        for (const b of batches) cal.observe(b);
+        const r = cal.compute() as TensorCalibration;
+        const h = histogramOf(cal);
+        if (h.counts) hists.push({ name: `${name} ${h.abs ? '|x|' : 'x'} ${bins}`, h, min: r.dataMin!, max: r.dataMax! });
+      }
+  const r = rng(99);
+  for (let k = 0; k < 24; k++) {
+    const n = [128, 129, 300, 2048][k % 4]!;
+    const x = new Float32Array(2000 + k * 500).map(() => {
+      const u = r();
+      return k % 3 === 0 ? (u - 0.5) * 4 : k % 3 === 1 ? Math.log(u) * (r() < 0.5 ? -1 : 1) : r() < 0.5 ? 0 : u * u * 9;
+    });
+    const cal = new Calibrator({ method: 'percentile', bins: n, symmetric: k % 2 === 0 });
+    cal.observe(x);
+    const res = cal.compute() as TensorCalibration;
+    hists.push({ name: `random ${k}`, h: histogramOf(cal), min: res.dataMin!, max: res.dataMax! });
+  }
+  let entropyCases = 0;
+  let mseCases = 0;
+  for (const { name, h, min, max } of hists) {
+    const counts = h.counts!;
+    const n = counts.length;
+    for (const levels of [128, 256, 8, 100]) {
+      const want = entropyThreshold(counts, levels);
+      const index = new Int32Array(1);
+      const div = new Float64Array(Math.max(n - 127, 1));
+      native.entropySearch(counts, n, Int32Array.of(n), Int32Array.of(levels), index, div);
+      if (want === null) {
+        t.equal(index[0], -1, `${name} L=${levels}: no search below 128 bins`);
+        continue;
+      }
+      entropyCases++;
+      const diff = want.divergences.findIndex((d, k) => !Object.is(d, div[k]));
+      t.ok(index[0] === want.index && diff < 0, `${name} L=${levels}: pick ${index[0]} vs ${want.index}` + (diff >= 0 ? `, D(${diff + 128}) ${div[diff]} vs ${want.divergences[diff]}` : ''));
+    }
+    const maxAbs = Math.max(-min, max);
+    for (const o of [
+      { dtype: 'int8', symmetric: true },
+      { dtype: 'uint8', symmetric: false },
+      { dtype: 'int8', symmetric: false },
+      { dtype: 'int8', symmetric: true, quantMin: -8, quantMax: 7 },
+      { dtype: 'uint8', symmetric: true, quantMin: 0, quantMax: 15 },
+    ] as const) {
+      const opts = new Calibrator({ method: 'mse', ...o }).options;
+      if (h.abs !== opts.symmetric) continue; // symmetric schemes score |x| histograms, affine ones x histograms
+      const view = { counts, edge: (k: number) => h.edge(k), width: h.width };
+      const rangeOf = (v: number): [number, number] => (opts.symmetric ? [-v, v] : [Math.max(min, -v), Math.min(max, v)]);
+      const m = mseThreshold(view, maxAbs, rangeOf, opts);
+      const pick = m.costs.indexOf(Math.min(...m.costs));
+      const threshold = new Float64Array(1);
+      const candidate = new Int32Array(1);
+      const zp = opts.dtype === 'int8' ? 0 : opts.customRange ? (opts.quantMin + opts.quantMax) >> 1 : 128;
+      native.mseSearch(counts, n, Int32Array.of(n), Float64Array.of(h.anchor, h.first, h.width), Float64Array.of(maxAbs, min, max), opts.symmetric, opts.quantMin, opts.quantMax, zp, threshold, candidate);
+      mseCases++;
+      t.ok(threshold[0] === m.threshold && candidate[0] === pick, `${name} mse ${JSON.stringify(o)}: threshold ${threshold[0]} (candidate ${candidate[0]}) vs ${m.threshold} (${pick} of ${m.costs.length})`);
+    }
+  }
+  t.ok(entropyCases > 100 && mseCases > 50, `${entropyCases} entropy and ${mseCases} mse searches compared`);
+  // Several histograms in one call (the per-channel layout): the same picks as one at a time, any thread count.
+  const n = 512;
+  const store = new Float64Array(3 * n);
+  const bins = Int32Array.of(n, 0, 300);
+  for (let k = 0; k < n; k++) store[k] = Math.floor(1000 * Math.exp(-k / 50));
+  for (let k = 0; k < 300; k++) store[2 * n + k] = (k * 7919) % 13;
+  const index = new Int32Array(3);
+  native.entropySearch(store, n, bins, Int32Array.of(128, 128, 256), index, null);
+  t.same([...index], [entropyThreshold(store.subarray(0, n), 128)!.index, -1, entropyThreshold(store.subarray(2 * n, 2 * n + 300), 256)!.index], 'entropy: three histograms at once (one skipped)');
+  t.throws(() => native.entropySearch(store, n, Int32Array.of(n, n, n + 1), Int32Array.of(128, 128, 128), index, null), { name: 'RangeError', message: /bins\[2\]/ });
+  t.throws(() => native.entropySearch(store, n + 1, Int32Array.of(n, n, n), Int32Array.of(128, 128, 128), index, null), { name: 'RangeError', message: /counts/ });
+  t.throws(() => native.mseSearch(store, n, bins, new Float64Array(9), new Float64Array(9), true, -128, 127, 0, new Float64Array(3), new Int32Array(3)), { name: 'RangeError', message: /finite/ });
+});
+
 t.test('mse never quantizes worse than minmax on the same data', async (t) => {
   for (const name of ['normal', 'laplace', 'relu', 'outliers', 'growing', 'shifted']) {
     const x = concat(scenarios[name]!);

@@ -34,6 +34,7 @@
 #include "qk/gemm_driver.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
+#include "qk/search.h"
 #include "qk/sgemm.h"
 
 namespace {
@@ -1006,6 +1007,153 @@ void known_answers_reduce(const Kernels& s) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Threshold searches (qk/search.h): not tiered; the fast searches against their straightforward versions on
+// random histograms (dense, sparse, spiky; |x| and x grids), bit for bit.
+
+// A random histogram of n bins: counts (integers) from a few shapes.
+std::vector<double> random_counts(Rng& r, size_t n, int shape) {
+  std::vector<double> c(n, 0.0);
+  const uint32_t total = 50 + r.below(200000);
+  for (uint32_t k = 0; k < total; ++k) {
+    double u;
+    switch (shape) {
+      case 0: u = std::fabs(r.unit() + r.unit() + r.unit() - 1.5) / 1.5; break;  // |normal-ish|
+      case 1: u = -std::log(1.0 - r.unit() * 0.999) / 7.0; break;              // exponential tail
+      case 2: u = r.chance(50) ? 0.0 : r.unit() * r.unit(); break;             // spike at 0 (ReLU)
+      case 3: u = r.chance(98) ? r.unit() * 0.3 : 0.5 + r.unit() * 0.5; break;  // outliers
+      default: u = r.below(8) / 8.0; break;                                    // a few bins only
+    }
+    const size_t b = std::min(n - 1, static_cast<size_t>(u * static_cast<double>(n)));
+    c[b] += 1;
+  }
+  c[n - 1] += 1;  // the grid ends at the data's max
+  return c;
+}
+
+void search_tests() {
+  {
+    Group g("search", "fdlibm_log");
+    // The bits V8's Math.log returns (Node 20) for these inputs.
+    const struct {
+      double x;
+      uint64_t bits;
+    } known[] = {{2.0, 0x3fe62e42fefa39efull},    {10.0, 0x40026bb1bbb55516ull},
+                 {0.5, 0xbfe62e42fefa39efull},    {1e-310, 0xc0864e69394d9508ull},
+                 {3.0, 0x3ff193ea7aad030aull},    {1.0000001, 0x3e7ad7f2847b6492ull},
+                 {1.7976931348623157e308, 0x40862e42fefa39efull}};
+    for (const auto& k : known) {
+      const double y = qk::fdlibm_log(k.x);
+      uint64_t b;
+      std::memcpy(&b, &y, 8);
+      g.check(b == k.bits, strf("log(%.17g) = %.17g (0x%016" PRIx64 "), expected 0x%016" PRIx64, k.x, y, b, k.bits));
+    }
+    g.check(qk::fdlibm_log(1.0) == 0.0 && !std::signbit(qk::fdlibm_log(1.0)), "log(1) = +0");
+    g.check(std::isinf(qk::fdlibm_log(0.0)) && qk::fdlibm_log(-0.0) < 0, "log(+-0) = -Inf");
+    g.check(std::isnan(qk::fdlibm_log(-1.0)) && std::isnan(qk::fdlibm_log(std::nan(""))), "log(-1), log(NaN) = NaN");
+    g.check(qk::fdlibm_log(std::numeric_limits<double>::infinity()) == std::numeric_limits<double>::infinity(),
+            "log(+Inf) = +Inf");
+    Rng r(g_seed);
+    for (int k = 0; k < 100000 && !g.failed(); ++k) {  // within 1 ulp of libm's log
+      uint64_t u = r.next() >> 2 | 0x0010000000000000ull;
+      double x;
+      std::memcpy(&x, &u, 8);
+      const double a = qk::fdlibm_log(x), b = std::log(x);
+      g.check(std::fabs(a - b) <= std::fabs(b) * 0x1p-52 + 0x1p-1074, strf("log(%.17g): fdlibm %.17g libm %.17g", x, a, b));
+    }
+  }
+  Rng r(g_seed ^ 0x5ea4c4ull);
+  {
+    Group g("search", "entropy_memo");
+    const size_t sizes[] = {127, 128, 129, 200, 512, 2047, 2048};
+    const uint32_t levels[] = {128, 256, 64, 8, 100, 127, 1};
+    for (size_t n : sizes)
+      for (uint32_t L : levels)
+        for (int shape = 0; shape < 5 && !g.failed(); ++shape) {
+          if (L == 1 && n > 512) continue;
+          const std::vector<double> c = random_counts(r, n, shape);
+          std::vector<double> d1(n > 127 ? n - 127 : 1, -1.0), d2(d1.size(), -2.0);
+          const int64_t i1 = qk::entropy_search(c.data(), n, L, d1.data(), true);
+          const int64_t i2 = qk::entropy_search(c.data(), n, L, d2.data(), false);
+          const std::string at = strf("n=%zu levels=%u shape=%d", n, L, shape);
+          if (n < 128) {
+            g.check(i1 == -1 && i2 == -1, at + ": fewer than 128 bins must give -1");
+            continue;
+          }
+          g.check(i1 == i2 && i1 >= 128 && i1 <= static_cast<int64_t>(n),
+                  strf("%s: memoized pick %" PRId64 ", direct %" PRId64, at.c_str(), i1, i2));
+          for (size_t k = 0; k < d1.size(); ++k)
+            if (std::memcmp(&d1[k], &d2[k], 8) != 0) {
+              g.fail(strf("%s: D(%zu) memoized %.17g, direct %.17g", at.c_str(), k + 128, d1[k], d2[k]));
+              break;
+            }
+        }
+  }
+  {
+    Group g("search", "mse_bound");
+    const qk::MseQuantizer quants[] = {{true, -128, 127, 0}, {false, 0, 255, 128}, {false, -128, 127, 0},
+                                       {true, -8, 7, 0},     {true, 0, 255, 128}, {false, -64, 63, 0},
+                                       {true, 0, 15, 7}};
+    size_t exact = 0, searches = 0;
+    double tight_sum = 0;
+    for (int trial = 0; trial < 240 && !g.failed(); ++trial) {
+      const size_t n = trial % 8 == 0 ? 2048 : 128 + r.below(700);
+      const std::vector<double> c = random_counts(r, n, trial % 5);
+      const qk::MseQuantizer& q = quants[r.below(7)];
+      qk::MseHistogram h{c.data(), n, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+      if (q.symmetric || r.chance(30)) {  // an |x| histogram: anchor 0, data in [0, n w] (or [-n w, n w])
+        h.width = std::ldexp(1.0 + r.unit(), static_cast<int>(r.below(40)) - 20) / static_cast<double>(n);
+        h.max_abs = static_cast<double>(static_cast<float>(h.width * static_cast<double>(n) * (0.999 + 0.001 * r.unit())));
+        h.min = r.chance(50) ? -h.max_abs : 0.0;
+        h.max = h.max_abs;
+      } else {  // an x histogram: anchored at the data's min, possibly far from 0, possibly grown (first != 0)
+        const double span = std::ldexp(1.0 + r.unit(), static_cast<int>(r.below(20)) - 10);
+        const double lo = (r.unit() * 2.0 - 1.0) * span * (r.chance(20) ? 30.0 : 1.0);
+        h.width = span / static_cast<double>(n);
+        h.first = r.chance(30) ? -static_cast<double>(r.below(8)) : 0.0;
+        h.anchor = lo - h.first * h.width;
+        h.min = static_cast<double>(static_cast<float>(lo));
+        h.max = static_cast<double>(static_cast<float>(lo + span));
+        h.max_abs = std::max(-h.min, h.max);
+        if (qk::mse_candidates(h) > 40000) continue;
+      }
+      const qk::MseResult fast = qk::mse_search(h, q);
+      std::vector<double> costs(qk::mse_candidates(h));
+      const qk::MseResult all = qk::mse_search_exhaustive(h, q, costs.data());
+      exact += fast.exact;
+      ++searches;
+      const std::string at = strf("trial %d n=%zu anchor=%.9g first=%g width=%.9g min=%.9g max=%.9g q=[%d,%d]%s", trial,
+                                  n, h.anchor, h.first, h.width, h.min, h.max, q.qmin, q.qmax, q.symmetric ? " sym" : "");
+      g.check(fast.candidate == all.candidate && std::memcmp(&fast.threshold, &all.threshold, 8) == 0,
+              strf("%s: fast pick %" PRId64 " (%.9g), exhaustive %" PRId64 " (%.9g)", at.c_str(), fast.candidate,
+                   fast.threshold, all.candidate, all.threshold));
+      for (size_t k = 0; k < costs.size() && all.candidate >= 0; ++k)
+        if (k < static_cast<size_t>(all.candidate) ? !(costs[k] > costs[all.candidate]) : costs[k] < costs[all.candidate]) {
+          g.fail(at + strf(": candidate %zu costs %.17g against the pick's %.17g", k, costs[k], costs[all.candidate]));
+          break;
+        }
+      // The bound the search prunes with never exceeds the exact cost, and is tight (within 1e-5) for most
+      // candidates (else the search would compute many exact costs).
+      std::vector<double> lb(costs.size());
+      qk::mse_lower_bounds(h, q, lb.data());
+      size_t tight = 0;
+      for (size_t k = 0; k < costs.size(); ++k) {
+        if (!(lb[k] <= costs[k])) {
+          g.fail(at + strf(": candidate %zu bound %.17g above its exact cost %.17g", k, lb[k], costs[k]));
+          break;
+        }
+        if (lb[k] >= costs[k] * (1 - 1e-5)) ++tight;
+      }
+      tight_sum += static_cast<double>(tight) / static_cast<double>(costs.size());
+    }
+    std::printf("# mse search: %.1f exact costs per search on average, bounds within 1e-5 of the cost for %.0f%% of "
+                "the candidates (%zu searches)\n",
+                searches ? static_cast<double>(exact) / static_cast<double>(searches) : 0.0,
+                searches ? 100 * tight_sum / static_cast<double>(searches) : 0.0, searches);
+    g.check(searches > 200 && tight_sum > 0.5 * static_cast<double>(searches), "the bounds are mostly tight");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Scalar known answers (hand-computed; these pin the reference itself)
 
 void known_answers(const Kernels& s) {
@@ -1595,6 +1743,7 @@ int main() {
       known_answers(*ref);
       known_answers_reduce(*ref);
       fakequant_known_answers(*ref);
+      search_tests();
     }
     for (Isa isa : qk::available_isas()) {
       if (isa == Isa::Scalar || !selected(qk::isa_name(isa))) continue;
