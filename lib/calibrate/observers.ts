@@ -2,7 +2,7 @@
 // and, per channel, its layout) and turns what it saw into a float32 range per tensor or per channel.
 import { native } from '../native';
 import { rangeError } from '../validate';
-import { StreamingHistogram } from './histogram';
+import { ChannelHistograms, StreamingHistogram } from './histogram';
 import { rangeErrorText, type ResolvedOptions } from './options';
 import { qparamsOf, symmetricZeroPoint } from './qparams';
 import { entropyLevels, histQuantile } from './search';
@@ -18,10 +18,10 @@ export interface ObservedRange {
   min: number | Float32Array;
   max: number | Float32Array;
   /** Histogram methods: the observed data range before clipping. */
-  dataMin?: number;
-  dataMax?: number;
+  dataMin?: number | Float32Array;
+  dataMax?: number | Float32Array;
   /** Histogram methods: the number of bins the histogram ended with. */
-  histogramBins?: number;
+  histogramBins?: number | Int32Array;
 }
 
 export interface Observer {
@@ -208,7 +208,8 @@ function clippingRanges(
  *
  * Clipping range: symmetric [-t, t]. Otherwise percentile clips each tail ([lo, hi] from the two quantiles) and
  * entropy / mse clip the observed range at the threshold, [max(min, -t), min(max, t)] ([0, t] for non-negative
- * data). Every threshold is capped at the observed max |x| (lo at the observed min).
+ * data). Every threshold is capped at the observed max |x| (lo at the observed min). Per channel
+ * (ChannelHistogramObserver) every channel gets exactly this with its own histogram and data range.
  */
 export class HistogramObserver implements Observer {
   private readonly hist: StreamingHistogram;
@@ -239,5 +240,51 @@ export class HistogramObserver implements Observer {
     const counts = h.counts ?? new Float64Array(0);
     const { lo, hi } = clippingRanges([h], counts, counts.length, [min], [max], this.r);
     return { min: lo[0]!, max: hi[0]!, ...base };
+  }
+}
+
+/**
+ * Per-channel histogram methods: HistogramObserver's method on one histogram per channel, each with its own
+ * data range and grid (ChannelHistograms), over the native per-channel min/max and histogram kernels.
+ */
+export class ChannelHistogramObserver implements Observer {
+  private readonly hists: ChannelHistograms;
+  private readonly min: Float32Array;
+  private readonly max: Float32Array;
+  constructor(
+    private readonly r: ResolvedOptions,
+    channels: number,
+  ) {
+    this.hists = new ChannelHistograms(channels, r.bins, r.method === 'entropy' || r.symmetric);
+    this.min = new Float32Array(channels).fill(Infinity);
+    this.max = new Float32Array(channels).fill(-Infinity);
+  }
+  observe(x: Float32Array, layout: Layout | null, name: string): { count: number; nans: number } {
+    const [mn, mx, nans] = channelMinMax(x, layout!, name, this.r.method);
+    const count = x.length - nans;
+    if (count === 0) return { count, nans };
+    for (let c = 0; c < mn.length; c++) {
+      if (mn[c]! < this.min[c]!) this.min[c] = mn[c]!;
+      if (mx[c]! > this.max[c]!) this.max[c] = mx[c]!;
+    }
+    this.hists.add(x, layout!, mn, mx);
+    return { count, nans };
+  }
+  /** Channel c's histogram (for tests and diagnostics). */
+  histogram(c: number): StreamingHistogram {
+    this.hists.flush();
+    return this.hists.hists[c]!;
+  }
+  range(): ObservedRange {
+    this.hists.flush();
+    const { hists, store, bins } = this.hists;
+    const { lo, hi } = clippingRanges(hists, store, bins, this.min, this.max, this.r);
+    return {
+      min: Float32Array.from(lo),
+      max: Float32Array.from(hi),
+      dataMin: Float32Array.from(this.min),
+      dataMax: Float32Array.from(this.max),
+      histogramBins: Int32Array.from(hists, (h) => (h.counts ? h.counts.length : 0)),
+    };
   }
 }
