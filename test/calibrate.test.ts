@@ -3,7 +3,7 @@
 // reductions against scalar; bad options; NaN counting; streaming vs one-shot; async iterables; per channel;
 // results plugging into quantize().
 //
-// Fixtures: test/fixtures/calibrate-{torch,hist}.json, written by scripts/gen-calibrate-fixtures.py.
+// Fixtures: test/fixtures/calibrate-{torch,hist,hist-channel}.json, written by scripts/gen-calibrate-fixtures.py.
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -117,11 +117,43 @@ interface HistFixture {
   cases: HistCase[];
 }
 
+interface ChannelHistCase {
+  name: string;
+  data: string;
+  options: CalibrateOptions & { axis: number; shape: number[] };
+  min: Arr;
+  max: Arr;
+  scale: Arr;
+  zeroPoint: Arr;
+  dataMin: Arr;
+  dataMax: Arr;
+  /** Per channel: the entropy / mse candidates within 1e-9 of the reference's best. */
+  near: number[][];
+  nanCount: number;
+  count: number;
+}
+interface ChannelHistFixture {
+  scenarios: Record<
+    string,
+    {
+      shape: number[];
+      axis: number;
+      channels: string[];
+      batches: Arr[];
+      shapes: number[][];
+      histograms: { bins: number; abs: boolean; channels: { anchor: number; width: number; first: number; counts: Arr | null }[] }[];
+    }
+  >;
+  cases: ChannelHistCase[];
+}
+
 const load = <T>(name: string) => JSON.parse(readFileSync(join(__dirname, 'fixtures', name), 'utf8')) as T;
 const TF = load<TorchFixture>('calibrate-torch.json');
 const HF = load<HistFixture>('calibrate-hist.json');
+const CF = load<ChannelHistFixture>('calibrate-hist-channel.json');
 const tensorData = Object.fromEntries(Object.entries(TF.tensorData).map(([k, v]) => [k, v.map(f32)]));
 const scenarios = Object.fromEntries(Object.entries(HF.scenarios).map(([k, v]) => [k, v.batches.map(f32)]));
+const channelScenarios = Object.fromEntries(Object.entries(CF.scenarios).map(([k, v]) => [k, v.batches.map(f32)]));
 
 // ------------------------------------------------------------------------------------------- helpers
 
@@ -325,6 +357,71 @@ t.test(`percentile / entropy / mse match the numpy reference (${HF.cases.length}
           `scale ${c.scale} zp ${c.zeroPoint} (pick ${c.index ?? c.candidate}; near-ties ${JSON.stringify(c.near)})` +
           (tie ? ' - a rounding-level tie' : ''),
       );
+    }
+  });
+});
+
+t.test(`per-channel histograms match the numpy reference (${Object.keys(CF.scenarios).length} layouts)`, async (t) => {
+  forEachIsa(t, (t) => {
+    for (const [name, sc] of Object.entries(CF.scenarios))
+      for (const hc of sc.histograms) {
+        const method = hc.abs ? 'entropy' : 'percentile';
+        const cal = new Calibrator({ method, bins: hc.bins, axis: sc.axis, shape: sc.shape });
+        for (const b of channelScenarios[name]!) cal.observe(b);
+        let bad = '';
+        for (const [c, want] of hc.channels.entries()) {
+          const got = channelHistogramOf(cal, c);
+          if (want.counts === null) {
+            if (got.counts !== null) bad = `channel ${c} (${sc.channels[c]}): a grid where the reference has none`;
+            continue;
+          }
+          const w = decode(want.counts);
+          if (got.counts === null || got.anchor !== want.anchor || got.width !== want.width || got.first !== want.first || got.counts.length !== w.length)
+            bad = `channel ${c} (${sc.channels[c]}): grid ${got.anchor}/${got.width}/${got.first}/${got.counts?.length} vs ${want.anchor}/${want.width}/${want.first}/${w.length}`;
+          else {
+            const k = w.findIndex((v, i) => got.counts![i] !== v);
+            if (k >= 0) bad = `channel ${c} (${sc.channels[c]}): bin ${k} ${got.counts[k]} vs ${w[k]}`;
+          }
+          if (bad) break;
+        }
+        t.ok(!bad, `${name} [${sc.shape}] axis ${sc.axis} bins=${hc.bins} ${hc.abs ? '|x|' : 'x'}: ${bad || `${hc.channels.length} channel histograms identical`}`);
+      }
+  });
+});
+
+t.test(`per-channel percentile / entropy / mse match the numpy reference (${CF.cases.length} cases)`, async (t) => {
+  forEachIsa(t, (t) => {
+    for (const c of CF.cases) {
+      const cal = new Calibrator(c.options);
+      for (const b of channelScenarios[c.data]!) cal.observe(b);
+      const r = cal.compute() as ChannelCalibration;
+      const want = {
+        min: f32(c.min), max: f32(c.max), scale: f32(c.scale), zeroPoint: decode(c.zeroPoint) as Int32Array, dataMin: f32(c.dataMin), dataMax: f32(c.dataMax),
+      };
+      let bad = r.count === c.count && r.nanCount === c.nanCount ? '' : `count ${r.count} nanCount ${r.nanCount}, reference ${c.count} ${c.nanCount}`;
+      let ties = 0;
+      for (let ch = 0; ch < want.scale.length && !bad; ch++) {
+        if (r.dataMin![ch] !== want.dataMin[ch] || r.dataMax![ch] !== want.dataMax[ch]) {
+          bad = `channel ${ch}: data range [${r.dataMin![ch]}, ${r.dataMax![ch]}] vs [${want.dataMin[ch]}, ${want.dataMax[ch]}]`;
+          break;
+        }
+        if (same(r.min[ch]!, want.min[ch]!) && same(r.max[ch]!, want.max[ch]!) && r.scale[ch] === want.scale[ch] && r.zeroPoint[ch] === want.zeroPoint[ch]) continue;
+        // A different pick is acceptable only when the reference rates it within 1e-9 of its best.
+        const h = channelHistogramOf(cal, ch);
+        let pick = -1;
+        if (c.options.method === 'entropy' && h.counts) pick = entropyThreshold(h.counts, entropyLevels(cal.options, want.dataMin[ch]!))!.index;
+        else if (c.options.method === 'mse' && h.counts) {
+          const [mn, mx] = [want.dataMin[ch]!, want.dataMax[ch]!];
+          const view = { counts: h.counts, edge: (k: number) => h.edge(k), width: h.width };
+          const rangeOf = (v: number): [number, number] => (c.options.symmetric ? [-v, v] : [Math.max(mn, -v), Math.min(mx, v)]);
+          const m = mseThreshold(view, Math.max(-mn, mx), rangeOf, cal.options);
+          pick = m.costs.indexOf(Math.min(...m.costs));
+        }
+        if (c.near[ch]!.includes(pick)) ties++;
+        else
+          bad = `channel ${ch}: [${r.min[ch]}, ${r.max[ch]}] scale ${r.scale[ch]} zp ${r.zeroPoint[ch]} (pick ${pick}), reference [${want.min[ch]}, ${want.max[ch]}] scale ${want.scale[ch]} zp ${want.zeroPoint[ch]} (near-ties ${JSON.stringify(c.near[ch])})`;
+      }
+      t.ok(!bad, `${c.name}` + (bad ? `: ${bad}` : ties ? ` (${ties} rounding-level ties)` : ''));
     }
   });
 });
@@ -1017,6 +1114,7 @@ t.test('per channel: mse never quantizes a channel worse than minmax does', asyn
     { dtype: 'int8', symmetric: true, quantMin: -8, quantMax: 7 },
   ] as const;
   const datasets: { name: string; shape: number[]; axis: number; batches: Float32Array[]; shapes: number[][] }[] = [
+    ...Object.entries(CF.scenarios).map(([name, sc]) => ({ name, shape: sc.shape, axis: sc.axis, batches: channelScenarios[name]!, shapes: sc.shapes })),
     ...PC_LAYOUTS.map(([shape, axis], li) => ({ name: `layout ${li}`, shape, axis, ...channelData(li + 40, shape, axis) })),
   ];
   // Exactly, on every channel: the cost mse minimizes, the expected quantization error over the channel's
