@@ -139,6 +139,11 @@ Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
       !same_length(info, "bins", bins.length, channels))
     return env.Undefined();
   const size_t st = static_cast<size_t>(stride);
+  // One call adds at most outer * inner to any count: below 2^32 (the caller flushes between calls).
+  if (outer > 0 && inner > (static_cast<size_t>(0xffffffffu) - 1) / outer) {
+    throw_range(env, "a channel of one batch must hold fewer than 2^32 - 1 values (uint32 counts)");
+    return env.Undefined();
+  }
   // channels * stride < 2^32 (the kernels index counts with uint32), checked without overflow.
   if (channels > (static_cast<size_t>(0xffffffffu) - 1) / st || counts.length != channels * st) {
     throw_range(env, "counts must have channels * stride (" + std::to_string(channels) + " * " + std::to_string(st) +
