@@ -89,6 +89,47 @@ export interface NativeBinding {
   minmaxPerChannel(x: Float32Array, outer: number, channels: number, inner: number, min: Float32Array, max: Float32Array): number;
   /** Adds the histogram of x (|x| when abs) into counts (bins = counts.length); returns the NaN count. */
   histogram(x: Float32Array, lo: number, scale: number, abs: boolean, counts: Float64Array): number;
+  /**
+   * Adds channel c's histogram of a contiguous [outer, channels, inner] x (|x| when abs; grid lo[c], scale[c],
+   * bins[c] <= stride) into counts[c * stride ...] (uint32, channels * stride entries); returns the NaN count.
+   */
+  histogramPerChannel(
+    x: Float32Array,
+    outer: number,
+    channels: number,
+    inner: number,
+    lo: Float32Array,
+    scale: Float32Array,
+    bins: Uint32Array,
+    stride: number,
+    abs: boolean,
+    counts: Uint32Array,
+  ): number;
+  /**
+   * The entropy (KL) threshold search of each histogram: channel c's bins[c] counts at counts[c * stride ...],
+   * levels[c] quantized levels; writes the chosen bin edge index (lib/calibrate/search.ts entropyThreshold) or -1
+   * (fewer than 128 bins, or bins[c] = 0: skipped) into index[c], and, when given, D(i) into
+   * divergences[c * (stride - 127) + i - 128].
+   */
+  entropySearch(counts: Float64Array, stride: number, bins: Int32Array, levels: Int32Array, index: Int32Array, divergences: Float64Array | null): void;
+  /**
+   * The mse threshold search of each histogram (lib/calibrate/search.ts mseThreshold): grid[3c ..] = anchor,
+   * first, width; data[3c ..] = max |x|, min, max; writes the threshold (a float32 value) into threshold[c] and the
+   * winning candidate's index into candidate[c] (-1 for bins[c] = 0: skipped).
+   */
+  mseSearch(
+    counts: Float64Array,
+    stride: number,
+    bins: Int32Array,
+    grid: Float64Array,
+    data: Float64Array,
+    symmetric: boolean,
+    quantMin: number,
+    quantMax: number,
+    symmetricZeroPoint: number,
+    threshold: Float64Array,
+    candidate: Int32Array,
+  ): void;
   /** Fake quantization: y and mask (1/0) from x (lib/fakequant.ts). */
   fakeQuant(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: number, zeroPoint: number, qmin: number, qmax: number): void;
   fakeQuantPerChannel(x: Float32Array, y: Float32Array, mask: Uint8Array, scale: Float32Array, zeroPoint: Int32Array, outer: number, channels: number, inner: number, qmin: number, qmax: number): void;
@@ -125,6 +166,9 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'minmax',
   'minmaxPerChannel',
   'histogram',
+  'histogramPerChannel',
+  'entropySearch',
+  'mseSearch',
   'fakeQuant',
   'fakeQuantPerChannel',
   'fakeQuantBackward',

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Generates the calibration fixtures test/fixtures/calibrate-{torch,hist}.json.
+"""Generates the calibration fixtures test/fixtures/calibrate-{torch,hist,hist-channel}.json.
 
 How to run (from the repository root; Debian's interpreter, which has python3-torch and python3-numpy):
 
-    /usr/bin/python3 scripts/gen-calibrate-fixtures.py            # writes both files
+    /usr/bin/python3 scripts/gen-calibrate-fixtures.py            # writes the three files
     /usr/bin/python3 scripts/gen-calibrate-fixtures.py --check    # regenerates in memory, fails if they differ
 
-Deterministic (fixed seeds, no threads in any value): rerunning with the same torch and numpy reproduces the files
-byte for byte. test/calibrate.test.ts replays every case on every ISA tier the machine offers.
+Deterministic (fixed seeds, no threads in any value): rerunning with the same torch and numpy on the same kind of
+CPU reproduces the files byte for byte (numpy's float64 log picks a SIMD implementation by CPU, so a recorded
+divergence can differ in its last bit elsewhere; the tests compare divergences to 1e-12 and picks exactly).
+test/calibrate.test.ts replays every case on every ISA tier the machine offers.
 
 test/fixtures/calibrate-torch.json  (torch.ao.quantization observers, torch 1.13)
   Each case feeds the same float32 batches to a PyTorch observer and to qkernels' Calibrator and records PyTorch's
@@ -28,6 +30,15 @@ test/fixtures/calibrate-hist.json  (numpy reference implementations, below)
   final histograms (|x| and x) and, per case (method x options), the expected clipping range, scale and zero
   point, and the near-optimal candidates of the entropy / mse searches (those within 1e-9 relative of the best),
   so a rounding-level tie can be told from a real disagreement.
+
+test/fixtures/calibrate-hist-channel.json  (the same references, per channel)
+  Per-channel calibration with the histogram methods: 7 channels, one per distribution ('normal', 'laplace',
+  'relu', 'outliers' with 3 NaNs in the middle batch, 'growing', 'shifted', 'zeros-first': all zeros in the first
+  batch), 1500 values per channel and batch, 3 batches, in three layouts: axis 0 ([7, 1500], weights), a middle
+  axis ([30, 7, 50]) and the last axis ([1500, 7], inner 1); the middle batch has a different leading dimension
+  when it is not the axis. Every channel is its own RefHistogram fed that channel's values of each batch, searched
+  as a tensor would be; each case records per channel the clipping range, scale, zero point, data range and the
+  near-optimal candidates of the entropy / mse searches, and each scenario the channels' 2048-bin histograms.
 
 The reference implementations (ref_* below) follow the definitions documented in lib/calibrate/*.ts:
   histogram  StreamingHistogram: grid anchored at the first range, whole-bin extension, width doubling with
@@ -617,6 +628,185 @@ def hist_cases(rng):
     return out_scen, cases
 
 
+# ------------------------------------------------------------------------------------------------ per channel
+
+
+def channel_of(b, shape, axis, c):
+    """Channel c's values of a row-major batch b with `shape` (the channel axis is `axis`), in memory order."""
+    return np.take(b.reshape(shape), c, axis=axis).ravel()
+
+
+def channel_hist_cases(rng):
+    """Per-channel histogram calibration: every channel is its own RefHistogram, fed its part of each batch, and
+    searched with the per-tensor references."""
+    k = 1500  # values per channel per batch
+
+    def normal(n, s=1.0, mu=0.0):
+        return rng.standard_normal(n) * s + mu
+
+    def outliers(n):
+        x = rng.standard_normal(n)
+        m = rng.random(n) < 0.002
+        x[m] = rng.uniform(20, 50, m.sum()) * rng.choice([-1.0, 1.0], m.sum())
+        return x
+
+    # Channel c of batch b (the per-tensor distributions, one per channel).
+    channels = [
+        ("normal", lambda b, n: normal(n, 0.5)),
+        ("laplace", lambda b, n: rng.laplace(0.0, 1.0, n)),
+        ("relu", lambda b, n: np.maximum(rng.standard_normal(n), 0) * np.exp(0.75 * rng.standard_normal(n))),
+        ("outliers", lambda b, n: outliers(n)),
+        ("growing", lambda b, n: normal(n, 4.0**b)),
+        ("shifted", lambda b, n: normal(n, 1.0 + b, (0.0, 5.0, -5.0)[b])),
+        ("zeros-first", lambda b, n: np.zeros(n) if b == 0 else normal(n)),
+    ]
+    nc = len(channels)
+    # (shape, axis): axis 0 ([C, K], weights), a middle axis ([N, C, H]) and the last axis ([N, C], inner 1); the
+    # leading dimension of the middle batch differs when it is not the axis.
+    layouts = [("axis0", (nc, k), 0), ("middle", (30, nc, k // 30), 1), ("last", (k, nc), 1)]
+    configs = [
+        ("percentile", {"percentile": 99.9, "symmetric": True, "dtype": "int8"}),
+        ("percentile", {"percentile": 99.0, "symmetric": False, "dtype": "uint8"}),
+        ("entropy", {"symmetric": True, "dtype": "int8"}),
+        ("entropy", {"symmetric": False, "dtype": "uint8"}),
+        ("mse", {"symmetric": True, "dtype": "int8"}),
+        ("mse", {"symmetric": False, "dtype": "uint8"}),
+        ("mse", {"symmetric": False, "dtype": "int8", "bins": 512}),
+    ]
+    scen, cases = {}, []
+    for name, shape, axis in layouts:
+        shapes = [shape, shape, shape]
+        if axis != 0:
+            shapes[1] = (shape[0] + 2,) + shape[1:]
+        batches16 = []
+        for b, sh in enumerate(shapes):
+            per = int(np.prod(sh)) // nc
+            x = np.zeros(sh)
+            for c, (_, gen) in enumerate(channels):
+                idx = [slice(None)] * len(sh)
+                idx[axis] = c
+                x[tuple(idx)] = gen(b, per).reshape(x[tuple(idx)].shape)
+            batches16.append(x.astype(np.float16).ravel())
+        # A few NaNs in the outliers channel of the middle batch.
+        out = np.flatnonzero(channel_mask(shapes[1], axis, 3))
+        batches16[1][out[[5, 77, 1234]]] = np.float16(np.nan)
+        batches = [b.astype(np.float32) for b in batches16]
+        per_channel = [[channel_of(b, sh, axis, c) for b, sh in zip(batches, shapes)] for c in range(nc)]
+        hists = {}
+        for bins in (2048, 512):
+            for abs_ in (True, False):
+                hs = []
+                for c in range(nc):
+                    h = RefHistogram(bins, abs_)
+                    for v in per_channel[c]:
+                        f = v[~np.isnan(v)]
+                        if f.size == 0:
+                            continue
+                        mn, mx = float(f.min()), float(f.max())
+                        h.add(v, 0.0, max(-mn, mx)) if abs_ else h.add(v, mn, mx)
+                    hs.append(h)
+                hists[(bins, abs_)] = hs
+        scen[name] = {
+            "shape": list(shape),
+            "axis": axis,
+            "channels": [c for c, _ in channels],
+            "batches": [enc(b) for b in batches16],
+            "shapes": [list(sh) for sh in shapes],
+            # Channel histograms for 2048 bins (|x| and x).
+            "histograms": [
+                {
+                    "bins": 2048,
+                    "abs": abs_,
+                    "channels": [
+                        {"anchor": h.anchor, "width": h.width, "first": h.first,
+                         "counts": None if h.counts is None else enc(h.counts.astype(np.uint16))}
+                        for h in hists[(2048, abs_)]
+                    ],
+                }
+                for abs_ in (True, False)
+            ],
+        }
+        for method, o in configs:
+            bins = o.get("bins", 2048)
+            dtype, symmetric = o["dtype"], o["symmetric"]
+            qmin, qmax, custom = qrange(dtype, symmetric, False, o.get("quantMin"), o.get("quantMax"))
+            abs_ = method == "entropy" or symmetric
+            res = {key: [] for key in ("min", "max", "scale", "zeroPoint", "dataMin", "dataMax", "near")}
+            nans = count = 0
+            for c in range(nc):
+                allv = np.concatenate(per_channel[c])
+                fin = allv[~np.isnan(allv)]
+                nans += int(np.isnan(allv).sum())
+                count += int(fin.size)
+                lo, hi, s_, z_, near = hist_result(hists[(bins, abs_)][c], method, o, fin, qmin, qmax, custom)
+                for key, v in zip(("min", "max", "scale", "zeroPoint", "near"), (lo, hi, s_, z_, near)):
+                    res[key].append(v)
+                res["dataMin"].append(float(F32(fin.min())))
+                res["dataMax"].append(float(F32(fin.max())))
+            opts = dict(o, method=method, axis=axis, shape=list(shape))
+            cases.append(
+                {
+                    "name": f"per-channel {method} {name} {list(shape)}/{axis} " + " ".join(f"{k2}={v}" for k2, v in o.items()),
+                    "data": name,
+                    "options": opts,
+                    "min": enc(np.array(res["min"], dtype=np.float32)),
+                    "max": enc(np.array(res["max"], dtype=np.float32)),
+                    "scale": enc(np.array(res["scale"], dtype=np.float32)),
+                    "zeroPoint": enc(np.array(res["zeroPoint"], dtype=np.int32)),
+                    "dataMin": enc(np.array(res["dataMin"], dtype=np.float32)),
+                    "dataMax": enc(np.array(res["dataMax"], dtype=np.float32)),
+                    "near": res["near"],
+                    "nanCount": nans,
+                    "count": count,
+                }
+            )
+    return scen, cases
+
+
+def channel_mask(shape, axis, c):
+    """Flat mask of channel c's elements in a row-major tensor of `shape`."""
+    m = np.zeros(shape, dtype=bool)
+    idx = [slice(None)] * len(shape)
+    idx[axis] = c
+    m[tuple(idx)] = True
+    return m.ravel()
+
+
+def hist_result(h, method, o, fin, qmin, qmax, custom):
+    """The reference range, scale and zero point of one histogram h over the finite values fin (hist_cases' rule),
+    and the near-optimal candidates of the entropy / mse search ([] for percentile)."""
+    dtype, symmetric = o["dtype"], o["symmetric"]
+    dmin, dmax = F32(fin.min()), F32(fin.max())
+    max_abs = float(max(-dmin, dmax))
+
+    def range_of(t):
+        return (-t, t) if symmetric else (float(max(dmin, -t)), float(min(dmax, t)))
+
+    near = []
+    if h.counts is None:
+        lo, hi = float(dmin), float(dmax)
+    elif method == "percentile":
+        if h.abs:
+            t = f32(min(ref_quantile(h, o["percentile"], True), max_abs))
+            lo, hi = -t, t
+        else:
+            lo = f32(max(ref_quantile(h, o["percentile"], False), float(dmin)))
+            hi = f32(min(ref_quantile(h, o["percentile"], True), float(dmax)))
+    elif method == "entropy":
+        levels = levels_of(symmetric, qmin, qmax, float(dmin))
+        idx, div = ref_entropy(h.counts, levels)
+        lo, hi = range_of(f32(min(h.edge(idx), max_abs)))
+        near = [i for i, _ in near_best(div, 128, True)]
+    else:
+        t, costs = ref_mse(h, max_abs, range_of, (dtype, symmetric, qmin, qmax, custom))
+        lo, hi = range_of(t)
+        near = [i for i, _ in near_best(costs, 0, False)]
+    lo, hi = f32(lo), f32(hi)
+    s, z = torch_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom)
+    assert (s, z) == ref_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom), (method, o)
+    return lo + 0.0, hi + 0.0, s, z, near
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -636,7 +826,14 @@ def build():
         + " on float16-valued data; scale / zero point by torch's _calculate_qparams"
     )
     hist_file.update({"scenarios": scen, "cases": hcases})
-    return {"calibrate-torch.json": torch_file, "calibrate-hist.json": hist_file}
+    rng = np.random.default_rng(20240507)
+    cscen, ccases = channel_hist_cases(rng)
+    channel_file = header(
+        "Per-channel histogram calibration (percentile, entropy, mse): one reference histogram per channel, searched "
+        "with the numpy reference implementations of " + GENERATOR + "; scale / zero point by torch's _calculate_qparams"
+    )
+    channel_file.update({"scenarios": cscen, "cases": ccases})
+    return {"calibrate-torch.json": torch_file, "calibrate-hist.json": hist_file, "calibrate-hist-channel.json": channel_file}
 
 
 def dump(obj):

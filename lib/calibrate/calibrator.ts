@@ -1,7 +1,7 @@
 // Calibrator (streaming) and calibrate() (one call over a Float32Array, an iterable or an async iterable).
 import type { QuantDtype } from '../quantize';
 import { rangeError, typeError } from '../validate';
-import { HistogramObserver, MinMaxObserver, MovingAverageObserver, type Layout, type Observer } from './observers';
+import { ChannelHistogramObserver, HistogramObserver, MinMaxObserver, MovingAverageObserver, type Layout, type Observer } from './observers';
 import { layoutOf, rangeErrorText, requireShape, resolveOptions, type CalibrateOptions, type CalibrationMethod, type ResolvedOptions } from './options';
 import { qparamsOf } from './qparams';
 
@@ -38,10 +38,16 @@ export interface TensorCalibration<D extends QuantDtype = QuantDtype> extends Ca
 export interface ChannelCalibration<D extends QuantDtype = QuantDtype> extends CalibrationInfo<D> {
   scale: Float32Array;
   zeroPoint: Int32Array;
+  /** Each channel's clipping range (the observed range for minmax). */
   min: Float32Array;
   max: Float32Array;
   axis: number;
   shape: number[];
+  /** Histogram methods: each channel's observed data range. */
+  dataMin?: Float32Array;
+  dataMax?: Float32Array;
+  /** Histogram methods: bins in each channel's final histogram (0: one distinct value, no grid). */
+  histogramBins?: Int32Array;
 }
 
 export type Calibration<D extends QuantDtype = QuantDtype> = TensorCalibration<D> | ChannelCalibration<D>;
@@ -75,6 +81,11 @@ export type CalibrationResult<O> = O extends { axis: number }
  * const cal = new Calibrator({ axis: 1, shape: [32, 64, 7, 7], symmetric: true })
  * cal.observe(activations)
  * cal.compute()                     // { scale: Float32Array(64), zeroPoint: Int32Array(64), axis: 1, shape, ... }
+ * @example
+ * // Any method per channel: the histogram methods keep one histogram per channel
+ * const cal = new Calibrator({ method: 'mse', axis: 1, shape: [128, 1024] })
+ * for (const batch of batches) cal.observe(batch)   // Float32Array(128 * 1024), or fewer rows
+ * cal.compute()                     // { scale: Float32Array(1024), ..., dataMin, dataMax, histogramBins: Int32Array(1024) }
  */
 export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
   /** The validated options. */
@@ -98,7 +109,7 @@ export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
       case 'movingAverage':
         return new MovingAverageObserver(r, channels);
       default:
-        return new HistogramObserver(r);
+        return channels ? new ChannelHistogramObserver(r, channels) : new HistogramObserver(r);
     }
   }
 
@@ -193,9 +204,9 @@ export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
       const [scale, zeroPoint] = qparamsOf(min, max, r, 'the observed range');
       const out: TensorCalibration = { scale, zeroPoint, ...info, min, max };
       if (range.dataMin !== undefined) {
-        out.dataMin = range.dataMin;
-        out.dataMax = range.dataMax!;
-        out.histogramBins = range.histogramBins!;
+        out.dataMin = range.dataMin as number;
+        out.dataMax = range.dataMax as number;
+        out.histogramBins = range.histogramBins as number;
       }
       return out as CalibrationResult<O>;
     }
@@ -217,6 +228,11 @@ export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
       axis: r.perChannel.axis,
       shape: [...r.perChannel.shape],
     };
+    if (range.dataMin !== undefined) {
+      out.dataMin = range.dataMin as Float32Array;
+      out.dataMax = range.dataMax as Float32Array;
+      out.histogramBins = range.histogramBins as Int32Array;
+    }
     return out as CalibrationResult<O>;
   }
 }
@@ -235,12 +251,14 @@ function isIterable(v: unknown): v is Iterable<unknown> {
  *
  * Methods: `'minmax'` (default) and `'movingAverage'` reproduce PyTorch's observers exactly (per tensor and per
  * channel); `'percentile'`, `'entropy'` and `'mse'` search a clipping threshold on a histogram (2048 bins by
- * default). See the README for the exact definitions.
+ * default; per channel, one histogram per channel). See docs/calibration.md for the exact definitions.
  * @example
  * const qp = calibrate(batches, { method: 'entropy', dtype: 'int8', symmetric: true })
  * const q = quantize(x, qp)                                          // Int8Array
  * @example
  * calibrate(weights, { axis: 0, shape: [64, 3, 3, 3], symmetric: true })  // per output channel
+ * @example
+ * calibrate(activations, { method: 'entropy', axis: 1, shape: [32, 64, 7, 7], symmetric: true })  // per channel: one histogram each
  * @example
  * const qp = await calibrate(readBatches(), { method: 'percentile', percentile: 99.9, dtype: 'uint8' })
  */

@@ -16,7 +16,11 @@
 //
 // Until a batch with two distinct values arrives (all values equal so far, e.g. all zeros), the histogram keeps
 // just that value and its count; they go into their bin when the grid is created.
+//
+// Per channel (ChannelHistograms), every channel is such a histogram with its own grid, growing and merging on
+// its own; one native call bins a whole batch into all of them (qk::Kernels::histogram_channels).
 import { native } from '../native';
+import type { Layout } from './observers';
 
 const MIN_WIDTH = 2 ** -100;
 const FLT_MAX = 3.4028234663852886e38;
@@ -44,14 +48,18 @@ export class StreamingHistogram {
   anchor = 0;
   width = 0;
   first = 0;
+  /** The stored bins (per channel: a view of the channel's slot in ChannelHistograms). */
   counts: Float64Array | null = null;
   /** All values so far equal `pendingValue` (counts === null). */
   pendingValue = 0;
   pendingCount = 0;
+  /** Storage for up to `bins` bins, or null: each grid change allocates. */
+  private readonly slot: Float64Array | null;
 
-  constructor(bins: number, abs: boolean) {
+  constructor(bins: number, abs: boolean, slot: Float64Array | null = null) {
     this.bins = bins;
     this.abs = abs;
+    this.slot = slot;
   }
 
   /** Left edge of stored bin k (k = counts.length gives the right edge of the last bin). */
@@ -71,42 +79,62 @@ export class StreamingHistogram {
    */
   add(x: Float32Array, lo: number, hi: number, count: number): void {
     if (count === 0) return;
-    if (this.abs) lo = 0;
-    if (this.counts === null) {
-      if (this.pendingCount > 0) {
-        lo = Math.min(lo, this.pendingValue);
-        hi = Math.max(hi, this.pendingValue);
-      }
-      if (!(hi > lo)) {
-        this.pendingValue = hi;
-        this.pendingCount += count;
-        return;
-      }
-      this.anchor = lo;
-      this.width = Math.max((hi - lo) / this.bins, MIN_WIDTH);
-      this.first = 0;
-      this.counts = new Float64Array(this.bins);
-      if (this.pendingCount > 0) {
-        const [lo32, sc32] = this.binning();
-        this.counts[histBin(this.pendingValue, lo32, sc32, this.bins)]! += this.pendingCount;
-        this.pendingCount = 0;
-      }
-    } else {
-      this.grow(lo, hi);
+    if (!this.prepare(lo, hi)) {
+      this.pendingCount += count;
+      return;
     }
     const [lo32, sc32] = this.binning();
-    native.histogram(x, lo32, sc32, this.abs, this.counts);
+    native.histogram(x, lo32, sc32, this.abs, this.counts!);
   }
 
-  private grow(lo: number, hi: number): void {
-    const counts = this.counts!;
-    const n = counts.length;
+  /**
+   * Makes the grid cover a batch whose binned values lie in [lo, hi] (at least one value). Returns false when
+   * there is still no grid (every value so far equal): the caller adds the batch's count to pendingCount.
+   * `beforeRebin` runs before stored counts move to a coarser or wider grid.
+   */
+  prepare(lo: number, hi: number, beforeRebin?: () => void): boolean {
+    if (this.abs) lo = 0;
+    if (this.counts !== null) {
+      this.grow(lo, hi, beforeRebin);
+      return true;
+    }
+    if (this.pendingCount > 0) {
+      lo = Math.min(lo, this.pendingValue);
+      hi = Math.max(hi, this.pendingValue);
+    }
+    if (!(hi > lo)) {
+      this.pendingValue = hi;
+      return false;
+    }
+    this.anchor = lo;
+    this.width = Math.max((hi - lo) / this.bins, MIN_WIDTH);
+    this.first = 0;
+    this.counts = this.storage(this.bins);
+    if (this.pendingCount > 0) {
+      const [lo32, sc32] = this.binning();
+      this.counts[histBin(this.pendingValue, lo32, sc32, this.bins)]! += this.pendingCount;
+      this.pendingCount = 0;
+    }
+    return true;
+  }
+
+  /** Zeroed storage for n bins. */
+  private storage(n: number): Float64Array {
+    if (this.slot === null) return new Float64Array(n);
+    this.slot.fill(0);
+    return this.slot.subarray(0, n);
+  }
+
+  private grow(lo: number, hi: number, beforeRebin?: () => void): void {
+    const n = this.counts!.length;
     const jlo = Math.floor((lo - this.anchor) / this.width);
     let jhi = Math.ceil((hi - this.anchor) / this.width);
     if (jhi <= jlo) jhi = jlo + 1;
     let start = Math.min(this.first, jlo);
     let end = Math.max(this.first + n, jhi);
     if (start === this.first && end === this.first + n) return;
+    beforeRebin?.();
+    const counts = this.counts!;
     let shift = 0;
     while (end - start > this.bins) {
       start = floorDiv2(start, 1);
@@ -120,6 +148,95 @@ export class StreamingHistogram {
     }
     this.width *= 2 ** shift;
     this.first = start;
-    this.counts = next;
+    if (this.slot === null) this.counts = next;
+    else {
+      this.counts = this.storage(next.length);
+      this.counts.set(next);
+    }
+  }
+}
+
+/**
+ * One StreamingHistogram per channel, each with its own grid. The stored counts of all channels live in one
+ * float64 array (channel c's bins at c * bins); the native kernel adds each batch into a uint32 copy of that
+ * layout, which is folded into the float64 counts before a channel's grid changes, before the uint32 counts
+ * could overflow, and before the counts are read (flush()). A channel without a grid yet (every value so far
+ * equal) is binned into one bin, which counts its values.
+ */
+export class ChannelHistograms {
+  readonly channels: number;
+  readonly bins: number;
+  readonly abs: boolean;
+  readonly hists: StreamingHistogram[];
+  /** Channel c's stored bins at store[c * bins ...] (hists[c].counts is a view of them). */
+  readonly store: Float64Array;
+  private readonly acc: Uint32Array;
+  private readonly dirty: Uint8Array;
+  /** Values per channel added to acc since the last full flush: a bound on every acc entry. */
+  private accValues = 0;
+  private readonly lo32: Float32Array;
+  private readonly sc32: Float32Array;
+  private readonly nb: Uint32Array;
+
+  constructor(channels: number, bins: number, abs: boolean) {
+    this.channels = channels;
+    this.bins = bins;
+    this.abs = abs;
+    this.store = new Float64Array(channels * bins);
+    this.acc = new Uint32Array(channels * bins);
+    this.dirty = new Uint8Array(channels);
+    this.hists = [];
+    for (let c = 0; c < channels; c++) this.hists.push(new StreamingHistogram(bins, abs, this.store.subarray(c * bins, (c + 1) * bins)));
+    this.lo32 = new Float32Array(channels);
+    this.sc32 = new Float32Array(channels);
+    this.nb = new Uint32Array(channels);
+  }
+
+  /** Adds a batch with layout l whose channel c holds values in [mn[c], mx[c]] (+Inf / -Inf: no value). */
+  add(x: Float32Array, l: Layout, mn: Float32Array, mx: Float32Array): void {
+    const perChannel = l.outer * l.inner;
+    if (this.accValues + perChannel > 0xffffffff) this.flush();
+    const pending: number[] = [];
+    for (let c = 0; c < this.channels; c++) {
+      const h = this.hists[c]!;
+      let grid = h.counts !== null;
+      if (mn[c]! <= mx[c]!) {
+        const hi = this.abs ? Math.max(-mn[c]!, mx[c]!) : mx[c]!;
+        grid = h.prepare(mn[c]!, hi, () => this.flushChannel(c));
+      }
+      if (grid) {
+        [this.lo32[c], this.sc32[c]] = h.binning();
+        this.nb[c] = h.counts!.length;
+        this.dirty[c] = 1;
+      } else {
+        this.lo32[c] = 0;
+        this.sc32[c] = 1;
+        this.nb[c] = 1;
+        pending.push(c);
+      }
+    }
+    native.histogramPerChannel(x, l.outer, l.channels, l.inner, this.lo32, this.sc32, this.nb, this.bins, this.abs, this.acc);
+    this.accValues += perChannel;
+    for (const c of pending) {
+      this.hists[c]!.pendingCount += this.acc[c * this.bins]!;
+      this.acc[c * this.bins] = 0;
+    }
+  }
+
+  private flushChannel(c: number): void {
+    if (!this.dirty[c]) return;
+    const counts = this.hists[c]!.counts!;
+    const base = c * this.bins;
+    for (let k = 0; k < counts.length; k++) {
+      counts[k]! += this.acc[base + k]!;
+      this.acc[base + k] = 0;
+    }
+    this.dirty[c] = 0;
+  }
+
+  /** Folds every count the kernel added into the float64 counts. */
+  flush(): void {
+    for (let c = 0; c < this.channels; c++) this.flushChannel(c);
+    this.accValues = 0;
   }
 }

@@ -2,9 +2,10 @@
 // and, per channel, its layout) and turns what it saw into a float32 range per tensor or per channel.
 import { native } from '../native';
 import { rangeError } from '../validate';
-import { StreamingHistogram } from './histogram';
+import { ChannelHistograms, StreamingHistogram } from './histogram';
 import { rangeErrorText, type ResolvedOptions } from './options';
-import { entropyLevels, entropyThreshold, histQuantile, mseThreshold } from './search';
+import { qparamsOf, symmetricZeroPoint } from './qparams';
+import { entropyLevels, histQuantile } from './search';
 
 export interface Layout {
   outer: number;
@@ -17,10 +18,10 @@ export interface ObservedRange {
   min: number | Float32Array;
   max: number | Float32Array;
   /** Histogram methods: the observed data range before clipping. */
-  dataMin?: number;
-  dataMax?: number;
+  dataMin?: number | Float32Array;
+  dataMax?: number | Float32Array;
   /** Histogram methods: the number of bins the histogram ended with. */
-  histogramBins?: number;
+  histogramBins?: number | Int32Array;
 }
 
 export interface Observer {
@@ -125,13 +126,90 @@ export class MovingAverageObserver extends MinMaxObserver {
 }
 
 /**
+ * The clipping range of each histogram hists[c] (one per tensor, or one per channel) whose data range is
+ * [min[c], max[c]] (min[c] > max[c]: no value, the range stays empty): [lo[c], hi[c]] as the HistogramObserver
+ * comment describes. Histogram c's stored counts are counts[c * stride ...]. Percentile runs here; entropy and mse
+ * run natively over all histograms at once (qk::entropy_search, qk::mse_search: the same arithmetic as
+ * search.ts's entropyThreshold and mseThreshold, bit for bit).
+ */
+function clippingRanges(
+  hists: readonly StreamingHistogram[],
+  counts: Float64Array,
+  stride: number,
+  min: ArrayLike<number>,
+  max: ArrayLike<number>,
+  r: ResolvedOptions,
+): { lo: Float64Array; hi: Float64Array } {
+  const n = hists.length;
+  const lo = new Float64Array(n);
+  const hi = new Float64Array(n);
+  const search = new Int32Array(n); // bins of each histogram the native search looks at (0: none)
+  for (let c = 0; c < n; c++) {
+    const h = hists[c]!;
+    lo[c] = min[c]!;
+    hi[c] = max[c]!;
+    if (h.counts !== null && min[c]! <= max[c]!) search[c] = h.counts.length;
+  }
+  const maxAbs = (c: number) => Math.max(-min[c]!, max[c]!);
+  const rangeOf = (c: number, t: number): [number, number] =>
+    r.symmetric ? [-t, t] : [Math.max(min[c]!, -t), Math.min(max[c]!, t)];
+  if (r.method === 'percentile') {
+    for (let c = 0; c < n; c++) {
+      if (search[c] === 0) continue;
+      const h = hists[c]!;
+      const view = { counts: h.counts!, edge: (k: number) => h.edge(k), width: h.width };
+      if (h.abs) {
+        const t = Math.fround(Math.min(histQuantile(view, r.percentile, true), maxAbs(c)));
+        lo[c] = -t;
+        hi[c] = t;
+      } else {
+        lo[c] = Math.fround(Math.max(histQuantile(view, r.percentile, false), min[c]!));
+        hi[c] = Math.fround(Math.min(histQuantile(view, r.percentile, true), max[c]!));
+      }
+    }
+  } else if (r.method === 'entropy') {
+    const levels = new Int32Array(n);
+    for (let c = 0; c < n; c++) levels[c] = entropyLevels(r, min[c]!);
+    const index = new Int32Array(n);
+    if (search.some((b) => b > 0)) native.entropySearch(counts, stride, search, levels, index, null);
+    for (let c = 0; c < n; c++) {
+      if (search[c] === 0) continue;
+      const t = index[c]! < 0 ? maxAbs(c) : Math.min(hists[c]!.edge(index[c]!), maxAbs(c));
+      [lo[c], hi[c]] = rangeOf(c, Math.fround(t));
+    }
+  } else {
+    const grid = new Float64Array(3 * n);
+    const data = new Float64Array(3 * n);
+    for (let c = 0; c < n; c++) {
+      if (search[c] === 0) continue;
+      const h = hists[c]!;
+      // The widest candidate range has the largest scale: if it is finite in float32, every candidate's is.
+      qparamsOf(...rangeOf(c, Math.fround(maxAbs(c))), r, n === 1 ? 'range' : `the range of channel ${c}`);
+      grid.set([h.anchor, h.first, h.width], 3 * c);
+      data.set([maxAbs(c), min[c]!, max[c]!], 3 * c);
+    }
+    const threshold = new Float64Array(n);
+    const candidate = new Int32Array(n);
+    if (search.some((b) => b > 0))
+      native.mseSearch(counts, stride, search, grid, data, r.symmetric, r.quantMin, r.quantMax, symmetricZeroPoint(r), threshold, candidate);
+    for (let c = 0; c < n; c++) if (search[c] !== 0) [lo[c], hi[c]] = rangeOf(c, threshold[c]!);
+  }
+  for (let c = 0; c < n; c++) {
+    lo[c] = lo[c]! + 0;
+    hi[c] = hi[c]! + 0;
+  }
+  return { lo, hi };
+}
+
+/**
  * Histogram methods (percentile, entropy, mse). Symmetric schemes keep a histogram of |x| (NVIDIA's methods
  * are defined on |x|); affine schemes keep a histogram of x for percentile and mse (both tails, both sides of the
  * quantizer scored) and of |x| for entropy (the KL search is defined on |x| only).
  *
  * Clipping range: symmetric [-t, t]. Otherwise percentile clips each tail ([lo, hi] from the two quantiles) and
  * entropy / mse clip the observed range at the threshold, [max(min, -t), min(max, t)] ([0, t] for non-negative
- * data). Every threshold is capped at the observed max |x| (lo at the observed min).
+ * data). Every threshold is capped at the observed max |x| (lo at the observed min). Per channel
+ * (ChannelHistogramObserver) every channel gets exactly this with its own histogram and data range.
  */
 export class HistogramObserver implements Observer {
   private readonly hist: StreamingHistogram;
@@ -157,30 +235,56 @@ export class HistogramObserver implements Observer {
   }
   range(): ObservedRange {
     const { min, max } = this;
-    const maxAbs = Math.max(-min, max);
     const h = this.hist;
     const base = { dataMin: min, dataMax: max, histogramBins: h.counts ? h.counts.length : 0 };
-    if (h.counts === null) return { min, max, ...base }; // one distinct value (or none)
-    const view = { counts: h.counts, edge: (k: number) => h.edge(k), width: h.width };
-    const sym = (t: number): [number, number] => [-t, t];
-    const clip = (t: number): [number, number] => [Math.max(min, -t), Math.min(max, t)];
-    const rangeOf = this.r.symmetric ? sym : clip;
-    let lo: number;
-    let hi: number;
-    if (this.r.method === 'percentile') {
-      if (h.abs) [lo, hi] = sym(Math.fround(Math.min(histQuantile(view, this.r.percentile, true), maxAbs)));
-      else {
-        lo = Math.fround(Math.max(histQuantile(view, this.r.percentile, false), min));
-        hi = Math.fround(Math.min(histQuantile(view, this.r.percentile, true), max));
-      }
-    } else if (this.r.method === 'entropy') {
-      const e = entropyThreshold(h.counts, entropyLevels(this.r, min));
-      const t = e === null ? maxAbs : Math.min(h.edge(e.index), maxAbs);
-      [lo, hi] = rangeOf(Math.fround(t));
-    } else {
-      const m = mseThreshold(view, maxAbs, rangeOf, this.r);
-      [lo, hi] = rangeOf(m.threshold);
+    const counts = h.counts ?? new Float64Array(0);
+    const { lo, hi } = clippingRanges([h], counts, counts.length, [min], [max], this.r);
+    return { min: lo[0]!, max: hi[0]!, ...base };
+  }
+}
+
+/**
+ * Per-channel histogram methods: HistogramObserver's method on one histogram per channel, each with its own
+ * data range and grid (ChannelHistograms), over the native per-channel min/max and histogram kernels.
+ */
+export class ChannelHistogramObserver implements Observer {
+  private readonly hists: ChannelHistograms;
+  private readonly min: Float32Array;
+  private readonly max: Float32Array;
+  constructor(
+    private readonly r: ResolvedOptions,
+    channels: number,
+  ) {
+    this.hists = new ChannelHistograms(channels, r.bins, r.method === 'entropy' || r.symmetric);
+    this.min = new Float32Array(channels).fill(Infinity);
+    this.max = new Float32Array(channels).fill(-Infinity);
+  }
+  observe(x: Float32Array, layout: Layout | null, name: string): { count: number; nans: number } {
+    const [mn, mx, nans] = channelMinMax(x, layout!, name, this.r.method);
+    const count = x.length - nans;
+    if (count === 0) return { count, nans };
+    for (let c = 0; c < mn.length; c++) {
+      if (mn[c]! < this.min[c]!) this.min[c] = mn[c]!;
+      if (mx[c]! > this.max[c]!) this.max[c] = mx[c]!;
     }
-    return { min: lo + 0, max: hi + 0, ...base };
+    this.hists.add(x, layout!, mn, mx);
+    return { count, nans };
+  }
+  /** Channel c's histogram (for tests and diagnostics). */
+  histogram(c: number): StreamingHistogram {
+    this.hists.flush();
+    return this.hists.hists[c]!;
+  }
+  range(): ObservedRange {
+    this.hists.flush();
+    const { hists, store, bins } = this.hists;
+    const { lo, hi } = clippingRanges(hists, store, bins, this.min, this.max, this.r);
+    return {
+      min: Float32Array.from(lo),
+      max: Float32Array.from(hi),
+      dataMin: Float32Array.from(this.min),
+      dataMax: Float32Array.from(this.max),
+      histogramBins: Int32Array.from(hists, (h) => (h.counts ? h.counts.length : 0)),
+    };
   }
 }

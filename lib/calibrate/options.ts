@@ -42,7 +42,10 @@ export interface CalibrateOptions<D extends QuantDtype = QuantDtype> {
   percentile?: number;
   /** Histogram methods only: number of bins, an integer >= 128 (default 2048). */
   bins?: number;
-  /** Per-channel calibration (minmax and movingAverage): the channel axis of `shape`; negative counts from the end. */
+  /**
+   * Per-channel calibration (every method): the channel axis of `shape`; negative counts from the end. The
+   * histogram methods keep one histogram per channel, each with its own range and grid.
+   */
   axis?: number;
   /**
    * Per-channel calibration: the row-major shape of each batch. The leading dimension may differ from batch to
@@ -155,8 +158,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (o.axis !== undefined || o.shape !== undefined) {
     if (o.axis === undefined) throw typeError('options.axis', 'an integer channel axis (shape is given: per-channel)', o.axis);
     if (o.shape === undefined) throw typeError('options.shape', 'the batch shape (axis is given: per-channel)', o.shape);
-    if (HISTOGRAM_METHODS.includes(method))
-      throw rangeError('options.axis', `no axis with method '${method}' (per-channel calibration: 'minmax', 'movingAverage')`, o.axis);
     const shape = requireShape('options.shape', o.shape);
     const a = requireInteger('options.axis', o.axis, -shape.length, shape.length - 1);
     const axis = a < 0 ? a + shape.length : a;

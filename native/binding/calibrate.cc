@@ -5,6 +5,17 @@
 // histogram(x: Float32Array, lo, scale, abs: boolean, counts: Float64Array) -> NaN count
 //   adds the histogram of x (|x| when abs) into counts (bins = counts.length), bin = qk::ref::hist_bin with lo and
 //   scale rounded to float32.
+// histogramPerChannel(x, outer, channels, inner, lo: Float32Array, scale: Float32Array, bins: Uint32Array, stride,
+//                     abs, counts: Uint32Array) -> NaN count
+//   adds channel c's histogram (grid lo[c], scale[c], bins[c] <= stride) into counts[c * stride ...]
+//   (channels * stride entries); the caller keeps the uint32 counts from overflowing (lib/calibrate/histogram.ts
+//   flushes them into float64 counts).
+// entropySearch(counts: Float64Array, stride, bins: Int32Array, levels: Int32Array, index: Int32Array,
+//               divergences: Float64Array | null)
+// mseSearch(counts, stride, bins, grid: Float64Array, data: Float64Array, symmetric, quantMin, quantMax,
+//           symmetricZeroPoint, threshold: Float64Array, candidate: Int32Array)
+//   the threshold searches (qk/search.h) of every histogram c (bins[c] counts at counts[c * stride ...]; 0: none),
+//   split over the thread pool by histogram.
 #include <napi.h>
 
 #include <algorithm>
@@ -17,6 +28,8 @@
 #include "binding/bindings.h"
 #include "qk/dispatch.h"
 #include "qk/reduce.h"
+#include "qk/search.h"
+#include "qk/threads.h"
 
 namespace qkb {
 namespace {
@@ -106,12 +119,174 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(nans));
 }
 
+Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View x, lo, scale, bins, counts;
+  size_t outer, channels, inner;
+  int64_t stride;
+  if (!typed(info, 0, "x", napi_float32_array, &x) || !layout(info, 1, x.length, &outer, &channels, &inner) ||
+      !typed(info, 4, "lo", napi_float32_array, &lo) || !typed(info, 5, "scale", napi_float32_array, &scale) ||
+      !typed(info, 6, "bins", napi_uint32_array, &bins) ||
+      !integer(info, 7, "stride", 1, qk::kMaxHistogramBins, &stride) ||
+      !typed(info, 9, "counts", napi_uint32_array, &counts))
+    return env.Undefined();
+  if (!info[8].IsBoolean()) {
+    throw_type(env, "abs must be a boolean");
+    return env.Undefined();
+  }
+  const bool abs = info[8].As<Napi::Boolean>().Value();
+  if (!same_length(info, "lo", lo.length, channels) || !same_length(info, "scale", scale.length, channels) ||
+      !same_length(info, "bins", bins.length, channels))
+    return env.Undefined();
+  const size_t st = static_cast<size_t>(stride);
+  // One call adds at most outer * inner to any count: below 2^32 (the caller flushes between calls).
+  if (outer > 0 && inner > (static_cast<size_t>(0xffffffffu) - 1) / outer) {
+    throw_range(env, "a channel of one batch must hold fewer than 2^32 - 1 values (uint32 counts)");
+    return env.Undefined();
+  }
+  // channels * stride < 2^32 (the kernels index counts with uint32), checked without overflow.
+  if (channels > (static_cast<size_t>(0xffffffffu) - 1) / st || counts.length != channels * st) {
+    throw_range(env, "counts must have channels * stride (" + std::to_string(channels) + " * " + std::to_string(st) +
+                         ") elements, fewer than 2^32, got " + std::to_string(counts.length));
+    return env.Undefined();
+  }
+  const float* lp = static_cast<const float*>(lo.data);
+  const float* sp = static_cast<const float*>(scale.data);
+  const uint32_t* bp = static_cast<const uint32_t*>(bins.data);
+  for (size_t c = 0; c < channels; ++c) {
+    if (!std::isfinite(lp[c])) {
+      throw_range(env, "lo[" + std::to_string(c) + "] must be finite");
+      return env.Undefined();
+    }
+    if (!(sp[c] > 0.0f) || !std::isfinite(sp[c])) {
+      throw_range(env, "scale[" + std::to_string(c) + "] must be positive and finite");
+      return env.Undefined();
+    }
+    if (bp[c] < 1 || bp[c] > st) {
+      throw_range(env, "bins[" + std::to_string(c) + "] must be in [1, stride = " + std::to_string(st) + "], got " +
+                           std::to_string(bp[c]));
+      return env.Undefined();
+    }
+  }
+  const size_t nans = qk::active().histogram_channels(static_cast<const float*>(x.data), outer, channels, inner, lp,
+                                                      sp, bp, st, abs, static_cast<uint32_t*>(counts.data));
+  return Napi::Number::New(env, static_cast<double>(nans));
+}
+
+// Histogram c of a search: bins[c] counts at counts[c * stride ...] (bins[c] = 0: skipped).
+bool search_histograms(const Napi::CallbackInfo& info, const View& counts, int64_t stride, const View& bins) {
+  const int32_t* bp = static_cast<const int32_t*>(bins.data);
+  const size_t channels = bins.length, st = static_cast<size_t>(stride);
+  if (channels > 0 && (channels - 1 > counts.length / (st ? st : 1) || (channels - 1) * st > counts.length))
+    return throw_range(info.Env(), "counts must hold bins.length * stride elements");
+  for (size_t c = 0; c < channels; ++c)
+    if (bp[c] < 0 || static_cast<size_t>(bp[c]) > st || c * st + static_cast<size_t>(bp[c]) > counts.length)
+      return throw_range(info.Env(), "bins[" + std::to_string(c) + "] must be in [0, stride] and fit in counts");
+  return true;
+}
+
+Napi::Value EntropySearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View counts, bins, levels, index, div;
+  int64_t stride;
+  if (!typed(info, 0, "counts", napi_float64_array, &counts) ||
+      !integer(info, 1, "stride", 0, static_cast<int64_t>(1) << 40, &stride) ||
+      !typed(info, 2, "bins", napi_int32_array, &bins) || !typed(info, 3, "levels", napi_int32_array, &levels) ||
+      !typed(info, 4, "index", napi_int32_array, &index) || !search_histograms(info, counts, stride, bins) ||
+      !same_length(info, "levels", levels.length, bins.length) || !same_length(info, "index", index.length, bins.length))
+    return env.Undefined();
+  const size_t channels = bins.length, st = static_cast<size_t>(stride);
+  const size_t per = st > qk::kSearchStartBin ? st - qk::kSearchStartBin + 1 : 1;
+  double* dp = nullptr;
+  if (!info[5].IsNull()) {
+    if (!typed(info, 5, "divergences", napi_float64_array, &div) ||
+        !same_length(info, "divergences", div.length, channels * per))
+      return env.Undefined();
+    dp = static_cast<double*>(div.data);
+  }
+  const int32_t* lp = static_cast<const int32_t*>(levels.data);
+  for (size_t c = 0; c < channels; ++c)
+    if (lp[c] < 1) {
+      throw_range(env, "levels[" + std::to_string(c) + "] must be positive");
+      return env.Undefined();
+    }
+  const double* cp = static_cast<const double*>(counts.data);
+  const int32_t* bp = static_cast<const int32_t*>(bins.data);
+  int32_t* ip = static_cast<int32_t*>(index.data);
+  qk::parallel_for(channels, qk::num_threads(), [&](size_t c) {
+    ip[c] = bp[c] == 0 ? -1
+                       : static_cast<int32_t>(qk::entropy_search(cp + c * st, static_cast<size_t>(bp[c]),
+                                                                 static_cast<uint32_t>(lp[c]), dp ? dp + c * per : nullptr));
+  });
+  return env.Undefined();
+}
+
+Napi::Value MseSearch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  View counts, bins, grid, data, threshold, candidate;
+  int64_t stride, qmin, qmax, szp;
+  if (!typed(info, 0, "counts", napi_float64_array, &counts) ||
+      !integer(info, 1, "stride", 0, static_cast<int64_t>(1) << 40, &stride) ||
+      !typed(info, 2, "bins", napi_int32_array, &bins) || !typed(info, 3, "grid", napi_float64_array, &grid) ||
+      !typed(info, 4, "data", napi_float64_array, &data) || !integer(info, 6, "quantMin", -128, 255, &qmin) ||
+      !integer(info, 7, "quantMax", -128, 255, &qmax) || !integer(info, 8, "symmetricZeroPoint", -128, 255, &szp) ||
+      !typed(info, 9, "threshold", napi_float64_array, &threshold) ||
+      !typed(info, 10, "candidate", napi_int32_array, &candidate) || !search_histograms(info, counts, stride, bins))
+    return env.Undefined();
+  if (!info[5].IsBoolean()) {
+    throw_type(env, "symmetric must be a boolean");
+    return env.Undefined();
+  }
+  const size_t channels = bins.length, st = static_cast<size_t>(stride);
+  if (!same_length(info, "grid", grid.length, 3 * channels) || !same_length(info, "data", data.length, 3 * channels) ||
+      !same_length(info, "threshold", threshold.length, channels) ||
+      !same_length(info, "candidate", candidate.length, channels))
+    return env.Undefined();
+  if (qmin >= qmax) {
+    throw_range(env, "quantMin must be below quantMax");
+    return env.Undefined();
+  }
+  const double* gp = static_cast<const double*>(grid.data);
+  const double* dp = static_cast<const double*>(data.data);
+  const int32_t* bp = static_cast<const int32_t*>(bins.data);
+  for (size_t c = 0; c < channels; ++c) {
+    if (bp[c] == 0) continue;
+    const double w = gp[3 * c + 2];
+    if (!(w > 0) || !std::isfinite(w) || !std::isfinite(gp[3 * c]) || !std::isfinite(gp[3 * c + 1]) ||
+        !std::isfinite(dp[3 * c]) || !std::isfinite(dp[3 * c + 1]) || !std::isfinite(dp[3 * c + 2])) {
+      throw_range(env, "the grid and data range of histogram " + std::to_string(c) + " must be finite");
+      return env.Undefined();
+    }
+  }
+  const qk::MseQuantizer q{info[5].As<Napi::Boolean>().Value(), static_cast<int32_t>(qmin), static_cast<int32_t>(qmax),
+                           static_cast<int32_t>(szp)};
+  const double* cp = static_cast<const double*>(counts.data);
+  double* tp = static_cast<double*>(threshold.data);
+  int32_t* kp = static_cast<int32_t*>(candidate.data);
+  qk::parallel_for(channels, qk::num_threads(), [&](size_t c) {
+    if (bp[c] == 0) {
+      tp[c] = 0;
+      kp[c] = -1;
+      return;
+    }
+    const qk::MseHistogram h{cp + c * st, static_cast<size_t>(bp[c]), gp[3 * c], gp[3 * c + 1], gp[3 * c + 2],
+                             dp[3 * c], dp[3 * c + 1], dp[3 * c + 2]};
+    const qk::MseResult r = qk::mse_search(h, q);
+    tp[c] = r.threshold;
+    kp[c] = static_cast<int32_t>(r.candidate);
+  });
+  return env.Undefined();
+}
+
 }  // namespace
 
 void init_calibrate(Napi::Env env, Napi::Object exports) {
   exports.Set("minmax", Napi::Function::New(env, MinMax, "minmax"));
   exports.Set("minmaxPerChannel", Napi::Function::New(env, MinMaxPerChannel, "minmaxPerChannel"));
   exports.Set("histogram", Napi::Function::New(env, Histogram, "histogram"));
+  exports.Set("histogramPerChannel", Napi::Function::New(env, HistogramPerChannel, "histogramPerChannel"));
+  exports.Set("entropySearch", Napi::Function::New(env, EntropySearch, "entropySearch"));
+  exports.Set("mseSearch", Napi::Function::New(env, MseSearch, "mseSearch"));
 }
 
 }  // namespace qkb

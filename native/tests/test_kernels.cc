@@ -37,6 +37,7 @@
 #include "qk/gemm_driver.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
+#include "qk/search.h"
 #include "qk/sgemm.h"
 #include "qk/threads.h"
 
@@ -926,8 +927,100 @@ void test_histogram(const Kernels& ref, const Kernels& k, Rng& r) {
   }
 }
 
+void test_histogram_channels(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "histogram_channels");
+  if (!k.histogram_channels) return g.fail("slot is null");
+  const std::vector<float> specials = special_floats();
+  // (outer, channels, inner): inner == 1 with narrow rows (super-rows) and wide ones (several column chunks), small
+  // inner (the column path), inner at and above the per-run threshold (64), empty layouts.
+  const size_t shapes[][3] = {{0, 3, 5},    {3, 4, 0},    {1, 1, 1},    {1, 7, 1},   {5, 1, 1},     {33, 3, 1},
+                              {129, 1, 1},  {7, 1024, 1}, {3, 1000, 1}, {2, 1025, 1}, {40, 37, 1},  {300, 129, 1},
+                              {4, 3, 2},    {17, 5, 7},   {9, 4, 63},   {3, 5, 64},  {2, 3, 65},    {2, 2, 1000},
+                              {1, 2, 4099}, {1000, 3, 1}, {64, 65, 1},  {37, 9, 3},  {6, 300, 5},   {11, 1, 17},
+                              {1, 1, 4099}, {3, 2, 20000}};
+  const uint32_t strides[] = {1, 2, 3, 127, 128, 2048, 2049, 5000};
+  for (const auto& s : shapes) {
+    const size_t outer = s[0], channels = s[1], inner = s[2], n = outer * channels * inner;
+    for (int run = 0; run < 4; ++run) {
+      // At most ~400k counts per run; every channel gets its own bin count, grid and data range.
+      uint32_t stride = strides[r.below(8)];
+      while (stride > 1 && channels * stride > 400000) stride /= 2;
+      const char* mode = run == 0 ? "random" : kReduceModes[r.below(6)];
+      const int abs = static_cast<int>(r.below(2));
+      const Layout& l = kLayouts[r.below(4)];
+      std::vector<float> lo(channels), scale(channels);
+      std::vector<uint32_t> bins(channels);
+      for (size_t c = 0; c < channels; ++c) {
+        bins[c] = r.chance(20) ? stride : 1 + r.below(stride);
+        switch (r.below(5)) {
+          case 0: lo[c] = -2.0f, scale[c] = static_cast<float>(bins[c]) / 4.0f; break;
+          case 1: lo[c] = 0.0f, scale[c] = static_cast<float>(bins[c]) / 1000.0f; break;
+          case 2: lo[c] = -1e-3f, scale[c] = static_cast<float>(bins[c]) / 2e-3f; break;
+          case 3: lo[c] = -kMax, scale[c] = static_cast<float>(bins[c]) / 3e38f / 2; break;
+          default: lo[c] = r.uniform(-5.0f, 5.0f), scale[c] = static_cast<float>(bins[c]) / r.uniform(0.1f, 9.0f);
+        }
+      }
+      std::vector<float> xs(n);
+      for (size_t e = 0; e < n; ++e) {
+        const size_t c = (e / inner) % channels;
+        if (std::strcmp(mode, "random") == 0)
+          xs[e] = lo[c] + r.uniform(-0.1f, 1.1f) * static_cast<float>(bins[c]) / scale[c];
+        else
+          xs[e] = reduce_value(r, mode, specials);
+      }
+      In<float> x(l.in_off, xs);
+      In<float> plo(l.par_off, lo), pscale(l.par_off, scale);
+      In<uint32_t> pbins(l.par_off, bins);
+      const size_t total = channels * stride;
+      Out<int32_t> want(l.out_off, total), got(l.out_off, total);
+      uint32_t* wc = reinterpret_cast<uint32_t*>(want.data());
+      uint32_t* gc = reinterpret_cast<uint32_t*>(got.data());
+      std::memset(wc, 0, total * sizeof(uint32_t));
+      std::memset(gc, 0, total * sizeof(uint32_t));
+      if (r.chance(25))
+        for (size_t b = 0; b < total; ++b) wc[b] = gc[b] = r.below(1000);
+      const size_t wn = ref.histogram_channels(x.data(), outer, channels, inner, plo.data(), pscale.data(),
+                                               pbins.data(), stride, abs != 0, wc);
+      const size_t gn = k.histogram_channels(x.data(), outer, channels, inner, plo.data(), pscale.data(),
+                                             pbins.data(), stride, abs != 0, gc);
+      const std::string at = strf("outer=%zu channels=%zu inner=%zu stride=%u abs=%d in_off=%zu data=%s", outer,
+                                  channels, inner, stride, abs, l.in_off, mode);
+      if (wn != gn) return g.fail(strf("%s: scalar nans=%zu %s nans=%zu", at.c_str(), wn, tier, gn));
+      auto describe = [&](size_t b) {
+        const size_t c = b / stride;
+        return strf("channel %zu bin %zu (bins %u, lo %s, scale %s)", c, b % stride, bins[c], show(lo[c]).c_str(),
+                    show(scale[c]).c_str());
+      };
+      if (!compare(g, tier, at, want, got, describe)) return;
+    }
+  }
+}
+
 // Scalar known answers for the reductions.
 void known_answers_reduce(const Kernels& s) {
+  {
+    Group g("scalar", "known_histogram_channels");
+    const float nan = bitsf(0x7fc00000u);
+    // [outer 2][channels 2][inner 3]; channel 0: lo 0, scale 1, 3 bins; channel 1: lo -4, scale 0.5, 2 bins (stride 3).
+    const float xs[] = {0.5f, 2.5f, -1.0f, -4.0f, 0.0f, 9.0f, 1.0f, nan, 7.0f, -3.0f, nan, -0.5f};
+    const float lo[] = {0.0f, -4.0f}, scale[] = {1.0f, 0.5f};
+    const uint32_t bins[] = {3, 2};
+    uint32_t got[6] = {0, 0, 0, 0, 0, 0};
+    // channel 0 (x): 0.5 -1 | 1 | 2.5 7; channel 1 (x): -4 -3 | 0 9 -0.5; slot 5 unused.
+    const uint32_t want[] = {2, 1, 2, 2, 3, 0};
+    const size_t nans = s.histogram_channels(xs, 2, 2, 3, lo, scale, bins, 3, false, got);
+    g.check(nans == 2 && std::memcmp(got, want, sizeof want) == 0,
+            strf("x: nans=%zu counts %u %u %u | %u %u %u, expected nans=2 counts 2 1 2 | 2 3 0", nans, got[0], got[1],
+                 got[2], got[3], got[4], got[5]));
+    // |x|: channel 0: 0.5 | 1 1 | 2.5 7; channel 1: (|v| + 4) * 0.5 >= 2 for all five values, so all in bin 1.
+    uint32_t ga[6] = {0, 0, 0, 0, 0, 0};
+    const uint32_t want_abs[] = {1, 2, 2, 0, 5, 0};
+    const size_t na = s.histogram_channels(xs, 2, 2, 3, lo, scale, bins, 3, true, ga);
+    g.check(na == 2 && std::memcmp(ga, want_abs, sizeof want_abs) == 0,
+            strf("|x|: nans=%zu counts %u %u %u | %u %u %u, expected nans=2 counts 1 2 2 | 0 5 0", na, ga[0], ga[1],
+                 ga[2], ga[3], ga[4], ga[5]));
+  }
   {
     Group g("scalar", "known_histogram");
     const float nan = bitsf(0x7fc00000u), snan = bitsf(0xff800001u);
@@ -959,6 +1052,153 @@ void known_answers_reduce(const Kernels& s) {
                 mx[1] < 0 && fbits(mn[2]) == 0 && fbits(mx[2]) == 0,
             strf("nans=%zu min %s %s %s max %s %s %s", nans, show(mn[0]).c_str(), show(mn[1]).c_str(),
                  show(mn[2]).c_str(), show(mx[0]).c_str(), show(mx[1]).c_str(), show(mx[2]).c_str()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Threshold searches (qk/search.h): not tiered; the fast searches against their straightforward versions on
+// random histograms (dense, sparse, spiky; |x| and x grids), bit for bit.
+
+// A random histogram of n bins: counts (integers) from a few shapes.
+std::vector<double> random_counts(Rng& r, size_t n, int shape) {
+  std::vector<double> c(n, 0.0);
+  const uint32_t total = 50 + r.below(200000);
+  for (uint32_t k = 0; k < total; ++k) {
+    double u;
+    switch (shape) {
+      case 0: u = std::fabs(r.unit() + r.unit() + r.unit() - 1.5) / 1.5; break;  // |normal-ish|
+      case 1: u = -std::log(1.0 - r.unit() * 0.999) / 7.0; break;              // exponential tail
+      case 2: u = r.chance(50) ? 0.0 : r.unit() * r.unit(); break;             // spike at 0 (ReLU)
+      case 3: u = r.chance(98) ? r.unit() * 0.3 : 0.5 + r.unit() * 0.5; break;  // outliers
+      default: u = r.below(8) / 8.0; break;                                    // a few bins only
+    }
+    const size_t b = std::min(n - 1, static_cast<size_t>(u * static_cast<double>(n)));
+    c[b] += 1;
+  }
+  c[n - 1] += 1;  // the grid ends at the data's max
+  return c;
+}
+
+void search_tests() {
+  {
+    Group g("search", "fdlibm_log");
+    // The bits V8's Math.log returns (Node 20) for these inputs.
+    const struct {
+      double x;
+      uint64_t bits;
+    } known[] = {{2.0, 0x3fe62e42fefa39efull},    {10.0, 0x40026bb1bbb55516ull},
+                 {0.5, 0xbfe62e42fefa39efull},    {1e-310, 0xc0864e69394d9508ull},
+                 {3.0, 0x3ff193ea7aad030aull},    {1.0000001, 0x3e7ad7f2847b6492ull},
+                 {1.7976931348623157e308, 0x40862e42fefa39efull}};
+    for (const auto& k : known) {
+      const double y = qk::fdlibm_log(k.x);
+      uint64_t b;
+      std::memcpy(&b, &y, 8);
+      g.check(b == k.bits, strf("log(%.17g) = %.17g (0x%016" PRIx64 "), expected 0x%016" PRIx64, k.x, y, b, k.bits));
+    }
+    g.check(qk::fdlibm_log(1.0) == 0.0 && !std::signbit(qk::fdlibm_log(1.0)), "log(1) = +0");
+    g.check(std::isinf(qk::fdlibm_log(0.0)) && qk::fdlibm_log(-0.0) < 0, "log(+-0) = -Inf");
+    g.check(std::isnan(qk::fdlibm_log(-1.0)) && std::isnan(qk::fdlibm_log(std::nan(""))), "log(-1), log(NaN) = NaN");
+    g.check(qk::fdlibm_log(std::numeric_limits<double>::infinity()) == std::numeric_limits<double>::infinity(),
+            "log(+Inf) = +Inf");
+    Rng r(g_seed);
+    for (int k = 0; k < 100000 && !g.failed(); ++k) {  // within 1 ulp of libm's log
+      uint64_t u = r.next() >> 2 | 0x0010000000000000ull;
+      double x;
+      std::memcpy(&x, &u, 8);
+      const double a = qk::fdlibm_log(x), b = std::log(x);
+      g.check(std::fabs(a - b) <= std::fabs(b) * 0x1p-52 + 0x1p-1074, strf("log(%.17g): fdlibm %.17g libm %.17g", x, a, b));
+    }
+  }
+  Rng r(g_seed ^ 0x5ea4c4ull);
+  {
+    Group g("search", "entropy_memo");
+    const size_t sizes[] = {127, 128, 129, 200, 512, 2047, 2048};
+    const uint32_t levels[] = {128, 256, 64, 8, 100, 127, 1};
+    for (size_t n : sizes)
+      for (uint32_t L : levels)
+        for (int shape = 0; shape < 5 && !g.failed(); ++shape) {
+          if (L == 1 && n > 512) continue;
+          const std::vector<double> c = random_counts(r, n, shape);
+          std::vector<double> d1(n > 127 ? n - 127 : 1, -1.0), d2(d1.size(), -2.0);
+          const int64_t i1 = qk::entropy_search(c.data(), n, L, d1.data(), true);
+          const int64_t i2 = qk::entropy_search(c.data(), n, L, d2.data(), false);
+          const std::string at = strf("n=%zu levels=%u shape=%d", n, L, shape);
+          if (n < 128) {
+            g.check(i1 == -1 && i2 == -1, at + ": fewer than 128 bins must give -1");
+            continue;
+          }
+          g.check(i1 == i2 && i1 >= 128 && i1 <= static_cast<int64_t>(n),
+                  strf("%s: memoized pick %" PRId64 ", direct %" PRId64, at.c_str(), i1, i2));
+          for (size_t k = 0; k < d1.size(); ++k)
+            if (std::memcmp(&d1[k], &d2[k], 8) != 0) {
+              g.fail(strf("%s: D(%zu) memoized %.17g, direct %.17g", at.c_str(), k + 128, d1[k], d2[k]));
+              break;
+            }
+        }
+  }
+  {
+    Group g("search", "mse_bound");
+    const qk::MseQuantizer quants[] = {{true, -128, 127, 0}, {false, 0, 255, 128}, {false, -128, 127, 0},
+                                       {true, -8, 7, 0},     {true, 0, 255, 128}, {false, -64, 63, 0},
+                                       {true, 0, 15, 7}};
+    size_t exact = 0, searches = 0;
+    double tight_sum = 0;
+    for (int trial = 0; trial < 240 && !g.failed(); ++trial) {
+      const size_t n = trial % 8 == 0 ? 2048 : 128 + r.below(700);
+      const std::vector<double> c = random_counts(r, n, trial % 5);
+      const qk::MseQuantizer& q = quants[r.below(7)];
+      qk::MseHistogram h{c.data(), n, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+      if (q.symmetric || r.chance(30)) {  // an |x| histogram: anchor 0, data in [0, n w] (or [-n w, n w])
+        h.width = std::ldexp(1.0 + r.unit(), static_cast<int>(r.below(40)) - 20) / static_cast<double>(n);
+        h.max_abs = static_cast<double>(static_cast<float>(h.width * static_cast<double>(n) * (0.999 + 0.001 * r.unit())));
+        h.min = r.chance(50) ? -h.max_abs : 0.0;
+        h.max = h.max_abs;
+      } else {  // an x histogram: anchored at the data's min, possibly far from 0, possibly grown (first != 0)
+        const double span = std::ldexp(1.0 + r.unit(), static_cast<int>(r.below(20)) - 10);
+        const double lo = (r.unit() * 2.0 - 1.0) * span * (r.chance(20) ? 30.0 : 1.0);
+        h.width = span / static_cast<double>(n);
+        h.first = r.chance(30) ? -static_cast<double>(r.below(8)) : 0.0;
+        h.anchor = lo - h.first * h.width;
+        h.min = static_cast<double>(static_cast<float>(lo));
+        h.max = static_cast<double>(static_cast<float>(lo + span));
+        h.max_abs = std::max(-h.min, h.max);
+        if (qk::mse_candidates(h) > 40000) continue;
+      }
+      const qk::MseResult fast = qk::mse_search(h, q);
+      std::vector<double> costs(qk::mse_candidates(h));
+      const qk::MseResult all = qk::mse_search_exhaustive(h, q, costs.data());
+      exact += fast.exact;
+      ++searches;
+      const std::string at = strf("trial %d n=%zu anchor=%.9g first=%g width=%.9g min=%.9g max=%.9g q=[%d,%d]%s", trial,
+                                  n, h.anchor, h.first, h.width, h.min, h.max, q.qmin, q.qmax, q.symmetric ? " sym" : "");
+      g.check(fast.candidate == all.candidate && std::memcmp(&fast.threshold, &all.threshold, 8) == 0,
+              strf("%s: fast pick %" PRId64 " (%.9g), exhaustive %" PRId64 " (%.9g)", at.c_str(), fast.candidate,
+                   fast.threshold, all.candidate, all.threshold));
+      for (size_t k = 0; k < costs.size() && all.candidate >= 0; ++k)
+        if (k < static_cast<size_t>(all.candidate) ? !(costs[k] > costs[all.candidate]) : costs[k] < costs[all.candidate]) {
+          g.fail(at + strf(": candidate %zu costs %.17g against the pick's %.17g", k, costs[k], costs[all.candidate]));
+          break;
+        }
+      // The bound the search prunes with never exceeds the exact cost, and is tight (within 1e-5) for most
+      // candidates (else the search would compute many exact costs).
+      std::vector<double> lb(costs.size());
+      qk::mse_lower_bounds(h, q, lb.data());
+      size_t tight = 0;
+      for (size_t k = 0; k < costs.size(); ++k) {
+        if (!(lb[k] <= costs[k])) {
+          g.fail(at + strf(": candidate %zu bound %.17g above its exact cost %.17g", k, lb[k], costs[k]));
+          break;
+        }
+        if (lb[k] >= costs[k] * (1 - 1e-5)) ++tight;
+      }
+      tight_sum += static_cast<double>(tight) / static_cast<double>(costs.size());
+    }
+    std::printf("# mse search: %.1f exact costs per search on average, bounds within 1e-5 of the cost for %.0f%% of "
+                "the candidates (%zu searches)\n",
+                searches ? static_cast<double>(exact) / static_cast<double>(searches) : 0.0,
+                searches ? 100 * tight_sum / static_cast<double>(searches) : 0.0, searches);
+    g.check(searches > 200 && tight_sum > 0.5 * static_cast<double>(searches), "the bounds are mostly tight");
   }
 }
 
@@ -1471,13 +1711,14 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     Group g(qk::isa_name(k.isa), "table");
     g.check(k.quantize_s8 && k.quantize_u8 && k.quantize_s8_vec && k.quantize_u8_vec && k.dequantize_s8 &&
                 k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.f32_to_f16 && k.f16_to_f32 &&
-                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram && k.fake_quant &&
+                k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram &&
+                k.histogram_channels && k.fake_quant &&
                 k.fake_quant_vec && k.fake_quant_backward && k.lsq_grad && k.lsq_grad_vec,
             "a kernel slot is null");
-    // Every slot is tested below: the isa tag plus 22 pointer slots (12 element-wise kernels, minmax,
-    // minmax_channels, histogram, 5 fake-quant kernels, gemm, sgemm). A slot added to qk::Kernels changes its size and fails here until
-    // it gets a test.
-    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 22 * sizeof(void*);
+    // Every slot is tested below: the isa tag plus 23 pointer slots (12 element-wise kernels, minmax,
+    // minmax_channels, histogram, histogram_channels, 5 fake-quant kernels, gemm, sgemm). A slot added to
+    // qk::Kernels changes its size and fails here until it gets a test.
+    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 23 * sizeof(void*);
     g.check(sizeof(Kernels) == kKnown,
             strf("qk::Kernels is %zu bytes, this test covers %zu: a slot was added or changed; test it in "
                  "native/tests/test_kernels.cc",
@@ -1501,6 +1742,7 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_minmax(ref, k, r);
   test_minmax_channels(ref, k, r);
   test_histogram(ref, k, r);
+  test_histogram_channels(ref, k, r);
   test_gemm(k, r);
   test_sgemm(k, r);
   test_fakequant(ref, k, r);
@@ -1553,6 +1795,7 @@ int main() {
       known_answers(*ref);
       known_answers_reduce(*ref);
       fakequant_known_answers(*ref);
+      search_tests();
     }
     for (Isa isa : qk::available_isas()) {
       if (isa == Isa::Scalar || !selected(qk::isa_name(isa))) continue;

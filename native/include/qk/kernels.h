@@ -54,6 +54,14 @@ using MinMaxChannelsFn = size_t (*)(const float* x, size_t outer, size_t channel
 // the caller keeps every count below 2^32.
 using HistogramFn = size_t (*)(const float* x, size_t n, float lo, float scale, uint32_t bins, bool abs,
                                uint32_t* counts);
+// Per-channel histogram accumulation over a contiguous [outer, channels, inner] tensor: channel c has its own
+// grid (lo[c], scale[c], bins[c], 1 <= bins[c] <= stride) and its counts at counts[c * stride ...]; every non-NaN
+// v = x[(o * channels + c) * inner + i] (|v| when abs) adds 1 to counts[c * stride + qk::ref::hist_bin(v, lo[c],
+// scale[c], bins[c])]. Returns the NaN count. Adds to counts (channels * stride entries, fewer than 2^32); the
+// caller keeps every count below 2^32.
+using HistogramChannelsFn = size_t (*)(const float* x, size_t outer, size_t channels, size_t inner, const float* lo,
+                                       const float* scale, const uint32_t* bins, size_t stride, bool abs,
+                                       uint32_t* counts);
 
 // Fake quantization for QAT (qk/fakequant.h defines the per-element semantics): y, mask (1/0) for n elements
 // with one scale (inv_scale = 1.0f / scale) and zero point, or per-element ones (_vec); the straight-through
@@ -91,6 +99,7 @@ struct Kernels {
   MinMaxFn minmax;
   MinMaxChannelsFn minmax_channels;  // qk/reduce.h
   HistogramFn histogram;             // qk/reduce.h
+  HistogramChannelsFn histogram_channels;  // qk/reduce.h
   FakeQuantFn fake_quant;                    // qk/fakequant.h
   FakeQuantVecFn fake_quant_vec;             // qk/fakequant.h
   FakeQuantBackwardFn fake_quant_backward;   // qk/fakequant.h

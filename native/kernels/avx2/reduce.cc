@@ -1,4 +1,4 @@
-// qkernels avx2 tier: per-channel min/max and histogram accumulation. Bit-exact with the scalar tier: min and max
+// qkernels avx2 tier: per-channel min/max and histogram accumulation (per tensor and per channel). Bit-exact with the scalar tier: min and max
 // are exact (NaN lanes drop out because _mm256_min_ps(v, acc) returns acc when v is NaN; zero results are
 // normalized to +0 at the end), and the histogram bin is qk::ref::hist_bin computed 8 lanes at a time.
 #include <immintrin.h>
@@ -185,7 +185,7 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   if (bins <= kCopyBins && n >= 8 * static_cast<size_t>(bins)) {
     // Four copies with a sentinel slot each; repeated bins (a spike at 0, say) alternate between copies.
     alignas(64) uint32_t h[4][kCopyBins + 1];  // 32 KiB of stack
-    std::memset(h, 0, sizeof h);
+    for (auto& copy : h) std::memset(copy, 0, (bins + 1) * sizeof(uint32_t));  // only the bins in use
     for (; i + 32 <= n; i += 32) {
       for (int j = 0; j < 4; ++j)
         _mm256_store_si256(reinterpret_cast<__m256i*>(idx + 8 * j), bin(_mm256_loadu_ps(x + i + 8 * j)));
@@ -216,11 +216,51 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   return nans;
 }
 
+// Column pass of the per-channel histogram (qk::histogram_channels_driver): eight columns' bins at once, each
+// lane with its column's grid; NaN lanes get the sentinel 0xffffffff.
+size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, const float* lo, const float* scale,
+                    const float* top, const uint32_t* base, bool abs, uint32_t* counts) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(abs ? 0x7fffffff : -1));
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 sentinel = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  alignas(32) uint32_t idx[kChunk];
+  const size_t nv = n & ~static_cast<size_t>(7);
+  size_t nans = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * row_stride;
+    for (size_t j = 0; j < nv; j += 8) {
+      const __m256 v = _mm256_and_ps(_mm256_loadu_ps(row + j), absmask);
+      const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+      __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, _mm256_load_ps(lo + j)), _mm256_load_ps(scale + j));
+      t = _mm256_min_ps(_mm256_max_ps(t, zero), _mm256_load_ps(top + j));
+      const __m256 b = _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_cvttps_epi32(t)), sentinel, nan);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(idx + j), _mm256_castps_si256(b));
+    }
+    for (size_t j = 0; j < nv; ++j) {
+      if (idx[j] == 0xffffffffu) ++nans;
+      else ++counts[base[j] + idx[j]];
+    }
+    for (size_t j = nv; j < n; ++j) {
+      const float v = abs ? std::fabs(row[j]) : row[j];
+      if (v != v) ++nans;
+      else ++counts[base[j] + ref::hist_bin_top(v, lo[j], scale[j], top[j])];
+    }
+  }
+  return nans;
+}
+
+size_t histogram_channels(const float* x, size_t outer, size_t channels, size_t inner, const float* lo,
+                          const float* scale, const uint32_t* bins, size_t stride, bool abs, uint32_t* counts) {
+  return histogram_channels_driver<8, kRunMin, kChunk, kHistCountsCache>(x, outer, channels, inner, lo, scale, bins,
+                                                                         stride, abs, counts, histogram, hist_columns);
+}
+
 }  // namespace
 
 void fill_reduce_avx2(Kernels& k) {
   k.minmax_channels = minmax_channels;
   k.histogram = histogram;
+  k.histogram_channels = histogram_channels;
 }
 
 }  // namespace qk

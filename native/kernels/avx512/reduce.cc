@@ -1,4 +1,5 @@
-// qkernels avx512 tier: per-channel min/max and histogram accumulation with 16-lane vectors and masked tails.
+// qkernels avx512 tier: per-channel min/max and histogram accumulation (per tensor and per channel) with 16-lane
+// vectors and masked tails.
 // Bit-exact with the scalar tier (min/max are exact, NaN lanes drop out of _mm512_min_ps(v, acc), zeros are
 // normalized to +0; the histogram bin is qk::ref::hist_bin). Test builds compile this file against SIMDe.
 #include "qk/simd_x86.h"
@@ -169,7 +170,7 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   size_t i = 0, nans = 0;
   if (bins <= kCopyBins && n >= 8 * static_cast<size_t>(bins)) {
     alignas(64) uint32_t h[4][kCopyBins + 1];  // 32 KiB of stack
-    std::memset(h, 0, sizeof h);
+    for (auto& copy : h) std::memset(copy, 0, (bins + 1) * sizeof(uint32_t));  // only the bins in use
     for (; i + 64 <= n; i += 64) {
       for (int j = 0; j < 4; ++j) _mm512_store_si512(idx + 16 * j, bin(_mm512_loadu_ps(x + i + 16 * j)));
       for (int j = 0; j < 64; j += 4) {
@@ -198,11 +199,48 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   return nans;
 }
 
+// Column pass of the per-channel histogram (qk::histogram_channels_driver): sixteen columns' bins at once, each
+// lane with its column's grid; NaN lanes get the sentinel 0xffffffff; the last columns are masked.
+size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, const float* lo, const float* scale,
+                    const float* top, const uint32_t* base, bool abs, uint32_t* counts) {
+  const __m512i absmask = _mm512_set1_epi32(abs ? 0x7fffffff : -1);
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512i sentinel = _mm512_set1_epi32(-1);
+  alignas(64) uint32_t idx[kChunk + 16];
+  const size_t nv = n & ~static_cast<size_t>(15);
+  const __mmask16 tm = tail_mask(n - nv);
+  auto bin = [&](__m512 v, size_t j, __mmask16 m) {
+    v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), absmask));
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, lo + j)), _mm512_maskz_loadu_ps(m, scale + j));
+    t = _mm512_min_ps(_mm512_max_ps(t, zero), _mm512_maskz_loadu_ps(m, top + j));
+    _mm512_store_si512(idx + j, _mm512_mask_mov_epi32(_mm512_cvttps_epi32(t), nan, sentinel));
+  };
+  size_t nans = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * row_stride;
+    for (size_t j = 0; j < nv; j += 16) bin(_mm512_loadu_ps(row + j), j, 0xffff);
+    if (nv < n) bin(_mm512_maskz_loadu_ps(tm, row + nv), nv, tm);  // lanes past n are binned and ignored
+    for (size_t j = 0; j < n; ++j) {
+      if (idx[j] == 0xffffffffu) ++nans;
+      else ++counts[base[j] + idx[j]];
+    }
+  }
+  return nans;
+}
+
+size_t histogram_channels(const float* x, size_t outer, size_t channels, size_t inner, const float* lo,
+                          const float* scale, const uint32_t* bins, size_t stride, bool abs, uint32_t* counts) {
+  return histogram_channels_driver<16, kRunMin, kChunk, kHistCountsCache>(x, outer, channels, inner, lo, scale, bins,
+                                                                          stride, abs, counts, histogram, hist_columns);
+}
+
 }  // namespace
 
 void fill_reduce_avx512(Kernels& k) {
   k.minmax_channels = minmax_channels;
   k.histogram = histogram;
+  k.histogram_channels = histogram_channels;
 }
 
 }  // namespace qk

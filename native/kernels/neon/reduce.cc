@@ -1,4 +1,4 @@
-// qkernels neon tier: per-channel min/max and histogram accumulation. Bit-exact with the scalar tier: min / max
+// qkernels neon tier: per-channel min/max and histogram accumulation (per tensor and per channel). Bit-exact with the scalar tier: min / max
 // select with compares (v < acc ? v : acc, exactly the scalar rule, so NaN lanes, quiet or signalling, drop out),
 // zeros are normalized to +0 at the end, and the histogram bin is qk::ref::hist_bin computed 4 lanes at a time.
 #include <arm_neon.h>
@@ -155,7 +155,7 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   size_t i = 0, nans = 0;
   if (bins <= kCopyBins && n >= 8 * static_cast<size_t>(bins)) {
     alignas(64) uint32_t h[4][kCopyBins + 1];  // 32 KiB of stack
-    std::memset(h, 0, sizeof h);
+    for (auto& copy : h) std::memset(copy, 0, (bins + 1) * sizeof(uint32_t));  // only the bins in use
     for (; i + 16 <= n; i += 16) {
       for (int j = 0; j < 4; ++j) vst1q_u32(idx + 4 * j, bin(vld1q_f32(x + i + 4 * j)));
       for (int j = 0; j < 16; j += 4) {
@@ -184,11 +184,50 @@ size_t histogram(const float* x, size_t n, float lo, float scale, uint32_t bins,
   return nans;
 }
 
+// Column pass of the per-channel histogram (qk::histogram_channels_driver): four columns' bins at once, each
+// lane with its column's grid; NaN lanes get the sentinel 0xffffffff.
+size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, const float* lo, const float* scale,
+                    const float* top, const uint32_t* base, bool abs, uint32_t* counts) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  const uint32x4_t sentinel = vdupq_n_u32(0xffffffffu);
+  alignas(16) uint32_t idx[kChunk];
+  const size_t nv = n & ~static_cast<size_t>(3);
+  size_t nans = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * row_stride;
+    for (size_t j = 0; j < nv; j += 4) {
+      float32x4_t v = vld1q_f32(row + j);
+      if (abs) v = vabsq_f32(v);
+      const uint32x4_t ok = vceqq_f32(v, v);
+      float32x4_t t = vmulq_f32(vsubq_f32(v, vld1q_f32(lo + j)), vld1q_f32(scale + j));
+      t = vminq_f32(vmaxq_f32(t, zero), vld1q_f32(top + j));
+      vst1q_u32(idx + j, vbslq_u32(ok, vcvtq_u32_f32(t), sentinel));
+    }
+    for (size_t j = 0; j < nv; ++j) {
+      if (idx[j] == 0xffffffffu) ++nans;
+      else ++counts[base[j] + idx[j]];
+    }
+    for (size_t j = nv; j < n; ++j) {
+      const float v = abs ? std::fabs(row[j]) : row[j];
+      if (v != v) ++nans;
+      else ++counts[base[j] + ref::hist_bin_top(v, lo[j], scale[j], top[j])];
+    }
+  }
+  return nans;
+}
+
+size_t histogram_channels(const float* x, size_t outer, size_t channels, size_t inner, const float* lo,
+                          const float* scale, const uint32_t* bins, size_t stride, bool abs, uint32_t* counts) {
+  return histogram_channels_driver<4, kRunMin, kChunk, kHistCountsCache>(x, outer, channels, inner, lo, scale, bins,
+                                                                         stride, abs, counts, histogram, hist_columns);
+}
+
 }  // namespace
 
 void fill_reduce_neon(Kernels& k) {
   k.minmax_channels = minmax_channels;
   k.histogram = histogram;
+  k.histogram_channels = histogram_channels;
 }
 
 }  // namespace qk
