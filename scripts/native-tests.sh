@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Native kernel tests (no Node), three steps, each built with plain cmake (QK_TESTS_ONLY) under build-native/:
+# Native kernel tests (no Node), four steps, each built with plain cmake (QK_TESTS_ONLY) under build-native/:
 #   a) native      Release -O2 build + ctest: every tier of this CPU against scalar (test_kernels), and the
 #                  AVX-512 tier compiled against SIMDe plus the AMX tier against qk/amx.h's tile emulation
 #                  (test_kernels_emu), so both are tested on machines without them; then a check that no tier
 #                  object defines a weak symbol (one copy would serve every tier)
 #   b) sanitizers  the same under AddressSanitizer + UndefinedBehaviorSanitizer (-O1 -g, no recovery)
-#   c) aarch64     cross build with aarch64-linux-gnu-g++ (cmake/aarch64-linux-gnu.cmake) run under qemu-user:
+#   c) tsan        the thread pool's test (test_threads) under ThreadSanitizer
+#   d) aarch64     cross build with aarch64-linux-gnu-g++ (cmake/aarch64-linux-gnu.cmake) run under qemu-user:
 #                  -cpu max must detect neon-dotprod, neon and scalar; -cpu cortex-a53 (no dot product) only
 #                  neon and scalar
 # Each step ends with its "N passed, N failed" line (check groups of the test programs; a build failure or a
@@ -129,7 +130,7 @@ end_step() {
 }
 
 # ---- a) native ---------------------------------------------------------------------------------------------------
-begin_step "a) native: Release -O2, ctest (test_kernels + test_kernels_emu: avx512 under SIMDe, amx emulated)"
+begin_step "a) native: Release -O2, ctest (test_kernels, test_kernels_emu: avx512 under SIMDe and amx emulated, test_threads)"
 build_and_ctest "$OUT/release" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" &&
   check_tier_symbols "$OUT/release" nm
 end_step
@@ -143,8 +144,21 @@ build_and_ctest "$OUT/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS
   "-DCMAKE_CXX_FLAGS=$SAN" "-DCMAKE_EXE_LINKER_FLAGS=$SAN"
 end_step
 
-# ---- c) aarch64 under qemu ---------------------------------------------------------------------------------------
-begin_step "c) aarch64: cross build (aarch64-linux-gnu-g++), qemu-aarch64 -cpu max and -cpu cortex-a53"
+# ---- c) the thread pool under ThreadSanitizer ---------------------------------------------------------------------
+begin_step "c) ThreadSanitizer: the thread pool (test_threads)"
+mkdir -p "$OUT/tsan"
+if g++ -std=c++17 -O1 -g -fsanitize=thread -Inative/include native/tests/test_threads.cc native/src/threads.cc \
+  -pthread -o "$OUT/tsan/test_threads" >"$OUT/tsan.log" 2>&1; then
+  TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} run_program "tsan" "$OUT/tsan/test_threads"
+else
+  cat "$OUT/tsan.log"
+  echo "FAIL: ThreadSanitizer build failed"
+  step_failed=$((step_failed + 1))
+fi
+end_step
+
+# ---- d) aarch64 under qemu ---------------------------------------------------------------------------------------
+begin_step "d) aarch64: cross build (aarch64-linux-gnu-g++), qemu-aarch64 -cpu max and -cpu cortex-a53"
 missing=""
 for tool in aarch64-linux-gnu-g++ qemu-aarch64; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"

@@ -1,5 +1,5 @@
 // qkernels: the thread pool behind parallel_for. Workers are started on first use. A job is published by bumping
-// an atomic generation; workers that finished the previous job spin on it for a short while (kSpin) before
+// an atomic generation (stored with the job's helper count in one word); workers that finished the previous job spin on it for a short while (kSpin) before
 // sleeping on a condition variable, so back-to-back calls (a model's layers, a benchmark loop) start in about a
 // microsecond instead of a futex wake-up (tens of microseconds on a VM). Task indices are handed out through an
 // atomic counter; the caller works too and then waits for the helpers by polling.
@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -50,17 +51,17 @@ class Pool {
     while (static_cast<int>(workers_.size()) < helpers) {
       // The new worker starts from the current generation: the bump below is its first job, however late it runs.
       const int id = static_cast<int>(workers_.size());
-      const size_t seen = generation_.load(std::memory_order_relaxed);
+      const uint64_t seen = job_.load(std::memory_order_relaxed) >> kGenShift;
       workers_.emplace_back([this, id, seen] { loop(id, seen); });
     }
     fn_ = &fn;
     tasks_ = tasks;
     next_.store(0, std::memory_order_relaxed);
-    active_ = helpers;
     pending_.store(helpers, std::memory_order_relaxed);
     {
-      std::lock_guard<std::mutex> lock(mu_);  // a worker about to sleep checks the generation under mu_
-      generation_.fetch_add(1, std::memory_order_release);
+      std::lock_guard<std::mutex> lock(mu_);  // a worker about to sleep checks the job word under mu_
+      const uint64_t gen = (job_.load(std::memory_order_relaxed) >> kGenShift) + 1;
+      job_.store((gen << kGenShift) | static_cast<uint64_t>(helpers), std::memory_order_release);
     }
     if (sleepers_.load(std::memory_order_acquire) > 0) cv_.notify_all();
     work();
@@ -80,30 +81,35 @@ class Pool {
     for (size_t t; (t = next_.fetch_add(1, std::memory_order_relaxed)) < tasks_;) (*fn_)(t);
   }
 
-  void loop(int id, size_t seen) {
+  // `seen`: the last generation this worker has handled (worked on, or skipped when not needed).
+  void loop(int id, uint64_t seen) {
     for (;;) {
-      size_t gen = generation_.load(std::memory_order_acquire);
-      if (gen == seen && !stop_.load(std::memory_order_relaxed)) {
+      uint64_t word = job_.load(std::memory_order_acquire);
+      if ((word >> kGenShift) == seen && !stop_.load(std::memory_order_relaxed)) {
         const auto until = Clock::now() + kSpin;
-        for (unsigned i = 1; gen == seen && !stop_.load(std::memory_order_relaxed); ++i) {
+        for (unsigned i = 1; (word >> kGenShift) == seen && !stop_.load(std::memory_order_relaxed); ++i) {
           QK_PAUSE();
-          gen = generation_.load(std::memory_order_acquire);
+          word = job_.load(std::memory_order_acquire);
           if (i % 256 == 0) {
             if (Clock::now() > until) break;
             std::this_thread::yield();  // on a busy machine, let runnable threads have the core
           }
         }
-        if (gen == seen) {
+        if ((word >> kGenShift) == seen) {
           std::unique_lock<std::mutex> lock(mu_);
           sleepers_.fetch_add(1, std::memory_order_acq_rel);
-          cv_.wait(lock, [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; });
+          cv_.wait(lock, [&] {
+            word = job_.load(std::memory_order_acquire);
+            return stop_.load() || (word >> kGenShift) != seen;
+          });
           sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-          gen = generation_.load(std::memory_order_acquire);
         }
       }
       if (stop_.load()) return;
-      seen = gen;
-      if (id < active_) {
+      seen = word >> kGenShift;
+      // The generation and its helper count come from one atomic word: a worker that was not needed for a job
+      // must not read a later job's count and join a job it was never counted in.
+      if (static_cast<uint64_t>(id) < (word & kActiveMask)) {
         work();
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
           std::lock_guard<std::mutex> lock(mu_);  // the caller may be about to wait on done_cv_
@@ -117,13 +123,15 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   std::vector<std::thread> workers_;
-  // Written by the job's caller before the generation is bumped (release), read by workers after (acquire).
+  // Written by the job's caller before job_ is published (release), read by its helpers after (acquire).
   const std::function<void(size_t)>* fn_ = nullptr;
   size_t tasks_ = 0;
-  int active_ = 0;
   std::atomic<size_t> next_{0};
   std::atomic<int> pending_{0};
-  std::atomic<size_t> generation_{0};
+  // The current job: generation << kGenShift | the number of helpers it needs (workers 0 .. n - 1).
+  static constexpr int kGenShift = 16;
+  static constexpr uint64_t kActiveMask = (uint64_t{1} << kGenShift) - 1;
+  std::atomic<uint64_t> job_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
 };

@@ -15,8 +15,6 @@
 //   QK_EXPECT_TIERS=neon,scalar fail unless available_isas() is exactly this list (detection checks under qemu).
 //   QK_TEST_SEED=<n>            random seed (default fixed, printed).
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cinttypes>
 #include <cstdarg>
 #include <cmath>
@@ -27,7 +25,6 @@
 #include <limits>
 #include <memory>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -85,48 +82,6 @@ struct Group {
     std::fflush(stdout);
   }
 };
-
-// ---------------------------------------------------------------------------------------------------------------
-// The thread pool (qk/threads.h): every task runs exactly once, from the very first call (workers started by it
-// must not miss their first job), with changing thread counts, nested calls and two callers at once (one of them
-// then runs its tasks itself).
-
-void test_thread_pool() {
-  Group g("common", "thread_pool");
-  // A lost wake-up hangs instead of failing: a watchdog turns that into a failure with a message.
-  std::atomic<bool> done{false};
-  std::thread watchdog([&] {
-    for (int i = 0; i < 1200 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!done.load()) {
-      std::printf("FAIL common thread_pool: still running after 120 s (a lost wake-up?)\n");
-      std::fflush(stdout);
-      std::abort();
-    }
-  });
-  auto run = [&](size_t tasks, int threads, const char* what, int round) {
-    std::vector<std::atomic<int>> hits(tasks);
-    for (auto& h : hits) h.store(0);
-    qk::parallel_for(tasks, threads, [&](size_t t) { hits[t].fetch_add(1); });
-    for (size_t t = 0; t < tasks; ++t)
-      if (hits[t].load() != 1)
-        return g.fail(strf("%s round %d: task %zu of %zu ran %d times with %d threads", what, round, t, tasks,
-                           hits[t].load(), threads));
-  };
-  for (int round = 0; round < 3000 && !g.failed(); ++round)
-    run(static_cast<size_t>(round % 9), 1 + round % 5, "sequential", round);
-  // Nested: the inner call finds the pool busy and runs on its caller.
-  std::atomic<int> inner{0};
-  qk::parallel_for(4, 3, [&](size_t) { qk::parallel_for(5, 3, [&](size_t) { inner.fetch_add(1); }); });
-  g.check(inner.load() == 20, strf("nested: %d inner tasks ran, expected 20", inner.load()));
-  // Two callers at once.
-  std::thread other([&] {
-    for (int round = 0; round < 500; ++round) run(7, 3, "concurrent (second caller)", round);
-  });
-  for (int round = 0; round < 500; ++round) run(11, 2, "concurrent (first caller)", round);
-  other.join();
-  done.store(true);
-  watchdog.join();
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Values
@@ -1787,7 +1742,6 @@ int main() {
   }
 
   const Kernels* ref = qk::kernels_for(Isa::Scalar);
-  if (selected("scalar")) test_thread_pool();  // first: no parallel_for has run in this process yet
   if (!ref) {
     Group("scalar", "table").fail("no scalar table");
   } else {

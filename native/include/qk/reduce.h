@@ -52,6 +52,10 @@ void fill_reduce_avx512(Kernels& k);
 void fill_reduce_neon(Kernels& k);
 #endif
 
+// The drivers below have internal linkage: each tier's translation unit compiles its own copy with its own flags
+// (see the weak-symbol check in scripts/native-tests.sh).
+namespace {
+
 // The per-channel min/max layout logic every SIMD tier shares; the tier supplies its vector width W and its two
 // passes: run(x, n, &mn[c], &mx[c]) reduces one contiguous channel run, vertical(x, rows, width, period, inner,
 // mn, mx) reduces `rows` rows of `width` columns column-wise (column j belongs to channel (j % period) / inner).
@@ -156,5 +160,7 @@ inline size_t histogram_channels_driver(const float* x, size_t outer, size_t cha
   if (supers * k < outer) pass(x + supers * k * w, outer - supers * k, w);
   return nans;
 }
+
+}  // namespace
 
 }  // namespace qk
