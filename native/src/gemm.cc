@@ -24,11 +24,15 @@ constexpr size_t kMaxTile = 32 * 64;
 
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
-// Threads for m x n x k multiply-adds at `macs_per_us` per thread: one per min_micros_per_thread() of work (waking
-// a spinning worker takes about a microsecond, a sleeping one tens; splitting also shrinks what each thread reuses).
+// Threads for an m x n x k problem: one per min_micros_per_thread() of work (waking a spinning worker takes about a
+// microsecond, a sleeping one tens; splitting also shrinks what each thread reuses). The work is the slower of the
+// multiply-adds at `macs_per_us` and reading the operands (m k + k n bytes) at about 10 GB/s per thread, so
+// memory-bound shapes (m = 1: the weights) split too.
 int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
   const double macs = static_cast<double>(m) * n * std::max<size_t>(k, 1);
-  const double by_work = macs / (macs_per_us * std::max(min_micros_per_thread(), 1e-9));
+  const double bytes = (static_cast<double>(m) + n) * std::max<size_t>(k, 1);
+  const double us = std::max(macs / macs_per_us, bytes / 10000.0);
+  const double by_work = us / std::max(min_micros_per_thread(), 1e-9);
   return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, by_work)));
 }
 
@@ -52,7 +56,7 @@ class Scratch {
   size_t size_ = 0;
 };
 
-thread_local Scratch t_acc, t_apack;
+thread_local Scratch t_acc, t_apack, t_rsum;
 
 }  // namespace
 
@@ -176,9 +180,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   // k blocks of equal size (a multiple of kr), at most uk->kc; k = 0 still runs one (empty) block.
   const size_t kpad = pb->kpad;
-  static const size_t ekc = getenv("QK_KC") ? atoi(getenv("QK_KC")) : 0, emc = getenv("QK_MC") ? atoi(getenv("QK_MC")) : 0, enc = getenv("QK_NC") ? atoi(getenv("QK_NC")) : 0;  // TUNING
-  const size_t ukc = ekc ? ekc : uk->kc, umc = emc ? emc : uk->mc, unc = enc ? enc : uk->nc;  // TUNING
-  const size_t kc_max = ukc ? std::min(ukc, std::max(kpad, kr)) : std::max(kpad, kr);
+  const size_t kc_max = uk->kc ? std::min(uk->kc, std::max(kpad, kr)) : std::max(kpad, kr);
   const size_t kblocks = std::max<size_t>(1, (kpad + kc_max - 1) / kc_max);
   const size_t kc = round_up((kpad + kblocks - 1) / kblocks, kr);
 
@@ -196,62 +198,46 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   need_rowsum &= k != 0;
   for (size_t i = 0; i < m; ++i) a0[i] = u(static_cast<int64_t>(g.za[i * g.za_step]) + sa);
 
-  // The A operand a direct kernel reads: A itself, or a copy (sign bit flipped, or on the kernel's alignment);
-  // plus a zero-padded copy of the last row panels wherever the kernel's reads would leave A's memory.
-  const uint8_t* a = g.a;
-  size_t lda = g.lda;
-  bool a_signed = g.a_signed;
-  AlignedBytes acopy, atail;
+  // How the kernel gets A:
+  //   packed   (tiers with pack_a): the tier packs each task's rows per k block;
+  //   staged   (direct kernels where A must be XOR-flipped or realigned): each task copies its rows' k block into an
+  //            aligned per-thread buffer right before using it (so the copy is read back from L2, and the row sums
+  //            are taken in the same pass);
+  //   in place (direct kernels otherwise), with a zero-padded copy of the last row panels wherever the kernel's
+  //            reads would leave A's memory.
+  const uint8_t flip = direct ? uk->a_xor[g.a_signed ? 0 : 1] : 0;
+  const size_t align = std::max<size_t>(direct ? uk->a_align : 1, 1);
+  const size_t a_read = direct ? std::max<size_t>(uk->a_read_k, align) : 1;
+  const bool misaligned = align > 1 && (reinterpret_cast<uintptr_t>(g.a) % align != 0 || g.lda % align != 0);
+  const bool staged = direct && (flip != 0 || misaligned);
+  const bool a_signed = flip ? !g.a_signed : g.a_signed;  // the sign-bit flip maps int8 to uint8 and back
+  const size_t kst = round_up(std::max<size_t>(kc, 1), a_read);  // row stride of a staged block
+  AlignedBytes atail;
   size_t tail_row0 = m, tail_lda = 0;
-  uint8_t flip = 0;
-  bool copy = false;
-  if (direct) {
-    flip = uk->a_xor[g.a_signed ? 0 : 1];
-    const size_t align = std::max<size_t>(uk->a_align, 1);
-    const size_t kread = round_up(std::max<size_t>(k, 1), std::max<size_t>(uk->a_read_k, align));
-    const bool misaligned = align > 1 && (reinterpret_cast<uintptr_t>(g.a) % align != 0 || g.lda % align != 0);
-    copy = flip || misaligned;
-    if (copy) {
-      acopy.assign((uk->a_full_rows ? round_up(m, mr) : m) * kread);
-      a = acopy.data();
-      lda = kread;
-      if (flip) a_signed = !a_signed;  // the sign-bit flip maps int8 to uint8 (a + 128) and uint8 to int8 (a - 128)
-    } else {
-      // Row i's reads end at byte i * lda + kread of A, which holds (m - 1) * lda + k bytes: rows from `unsafe` on
-      // would read past it, and with a_full_rows a partial last panel reads rows that do not exist.
-      const size_t bytes = (m - 1) * g.lda + k;
-      size_t unsafe = kread <= k ? m : (bytes >= kread ? (bytes - kread) / g.lda + 1 : 0);
-      if (uk->a_full_rows && m % mr != 0) unsafe = std::min(unsafe, (m - 1) / mr * mr);
-      if (unsafe < m) {
-        tail_row0 = unsafe / mr * mr;
-        tail_lda = kread;
-        atail.assign(round_up(m - tail_row0, mr) * kread);
-        if (k)
-          for (size_t i = tail_row0; i < m; ++i)
-            std::memcpy(atail.data() + (i - tail_row0) * kread, g.a + i * g.lda, k);
-      }
+  if (direct && !staged) {
+    // Row i's reads end at byte i * lda + kread of A, which holds (m - 1) * lda + k bytes: rows from `unsafe` on
+    // would read past it, and with a_full_rows a partial last panel reads rows that do not exist.
+    const size_t kread = round_up(std::max<size_t>(k, 1), a_read);
+    const size_t bytes = (m - 1) * g.lda + k;
+    size_t unsafe = kread <= k ? m : (bytes >= kread ? (bytes - kread) / g.lda + 1 : 0);
+    if (uk->a_full_rows && m % mr != 0) unsafe = std::min(unsafe, (m - 1) / mr * mr);
+    if (unsafe < m) {
+      tail_row0 = unsafe / mr * mr;
+      tail_lda = kread;
+      atail.assign(round_up(m - tail_row0, mr) * kread);
+      if (k)
+        for (size_t i = tail_row0; i < m; ++i)
+          std::memcpy(atail.data() + (i - tail_row0) * kread, g.a + i * g.lda, k);
     }
   }
-  // One pass over A for both: the copy and the row sums (of the original values), in chunks of rows.
-  if (copy || need_rowsum) {
+  // Row sums up front (staged tasks take their own while copying), in chunks of rows.
+  if (need_rowsum && !staged) {
     constexpr size_t kRowChunk = 32;
-    const size_t chunks = (m + kRowChunk - 1) / kRowChunk;
-    const int tp = threads_for(m, k, 1, t, 2000);  // about 2000 bytes per microsecond
-    parallel_for(chunks, tp, [&](size_t c) {
+    const int tp = threads_for(m, k, 1, t, 5000);  // about 5000 bytes per microsecond
+    parallel_for((m + kRowChunk - 1) / kRowChunk, tp, [&](size_t c) {
       const size_t i0 = c * kRowChunk, rows = std::min(kRowChunk, m - i0);
-      if (copy && k)
-        for (size_t i = i0; i < i0 + rows; ++i) {
-          const uint8_t* src = g.a + i * g.lda;
-          uint8_t* dst = acopy.data() + i * lda;
-          if (flip)
-            for (size_t p = 0; p < k; ++p) dst[p] = src[p] ^ flip;
-          else
-            std::memcpy(dst, src, k);
-        }
-      if (need_rowsum) {
-        uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
-        for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum a~ = sum a + k sa
-      }
+      uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
+      for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum a~ = sum a + k sa
     });
   }
   GemmTerms terms;
@@ -261,8 +247,8 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   terms.quantize_u8 = kt.quantize_u8;
 
   // Tasks: row blocks of mc x column blocks of nc, made smaller until there are enough for the threads.
-  size_t mc = std::min(round_up(m, mr), std::max(umc, mr));
-  size_t pcount = std::max<size_t>(1, std::min(panels, unc / nr));
+  size_t mc = std::min(round_up(m, mr), std::max(uk->mc, mr));
+  size_t pcount = std::max<size_t>(1, std::min(panels, uk->nc / nr));
   auto task_count = [&] { return ((m + mc - 1) / mc) * ((panels + pcount - 1) / pcount); };
   const size_t want = t > 1 ? static_cast<size_t>(t) * 3 : 1;
   while (task_count() < want && pcount > 1) pcount = (pcount + 1) / 2;
@@ -278,31 +264,55 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     // tile's rows in the same few L1 sets, where they evict the B panel).
     const size_t row_tiles = (i1 - i0 + mr - 1) / mr;
     int32_t* acc = kblocks > 1 ? static_cast<int32_t*>(t_acc.get(row_tiles * (jp1 - jp0) * mr * nr * 4)) : nullptr;
-    uint8_t* apack = direct ? nullptr : static_cast<uint8_t*>(t_apack.get(((i1 - i0 + mr - 1) / mr) * a_bytes));
-    if ((kblocks > 1 && acc == nullptr) || (!direct && apack == nullptr && a_bytes)) std::abort();  // out of memory
+    const size_t a_task_bytes = !direct ? row_tiles * a_bytes : staged ? row_tiles * mr * kst : 0;
+    uint8_t* apack = !direct || staged ? static_cast<uint8_t*>(t_apack.get(a_task_bytes)) : nullptr;  // never null
+    // A staged task's row sums: over its k blocks, as uint32 (wrapping).
+    uint32_t* tsum = staged && need_rowsum ? static_cast<uint32_t*>(t_rsum.get(row_tiles * mr * 4)) : nullptr;
+    if ((kblocks > 1 && !acc) || ((!direct || staged) && !apack) || (staged && need_rowsum && !tsum))
+      std::abort();  // out of memory (as std::vector in a build without exceptions)
+    if (tsum) std::fill(tsum, tsum + (i1 - i0), ku * static_cast<uint32_t>(sa));
+    const uint32_t* rsum_task = tsum ? tsum : rsum.data() + i0;  // row sums of rows i0 ..
     alignas(64) int32_t tile[kMaxTile];
     if (uk->begin) uk->begin();
     for (size_t kb = 0; kb < kblocks; ++kb) {
       const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
       const bool first = kb == 0, last = kb + 1 == kblocks;
-      if (!direct)
+      if (!direct) {
         for (size_t ir = i0; ir < i1; ir += mr)
           uk->pack_a(g.a + ir * g.lda + p0, g.lda, g.a_signed, std::min(mr, i1 - ir), kn,
                      apack + ((ir - i0) / mr) * a_bytes);
+      } else if (staged && kn) {
+        alignas(64) int32_t part[256];
+        for (size_t r0 = i0; r0 < i1; r0 += 256) {
+          const size_t rn = std::min<size_t>(256, i1 - r0);
+          const uint8_t* src = g.a + r0 * g.lda + p0;
+          uint8_t* dst = apack + (r0 - i0) * kst;
+          if (uk->copy_a) {
+            uk->copy_a(src, g.lda, dst, kst, rn, kn, flip, g.a_signed, tsum ? part : nullptr);
+          } else {
+            for (size_t r = 0; r < rn; ++r)
+              for (size_t p = 0; p < kn; ++p) dst[r * kst + p] = src[r * g.lda + p] ^ flip;
+            if (tsum) uk->row_sums(src, g.lda, g.a_signed, rn, kn, part);
+          }
+          if (tsum)
+            for (size_t r = 0; r < rn; ++r) tsum[r0 - i0 + r] += static_cast<uint32_t>(part[r]);
+        }
+      }
       for (size_t jp = jp0; jp < jp1; ++jp) {
         const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
         const uint8_t* bp = pb->data.data() + jp * pb->panel_bytes + p0 * uk->b_kbytes;
         for (size_t ir = i0; ir < i1; ir += mr) {
           const size_t rows = std::min(mr, i1 - ir);
           const uint8_t* ap;
-          size_t ld = lda;
+          size_t ld = g.lda;
           if (!direct) ap = apack + ((ir - i0) / mr) * a_bytes;
+          else if (staged) ap = apack + (ir - i0) * kst, ld = kst;
           else if (ir >= tail_row0) ap = atail.data() + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
-          else ap = a + ir * lda + p0;
+          else ap = g.a + ir * g.lda + p0;
           int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
           if (last) {
             uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, tile, nr);
-            uk->epilogue(g, terms, ir, rows, j0, cols, a0.data() + ir, rsum.data() + ir,
+            uk->epilogue(g, terms, ir, rows, j0, cols, a0.data() + ir, rsum_task + (ir - i0),
                          reinterpret_cast<uint32_t*>(tile), nr);
           } else {
             uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, accp, nr);

@@ -1,7 +1,9 @@
 // qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
-//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [MxNxK ...]
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--aligned] [--zb0] [MxNxK ...]
+// --aligned puts A on a 64-byte boundary (JavaScript arrays usually are not); --zb0 makes the weights' zero point 0
+// (symmetric weights: no row sums needed).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
   qk::Isa isa = qk::available_isas().front();
   int threads = 1;
   int mode = 0;
-  bool unpacked = false;
+  bool unpacked = false, aligned = false, zb0 = false;
   std::vector<std::string> shapes;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
       std::string m = argv[++i];
       mode = m == "float32" ? 1 : m == "int8" ? 2 : 0;
     } else if (a == "--unpacked") unpacked = true;
+    else if (a == "--aligned") aligned = true;
+    else if (a == "--zb0") zb0 = true;
     else shapes.push_back(a);
   }
   if (shapes.empty())
@@ -87,15 +91,16 @@ int main(int argc, char** argv) {
   for (const std::string& s : shapes) {
     size_t m, n, kk;
     if (std::sscanf(s.c_str(), "%zux%zux%zu", &m, &n, &kk) != 3) continue;
-    std::vector<uint8_t> a(m * kk), b(kk * n);
+    std::vector<uint8_t> abuf(m * kk + 64), b(kk * n);
+    uint8_t* a = abuf.data() + (aligned ? (64 - reinterpret_cast<uintptr_t>(abuf.data()) % 64) % 64 : 0);
     uint32_t st = 12345;
-    for (auto& v : a) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
+    for (size_t i = 0; i < m * kk; ++i) a[i] = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
     for (auto& v : b) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
-    std::vector<int32_t> za(1, 123), zb(1, 2);
+    std::vector<int32_t> za(1, 123), zb(1, zb0 ? 0 : 2);
     std::vector<float> as(1, 0.02f), bs(n, 0.01f), bias(n, 0.5f);
     std::vector<unsigned char> c(m * n * 4);
     qk::GemmArgs g;
-    g.m = m, g.n = n, g.k = kk, g.a = a.data(), g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
+    g.m = m, g.n = n, g.k = kk, g.a = a, g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
     g.mode = static_cast<qk::GemmOut>(mode), g.c = c.data(), g.ldc = n;
     g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
     g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;

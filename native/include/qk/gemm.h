@@ -59,6 +59,11 @@ struct GemmUkernel {
 
   // rowsum[r] = sum_p a[r][p] over the raw values (int8 or uint8 per a_signed), r < rows, wrapping.
   void (*row_sums)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum);
+  // Direct-A kernels that may need a copy of A: dst[r * ldd + p] = a[r * lda + p] ^ flip for p < k, and, when
+  // rowsum is not null, row_sums' sums of the original values, in one pass (null: the driver copies and sums
+  // separately).
+  void (*copy_a)(const uint8_t* a, size_t lda, uint8_t* dst, size_t ldd, size_t rows, size_t k, uint8_t flip,
+                 bool a_signed, int32_t* rowsum);
 
   // The tile: c[r * ldc + j] = (acc ? acc[r * ldacc + j] : 0) + sum over the k block of a~ * b~ (wrapping), for
   // r < rows (<= mr) and all nr columns (padding columns give 0 + acc). `a` is the tile's first row at the

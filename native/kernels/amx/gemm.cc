@@ -30,8 +30,14 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
                          [flip](uint8_t v) { return int8_t(v ^ flip); });
 }
 
+// Row sums and the aligned copy of A: the avx512 tier's.
 void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   gemm_avx512()->row_sums(a, lda, a_signed, rows, k, rowsum);
+}
+
+void copy_a(const uint8_t* a, size_t lda, uint8_t* dst, size_t ldd, size_t rows, size_t k, uint8_t flip,
+            bool a_signed, int32_t* rowsum) {
+  gemm_avx512()->copy_a(a, lda, dst, ldd, rows, k, flip, a_signed, rowsum);
 }
 
 // Every tile 16 rows x 64 bytes: C (int32), A (64 k per row), B (16 k groups per row).
@@ -140,7 +146,7 @@ const GemmUkernel kGemm = {
     /*kc=*/1024, /*mc=*/256, /*nc=*/512, /*macs_per_us=*/1000000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
-    row_sums, kernel, epilogue,
+    row_sums, copy_a, kernel, epilogue,
     begin, end,
 };
 

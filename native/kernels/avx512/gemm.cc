@@ -48,6 +48,39 @@ void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k
   }
 }
 
+// Copy (XOR flip) and row sums in one pass: 64 bytes at a time, the sums with vpsadbw on the original values
+// (int8 summed as uint8 via the sign-bit flip, then corrected by 128 per element), the row tail in scalar code.
+void copy_a(const uint8_t* a, size_t lda, uint8_t* dst, size_t ldd, size_t rows, size_t k, uint8_t flip,
+            bool a_signed, int32_t* rowsum) {
+  const __m512i vflip = _mm512_set1_epi8(static_cast<char>(flip));
+  const uint8_t sbias = a_signed ? 0x80 : 0;
+  const __m512i vsum = _mm512_set1_epi8(static_cast<char>(sbias));
+  const __m512i zero = _mm512_setzero_si512();
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* src = a + r * lda;
+    uint8_t* d = dst + r * ldd;
+    __m512i s = zero;
+    size_t p = 0;
+    for (; p + 64 <= k; p += 64) {
+      const __m512i v = _mm512_loadu_si512(src + p);
+      _mm512_storeu_si512(d + p, _mm512_xor_si512(v, vflip));
+      if (rowsum) s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(v, vsum), zero));
+    }
+    uint32_t total = 0;
+    for (; p < k; ++p) {
+      d[p] = src[p] ^ flip;
+      total += static_cast<uint32_t>(src[p] ^ sbias);
+    }
+    if (rowsum) {
+      alignas(64) uint64_t lanes[8];
+      _mm512_store_si512(lanes, s);
+      for (int l = 0; l < 8; ++l) total += static_cast<uint32_t>(lanes[l]);
+      if (a_signed) total -= static_cast<uint32_t>(k) * 128u;
+      rowsum[r] = static_cast<int32_t>(total);
+    }
+  }
+}
+
 inline __m512i bcast4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -126,7 +159,7 @@ const GemmUkernel kGemm = {
     /*kc=*/512, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
-    row_sums, kernel, epilogue,
+    row_sums, copy_a, kernel, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr,
 };
 
