@@ -139,6 +139,37 @@ const PackedPanels& PackedB::panels(const GemmUkernel* uk, int threads) {
   return *packs_[0];
 }
 
+namespace {
+
+// A few rows of A against an unpacked B: the tier's gemv on column chunks in parallel, each chunk corrected and
+// written by the epilogue as soon as it is done. The gemv sums raw values (no shifts: sa = sb = 0).
+void gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed, int threads) {
+  const GemmUkernel& uk = *kt.gemm;
+  const size_t m = g.m, n = g.n, k = g.k;
+  const uint32_t ku = u(static_cast<int64_t>(k));
+  std::vector<uint32_t> d(m * n), colsum(n), b0(n), csk(n), a0(m), rsum(m, 0);
+  for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]);
+  if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum.data()));
+  GemmTerms terms;
+  terms.b0 = b0.data();
+  terms.csk = csk.data();
+  terms.quantize_s8 = kt.quantize_s8;
+  terms.quantize_u8 = kt.quantize_u8;
+  constexpr size_t kChunk = 256;
+  const size_t chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(chunks, threads, [&](size_t c) {
+    const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
+    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d.data(), n, colsum.data());
+    for (size_t j = j0; j < j1; ++j) {
+      b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]);
+      csk[j] = colsum[j] - ku * b0[j];
+    }
+    uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0.data(), rsum.data(), d.data() + j0, n);
+  });
+}
+
+}  // namespace
+
 void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
           PackedB* packed, int threads) {
   if (g.m == 0 || g.n == 0) return;
@@ -165,6 +196,8 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     });
     return;
   }
+
+  if (!packed && m <= kGemvMaxRows && uk->gemv && (cs == 1 || rs == 1)) return gemv(kt, g, b, rs, cs, b_signed, t);
 
   PackedPanels local;
   const PackedPanels* pb;

@@ -15,6 +15,9 @@
 namespace qk {
 
 struct GemmArgs;   // qk/gemm_driver.h
+
+// Calls with at most this many rows of A and an unpacked B run the tier's gemv instead of packing B.
+constexpr size_t kGemvMaxRows = 4;
 struct GemmTerms;  // qk/gemm_epilogue.h
 
 // A tier's micro-kernel family. The driver (native/src/gemm.cc) splits C into tasks of up to mc rows x nc
@@ -72,6 +75,11 @@ struct GemmUkernel {
   // may read and write all mr rows of them); acc may equal c.
   void (*kernel)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
                  const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc);
+  // Unpacked row-major or transposed B (cs == 1 or rs == 1) with m <= kGemvMaxRows (qk/gemv.h; null: pack B as
+  // usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over the raw values (no shifts), and colsum[j] = sum_p b[p][j],
+  // for columns j0 .. j1, wrapping.
+  void (*gemv)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
+               size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum);
   // The shared epilogue (qk/gemm_epilogue.h: corrections + output) compiled with this tier's flags.
   void (*epilogue)(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
                    const uint32_t* a0, const uint32_t* rs, const uint32_t* tile, size_t ldt);

@@ -9,6 +9,7 @@
 #include "qk/amx.h"
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
+#include "qk/gemv.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -146,7 +147,7 @@ const GemmUkernel kGemm = {
     /*kc=*/1024, /*mc=*/256, /*nc=*/512, /*macs_per_us=*/1000000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
-    row_sums, copy_a, kernel, epilogue,
+    row_sums, copy_a, kernel, gemv_generic, epilogue,
     begin, end,
 };
 

@@ -8,6 +8,7 @@
 
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
+#include "qk/gemv.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -83,7 +84,7 @@ const GemmUkernel kGemm = {
     /*kc=*/512, /*mc=*/256, /*nc=*/1020, /*macs_per_us=*/60000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
-    row_sums, /*copy_a=*/nullptr, kernel, epilogue,
+    row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr,
 };
 
