@@ -27,7 +27,26 @@ static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
 }  // namespace qk
 
 // The functions below have internal linkage (see the weak-symbol check in scripts/native-tests.sh).
-#if !defined(QK_AMX_EMU)
+#if defined(_MSC_VER) && !defined(QK_AMX_EMU)
+
+// MSVC has no inline assembly on x64: its AMX intrinsics. (The tier is only offered on Linux, where the kernel
+// grants the tile state; this keeps the file compiling elsewhere.)
+#include <immintrin.h>
+
+namespace qk {
+namespace {
+inline void tile_loadconfig(const TileConfig* cfg) { _tile_loadconfig(cfg); }
+inline void tile_release() { _tile_release(); }
+}  // namespace
+}  // namespace qk
+
+#define QK_TILE_LOADD(t, base, stride) _tile_loadd(t, base, static_cast<long>(stride))
+#define QK_TILE_STORED(t, base, stride) _tile_stored(t, base, static_cast<long>(stride))
+#define QK_TILE_ZERO(t) _tile_zero(t)
+#define QK_TDPBUSD(c, a, b) _tile_dpbusd(c, a, b)
+#define QK_TDPBSSD(c, a, b) _tile_dpbssd(c, a, b)
+
+#elif !defined(QK_AMX_EMU)
 
 namespace qk {
 namespace {
