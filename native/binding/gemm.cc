@@ -164,7 +164,7 @@ Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
 struct LinearCall {
   GemmCall call;
   const float* x = nullptr;
-  std::unique_ptr<uint8_t[]> qa;  // m x k quantized rows (not zero-filled: every byte is written)
+  uint8_t* qa = nullptr;  // m x k quantized rows, in the running thread's buffer (every byte is written)
   std::vector<int32_t> za;
   std::vector<float> a_scale;
 };
@@ -209,7 +209,15 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
 void run_linear(LinearCall& lc) {
   GemmArgs& g = lc.call.g;
   const qk::Kernels& k = *lc.call.kernels;
-  lc.qa.reset(new uint8_t[std::max<size_t>(g.m * g.k, 1)]);
+  // Kept per thread between calls: fresh pages for every call (a 128 x 4096 layer: 512 KB) cost page faults.
+  static thread_local std::unique_ptr<uint8_t[]> buffer;
+  static thread_local size_t capacity = 0;
+  const size_t bytes = std::max<size_t>(g.m * g.k, 1);
+  if (bytes > capacity) {
+    buffer.reset(new uint8_t[bytes]);
+    capacity = bytes;
+  }
+  lc.qa = buffer.get();
   lc.za.resize(g.m);
   lc.a_scale.resize(g.m);
   // Each row's own range and quantization, in chunks of rows on the GEMM's threads (at 128 x 4096 this is a
@@ -227,12 +235,12 @@ void run_linear(LinearCall& lc) {
       if (!(scale > 0.0f) || !std::isfinite(scale) || !std::isfinite(1.0f / scale)) scale = 1.0f;
       const float inv = 1.0f / scale;
       const int32_t zp = qk::ref::quantize_one(-lo, inv, 0, 0, 255);
-      k.quantize_u8(row, lc.qa.get() + i * g.k, g.k, inv, zp, 0, 255);
+      k.quantize_u8(row, lc.qa + i * g.k, g.k, inv, zp, 0, 255);
       lc.za[i] = zp;
       lc.a_scale[i] = scale;
     }
   });
-  g.a = lc.qa.get();
+  g.a = lc.qa;
   g.za = lc.za.data();
   g.a_scale = lc.a_scale.data();
   run(lc.call);
