@@ -108,12 +108,15 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
 }
 
 PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
-    : k_(k), n_(n), signed_(b_signed), values_(k * n), packs_(static_cast<size_t>(Isa::Count)) {
-  if (cs == 1 && rs == n) {
+    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed), values_(k * n), packs_(static_cast<size_t>(Isa::Count)) {
+  const bool row_major = cs == 1 && rs == n, trans = rs == 1 && cs == k;
+  if (row_major || trans) {
     if (k * n) std::memcpy(values_.data(), b, k * n);
+    rs_ = rs;
+    cs_ = cs;
     return;
   }
-  // Any other layout (n x k for transB) is copied in 64 x 64 blocks so both sides stay in cache.
+  // Any other layout is copied to row-major in 64 x 64 blocks so both sides stay in cache.
   constexpr size_t kBlock = 64;
   for (size_t p0 = 0; p0 < k; p0 += kBlock)
     for (size_t j0 = 0; j0 < n; j0 += kBlock) {
@@ -130,12 +133,12 @@ const PackedPanels& PackedB::panels(const GemmUkernel* uk, int threads) {
   for (auto& p : packs_)
     if (!p) {
       p = std::make_unique<PackedPanels>();
-      pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, p.get(), threads);
+      pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, p.get(), threads);
       return *p;
     }
   // More micro-kernel families than slots cannot happen (one per tier); replace the first to stay safe.
   packs_[0] = std::make_unique<PackedPanels>();
-  pack_b_panels(uk, values_.data(), n_, 1, signed_, k_, n_, packs_[0].get(), threads);
+  pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, packs_[0].get(), threads);
   return *packs_[0];
 }
 
@@ -179,8 +182,8 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   if (uk == nullptr) {  // the scalar tier: the reference loops, split by rows
     if (packed) {
       b = packed->values();
-      rs = packed->n();
-      cs = 1;
+      rs = packed->rs();
+      cs = packed->cs();
     }
     const size_t rows_per = (m + t - 1) / t;
     parallel_for((m + rows_per - 1) / rows_per, t, [&](size_t task) {

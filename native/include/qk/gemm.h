@@ -97,6 +97,10 @@ const GemmUkernel* gemm_amx();
 const GemmUkernel* gemm_neon();
 #endif
 
+// The helpers below are compiled by every tier's translation unit: internal linkage (see the weak-symbol check in
+// scripts/native-tests.sh).
+namespace {
+
 inline size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 // The packed layouts every tier uses: k in groups of KR, and within a group the MR rows (A) or NR columns (B)
@@ -130,6 +134,53 @@ inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_
   for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
 }
 
+// pack_cols for byte operands (T = int8, f(v) = v ^ flip) with fast paths for the two layouts B comes in: a
+// group of KR k values of one column is KR bytes of the panel, gathered from KR rows of row-major B (cs == 1), or
+// KR contiguous bytes of one row of the n x k transB layout (rs == 1), copied whole. The k tail (k % KR) and other
+// strides take pack_cols. Identical output; written so the tier's compiler vectorizes the row-major case.
+template <int NR, int KR>
+inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_t k, uint8_t flip,
+                            int8_t* dst, int32_t* colsum) {
+  static_assert(KR == 2 || KR == 4, "byte groups of 2 or 4");
+  const size_t kfull = k / KR * KR;
+  int32_t sums[NR] = {};
+  uint8_t* d = reinterpret_cast<uint8_t*>(dst);
+  if (cs == 1) {
+    for (size_t p = 0; p < kfull; p += KR, d += NR * KR) {
+      const uint8_t* r0 = b + p * rs;
+      for (size_t c = 0; c < cols; ++c)
+        for (int i = 0; i < KR; ++i) {
+          const uint8_t v = r0[i * rs + c] ^ flip;
+          d[c * KR + i] = v;
+          sums[c] += static_cast<int8_t>(v);
+        }
+    }
+  } else if (rs == 1) {
+    for (size_t c = 0; c < cols; ++c) {
+      const uint8_t* col = b + c * cs;
+      int32_t s = 0;
+      uint8_t* dc = d + c * KR;
+      for (size_t p = 0; p < kfull; p += KR, dc += NR * KR)
+        for (int i = 0; i < KR; ++i) {
+          const uint8_t v = col[p + i] ^ flip;
+          dc[i] = v;
+          s += static_cast<int8_t>(v);
+        }
+      sums[c] = s;
+    }
+  } else {
+    pack_cols<NR, KR>(b, rs, cs, cols, k, dst, colsum, [flip](uint8_t v) { return int8_t(v ^ flip); });
+    return;
+  }
+  if (kfull < k) {
+    int32_t tail[NR] = {};
+    pack_cols<NR, KR>(b + kfull * rs, rs, cs, cols, k - kfull, dst + kfull * NR, tail,
+                      [flip](uint8_t v) { return int8_t(v ^ flip); });
+    for (size_t c = 0; c < cols; ++c) sums[c] += tail[c];
+  }
+  for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
+}
+
 // Row sums of raw int8 / uint8 values (wrapping), written so each tier's compiler vectorizes it.
 inline void row_sums_generic(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   for (size_t r = 0; r < rows; ++r) {
@@ -144,5 +195,7 @@ inline void row_sums_generic(const uint8_t* a, size_t lda, bool a_signed, size_t
     rowsum[r] = static_cast<int32_t>(s);
   }
 }
+
+}  // namespace
 
 }  // namespace qk

@@ -65,19 +65,23 @@ struct PackedPanels {
   std::vector<int32_t> colsum;
 };
 
-// A B matrix kept for reuse: the original values (k x n row-major) and lazily built packings, one per tier.
+// A B matrix kept for reuse: the original values (row-major k x n, or the n x k transB layout as given: copying
+// them is a memcpy) and lazily built packings, one per tier.
 class PackedB {
  public:
   PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
   size_t k() const { return k_; }
   size_t n() const { return n_; }
   bool b_signed() const { return signed_; }
+  // Element (p, j) at values()[p * rs() + j * cs()].
   const uint8_t* values() const { return values_.data(); }
+  size_t rs() const { return rs_; }
+  size_t cs() const { return cs_; }
   // The packing for a tier's micro-kernel (built on first use, on up to `threads` threads; thread-safe).
   const PackedPanels& panels(const GemmUkernel* uk, int threads = 1);
 
  private:
-  size_t k_, n_;
+  size_t k_, n_, rs_, cs_;
   bool signed_;
   std::vector<uint8_t> values_;
   std::mutex mu_;

@@ -31,8 +31,7 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
             int32_t* colsum) {
   std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
   const uint8_t flip = b_signed ? 0x00 : 0x80;
-  pack_cols<kNR, kKR>(b, rs, cs, cols, k, static_cast<int8_t*>(panel), colsum,
-                      [flip](uint8_t v) { return int8_t(v ^ flip); });
+  pack_cols_bytes<kNR, kKR>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }
 
 // Named accumulators (24) + 2 A + 3 B vectors: 29 of the 32 registers (GCC spills arrays of accumulators).
