@@ -50,7 +50,9 @@ The reference implementations (ref_* below) follow the definitions documented in
              last argmin); NaN divergences count as +Inf.
   mse        NVIDIA's _compute_amax_mse candidates ((i + 1/2) * width from bin 128, NVIDIA's bin centers on a
              one-shot |x| histogram) plus the observed max |x|, each scored with the quantizer qkernels applies
-             (PyTorch's rule for the candidate range, round half even), on |x| (symmetric) or x (affine) bins.
+             (PyTorch's rule for the candidate range, round half even), on |x| (symmetric) or x (affine) bins;
+             the max |x| candidate (the minmax range) scores 1 - MSE_MARGIN (0.965) times its cost, so a clipped
+             range wins only when it is at least 3.5% cheaper.
   qparams    torch's own _calculate_qparams on the chosen range (checked against a float32 numpy transcription).
 
 Array encoding: {"dtype", "shape", "b64"} little-endian raw bytes, as test/fixtures.test.ts decodes them.
@@ -439,9 +441,13 @@ def ref_entropy(counts, levels, start_bin=128, stride=1):
     return int(last_argmin * stride + start_bin), divergences
 
 
+MSE_MARGIN = 0.035  # lib/calibrate/search.ts MSE_MARGIN
+
+
 def ref_mse(h, max_abs, range_of, q):
     """NVIDIA's _compute_amax_mse generalized (see lib/calibrate/search.ts): candidates (i + 1/2) * width from
-    bin 128 while below max |x|, then max |x|; each scored with the quantizer qkernels applies."""
+    bin 128 while below max |x|, then max |x|; each scored with the quantizer qkernels applies, the last one (the
+    minmax range) times 1 - MSE_MARGIN; the first least wins."""
     dtype, symmetric, qmin, qmax, custom = q
     c = h.counts.astype(np.float64)
     n = c.size
@@ -465,6 +471,8 @@ def ref_mse(h, max_abs, range_of, q):
         e = (qv - z) * s - cv
         terms = cc * (e * e)
         cost = float(np.cumsum(terms)[-1]) if terms.size else 0.0  # sequential sum, in bin order
+        if len(costs) == len(cands) - 1:
+            cost *= 1 - MSE_MARGIN
         costs.append(cost)
         if cost < best:
             best, threshold = cost, t

@@ -23,7 +23,7 @@ import {
 } from '../lib/index';
 import { native } from '../lib/native';
 import { histBin, type StreamingHistogram } from '../lib/calibrate/histogram';
-import { entropyLevels, entropyThreshold, mseThreshold } from '../lib/calibrate/search';
+import { MSE_MARGIN, entropyLevels, entropyThreshold, mseThreshold } from '../lib/calibrate/search';
 import { forEachIsa, randomBits32, randomFloats, rng, scalar } from './_harness';
 
 // ------------------------------------------------------------------------------------------- fixtures
@@ -202,8 +202,8 @@ function channelValues(x: Float32Array, shape: readonly number[], axis: number, 
   return out;
 }
 
-/** Mean squared error of quantize -> dequantize per channel (NaN skipped). */
-function channelQuantMse(x: Float32Array, qp: ChannelCalibration): Float64Array {
+/** Squared errors of quantize -> dequantize summed per channel, and the values counted (NaN skipped). */
+function channelQuantErrors(x: Float32Array, qp: ChannelCalibration): { err: Float64Array; cnt: Float64Array } {
   const y = dequantize(quantize(x, qp), qp);
   const channels = qp.scale.length;
   const err = new Float64Array(channels);
@@ -216,7 +216,7 @@ function channelQuantMse(x: Float32Array, qp: ChannelCalibration): Float64Array 
     err[c]! += (y[i]! - x[i]!) ** 2;
     cnt[c]!++;
   }
-  return err.map((e, c) => e / cnt[c]!);
+  return { err, cnt };
 }
 
 /** Mean squared error of quantize -> dequantize with the given parameters. */
@@ -529,6 +529,9 @@ t.test('native entropy and mse searches equal the TypeScript reference (search.t
 });
 
 t.test('mse never quantizes worse than minmax on the same data', async (t) => {
+  // Strictly, on every distribution and scheme (the per-channel test below explains why the margin is needed).
+  let clipped = 0;
+  let cases = 0;
   for (const name of ['normal', 'laplace', 'relu', 'outliers', 'growing', 'shifted']) {
     const x = concat(scenarios[name]!);
     for (const o of [
@@ -541,9 +544,12 @@ t.test('mse never quantizes worse than minmax on the same data', async (t) => {
       const ms = calibrate(scenarios[name]!, { method: 'mse', ...o });
       const a = quantMse(x, ms);
       const b = quantMse(x, mm);
+      cases++;
+      if (ms.scale !== mm.scale || ms.zeroPoint !== mm.zeroPoint) clipped++;
       t.ok(a <= b, `${name} ${JSON.stringify(o)}: mse ${a.toExponential(4)} <= minmax ${b.toExponential(4)}`);
     }
   }
+  t.comment(`mse clips in ${clipped} of ${cases} cases`);
 });
 
 // ------------------------------------------------------------------------------------------- native reductions
@@ -1119,7 +1125,8 @@ t.test('per channel: mse never quantizes a channel worse than minmax does', asyn
   ];
   // Exactly, on every channel: the cost mse minimizes, the expected quantization error over the channel's
   // histogram (at the bin centers), of the chosen range is at most that of the minmax range, which is one of
-  // the candidates.
+  // the candidates; a clipped range is chosen only when it costs at most (1 - MSE_MARGIN) times as much.
+  let kept = 0;
   for (const { name, shape, axis, batches } of datasets)
     for (const o of schemes) {
       const cal = new Calibrator({ method: 'mse', axis, shape, ...o });
@@ -1133,19 +1140,25 @@ t.test('per channel: mse never quantizes a channel worse than minmax does', asyn
         const view = { counts: h.counts, edge: (k: number) => h.edge(k), width: h.width };
         const rangeOf = (v: number): [number, number] => (o.symmetric ? [-v, v] : [Math.max(mn, -v), Math.min(mx, v)]);
         const m = mseThreshold(view, Math.max(-mn, mx), rangeOf, cal.options);
-        const chosen = Math.min(...m.costs);
-        if (!(chosen <= m.costs[m.costs.length - 1]!)) worse = `channel ${c}: cost ${chosen} > minmax's ${m.costs[m.costs.length - 1]}`;
+        const last = m.costs.length - 1;
+        const pick = m.costs.indexOf(Math.min(...m.costs));
+        const cost = pick === last ? m.minmaxCost : m.costs[pick]!;
+        if (pick === last && Math.min(...m.costs.subarray(0, last)) < m.minmaxCost) kept++;
+        if (!(cost <= m.minmaxCost)) worse = `channel ${c}: cost ${cost} > minmax's ${m.minmaxCost}`;
+        else if (pick !== last && !(cost <= (1 - MSE_MARGIN) * m.minmaxCost))
+          worse = `channel ${c}: clipped at cost ${cost}, not ${+(MSE_MARGIN * 100).toFixed(2)}% below minmax's ${m.minmaxCost}`;
         else if (rangeOf(m.threshold)[1] !== r.max[c]) worse = `channel ${c}: max ${r.max[c]}, the TypeScript search ${rangeOf(m.threshold)[1]}`;
       }
       t.ok(!worse, `${name} [${shape}] axis ${axis} ${JSON.stringify(o)}: histogram error <= minmax's` + (worse ? `: ${worse}` : ''));
     }
-  // On the data itself, as the per-tensor test checks: the bin-center cost is an estimate of the data's error
-  // (values spread inside their bins, ~4-8 bins per quantization step), so where mse and minmax are within a
-  // fraction of a percent the data can rank them the other way (e.g. the fixtures' laplace channel, affine; the
-  // same channel calibrated per tensor picks the same range). Within 1%, and counted.
-  let strictly = 0;
+  t.comment(`${kept} channels keep the minmax range although a clipped one is cheaper by less than ${+(MSE_MARGIN * 100).toFixed(2)}%`);
+  // On the data itself, strictly: the quantization MSE over all of a channel's values with mse's range is at
+  // most minmax's. The bin-center cost only estimates the data's error (values spread inside their bins, ~4-8
+  // bins per quantization step for 8-bit affine schemes): without the margin the data ranked 16 of these
+  // channels the other way, where the histogram rated clipping up to 3.49% cheaper (docs/calibration.md).
   let channels = 0;
-  let worst = 1;
+  let clipped = 0;
+  let best = 1;
   for (const { name, shape, axis, batches, shapes } of datasets)
     for (const o of schemes) {
       const options = { axis, shape, ...o };
@@ -1153,24 +1166,26 @@ t.test('per channel: mse never quantizes a channel worse than minmax does', asyn
       const ms = calibrate(batches, { method: 'mse', ...options });
       const a = new Float64Array(mm.scale.length);
       const b = new Float64Array(mm.scale.length);
+      const n = new Float64Array(mm.scale.length);
       for (const [k, x] of batches.entries()) {
-        const ea = channelQuantMse(x, { ...ms, shape: shapes[k]! });
-        const eb = channelQuantMse(x, { ...mm, shape: shapes[k]! });
+        const ea = channelQuantErrors(x, { ...ms, shape: shapes[k]! });
+        const eb = channelQuantErrors(x, { ...mm, shape: shapes[k]! });
         for (let c = 0; c < a.length; c++) {
-          a[c]! += ea[c]!;
-          b[c]! += eb[c]!;
+          a[c]! += ea.err[c]!;
+          b[c]! += eb.err[c]!;
+          n[c]! += ea.cnt[c]!;
         }
       }
       let worse = '';
       for (let c = 0; c < a.length; c++) {
         channels++;
-        if (!(a[c]! <= b[c]!)) strictly++;
-        if (b[c]! > 0) worst = Math.max(worst, a[c]! / b[c]!);
-        if (!(a[c]! <= b[c]! * 1.01) && !worse) worse = `channel ${c}: mse ${a[c]} > minmax ${b[c]} * 1.01`;
+        if (ms.scale[c] !== mm.scale[c] || ms.zeroPoint[c] !== mm.zeroPoint[c]) clipped++;
+        if (b[c]! > 0) best = Math.min(best, a[c]! / b[c]!);
+        if (!(a[c]! <= b[c]!) && !worse) worse = `channel ${c}: mse ${a[c]! / n[c]!} > minmax ${b[c]! / n[c]!}`;
       }
-      t.ok(!worse, `${name} [${shape}] axis ${axis} ${JSON.stringify(o)}: data error <= minmax's * 1.01` + (worse ? `: ${worse}` : ''));
+      t.ok(!worse, `${name} [${shape}] axis ${axis} ${JSON.stringify(o)}: data error <= minmax's` + (worse ? `: ${worse}` : ''));
     }
-  t.comment(`mse's data error above minmax's in ${strictly} of ${channels} channels (at most ${((worst - 1) * 100).toFixed(2)}% above)`);
+  t.comment(`mse clips ${clipped} of ${channels} channels; its data error is down to ${(best * 100).toFixed(1)}% of minmax's`);
 });
 
 t.test('per-tensor results plug into quantize() for every method', async (t) => {

@@ -11,7 +11,8 @@ import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, ty
  * - `'percentile'`: the given percentile of a histogram (of |x| when symmetric, of x with both tails otherwise).
  * - `'entropy'`: the KL-divergence threshold of a histogram of |x| (TensorRT's method as NVIDIA's
  *   pytorch-quantization implements it).
- * - `'mse'`: the threshold of a histogram of |x| that minimizes the expected quantization MSE (NVIDIA's `mse`).
+ * - `'mse'`: the threshold of a histogram that minimizes the expected quantization MSE (NVIDIA's `mse`); the minmax
+ *   range unless clipping lowers that by at least 3.5%.
  */
 export type CalibrationMethod = 'minmax' | 'movingAverage' | 'percentile' | 'entropy' | 'mse';
 

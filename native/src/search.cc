@@ -20,7 +20,9 @@
 // exhaustive search finds (native/tests/test_kernels.cc checks that, and every bound against its exact cost, on
 // random histograms). A candidate's levels are summed the clipped top level first and then upward, and its bound
 // stops as soon as the partial sum proves it above U. Typically 1-3 exact costs are computed: about 0.25 ms for
-// 2048 bins (13-19 ms in TypeScript).
+// 2048 bins (13-19 ms in TypeScript). The last candidate (max |x|, the minmax range) is compared by its exact cost
+// times kMseKeep (search.ts MSE_MARGIN: a clipped range must be at least 3.5% cheaper to win) and pruned with its
+// bound times kMseKeep, which stays below that (rounding is monotone), so all of the above holds for it as well.
 #include "qk/search.h"
 
 #include <algorithm>
@@ -318,6 +320,22 @@ struct MseSetup {
     return qparams_of(js_max(h.min, -t), js_min(h.max, t), q);
   }
 
+  // The cost candidate k is compared by: its exact cost, the last one's (max |x|, the minmax range) times
+  // kMseKeep (+Inf when the scale is not finite).
+  double cost(size_t k, const QParams& p) const {
+    if (!std::isfinite(p.scale)) return kInf;
+    const double c = exact(p);
+    return k + 1 < candidates ? c : kMseKeep * c;
+  }
+  // A lower bound of cost(k, p) (lower_bound() below; the last candidate's times kMseKeep, which keeps it below:
+  // rounding is monotone). The last candidate's bound is computed in full (no early stop).
+  double bound(size_t k, const QParams& p, double limit, double* estimate) const {
+    if (k + 1 < candidates) return lower_bound(p, limit, estimate);
+    const double b = kMseKeep * lower_bound(p, kInf, estimate);
+    *estimate *= kMseKeep;
+    return b;
+  }
+
   // The candidate's exact cost: mseThreshold's loops.
   double exact(const QParams& p) const {
     const double s = p.scale, z = p.zero_point, qmin = q.qmin, qmax = q.qmax, top = (qmax - z) * s;
@@ -430,8 +448,7 @@ MseResult mse_search_exhaustive(const MseHistogram& h, const MseQuantizer& q, do
   double best = kInf;
   for (size_t k = 0; k < st.candidates; ++k) {
     const double t = st.candidate(k);
-    const QParams p = st.params(t);
-    const double cost = std::isfinite(p.scale) ? st.exact(p) : kInf;
+    const double cost = st.cost(k, st.params(t));
     ++res.exact;
     if (costs) costs[k] = cost;
     if (cost < best) {
@@ -447,7 +464,7 @@ void mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb) 
   const MseSetup st(h, q);
   for (size_t k = 0; k < st.candidates; ++k) {
     double a;
-    lb[k] = st.lower_bound(st.params(st.candidate(k)), kInf, &a);
+    lb[k] = st.bound(k, st.params(st.candidate(k)), kInf, &a);
   }
 }
 
@@ -461,7 +478,7 @@ MseResult mse_search(const MseHistogram& h, const MseQuantizer& q) {
     double best_a = kInf;
     for (size_t k = from; k < to; k += step) {
       double a;
-      st.lower_bound(st.params(st.candidate(k)), kInf, &a);
+      st.bound(k, st.params(st.candidate(k)), kInf, &a);
       if (a < best_a) {
         best_a = a;
         best = k;
@@ -471,8 +488,7 @@ MseResult mse_search(const MseHistogram& h, const MseQuantizer& q) {
   };
   size_t kstar = least_estimate(0, nc, 16, nc - 1);
   kstar = least_estimate(kstar > 16 ? kstar - 16 : 0, std::min(nc, kstar + 17), 1, kstar);
-  const QParams ps = st.params(st.candidate(kstar));
-  double best = std::isfinite(ps.scale) ? st.exact(ps) : kInf;
+  double best = st.cost(kstar, st.params(st.candidate(kstar)));
   const double limit = best;
   ++res.exact;
   res.threshold = st.candidate(kstar);
@@ -488,8 +504,8 @@ MseResult mse_search(const MseHistogram& h, const MseQuantizer& q) {
     const double t = st.candidate(k);
     const QParams p = st.params(t);
     double a;
-    if (best < kInf && st.lower_bound(p, limit, &a) > limit) continue;
-    const double cost = std::isfinite(p.scale) ? st.exact(p) : kInf;
+    if (best < kInf && st.bound(k, p, limit, &a) > limit) continue;
+    const double cost = st.cost(k, p);
     ++res.exact;
     if (cost < best || (cost == best && static_cast<int64_t>(k) < res.candidate)) {
       best = cost;

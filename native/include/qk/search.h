@@ -16,6 +16,10 @@ namespace qk {
 double fdlibm_log(double x);
 
 constexpr size_t kSearchStartBin = 128;  // both searches start at bin 128 (NVIDIA's start_bin)
+// The mse search scores its last candidate (max |x|, the minmax range) kMseKeep times its cost, so a clipped range
+// wins only when its cost is at most 96.5% of the minmax range's (search.ts MSE_MARGIN).
+constexpr double kMseMargin = 0.035;
+constexpr double kMseKeep = 1 - kMseMargin;
 
 // Entropy threshold of the histogram counts[0 .. n) (integer-valued float64 counts) with `levels` quantized levels
 // (entropyThreshold): returns the chosen bin edge index i* in [128, n], or -1 when n < 128. When divergences is
@@ -46,14 +50,16 @@ struct MseResult {
   size_t exact;       // candidates whose exact cost was computed
 };
 
-// mseThreshold: the first candidate with the least cost. The fast search computes a lower bound of every
-// candidate's cost and the exact cost only where the bound is at most the best exact cost found.
+// mseThreshold: the first candidate with the least cost (the last candidate's cost times kMseKeep). The fast
+// search computes a lower bound of every candidate's cost and the exact cost only where the bound is at most the
+// best exact cost found.
 MseResult mse_search(const MseHistogram& h, const MseQuantizer& q);
-// The same result by computing every candidate's exact cost (costs, when not null, receives them; there are
-// mse_candidates(h) of them).
+// The same result by computing every candidate's exact cost (costs, when not null, receives them, the last one
+// times kMseKeep as the search compares them; there are mse_candidates(h) of them).
 MseResult mse_search_exhaustive(const MseHistogram& h, const MseQuantizer& q, double* costs);
 size_t mse_candidates(const MseHistogram& h);
-// The lower bound mse_search prunes with, for every candidate (for the tests: lb[k] <= the exact cost).
+// The lower bound mse_search prunes with, for every candidate (for the tests: lb[k] <= the cost costs[k] of
+// mse_search_exhaustive).
 void mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb);
 
 }  // namespace qk
