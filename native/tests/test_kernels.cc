@@ -1661,6 +1661,60 @@ std::vector<std::string> split_list(const char* s) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Large outputs (qk/stream.h): the x86 tiers write outputs of 8 MiB and more with streaming stores after a head
+// that reaches a 64-byte boundary. One call per kernel at that size, on misaligned buffers, against scalar.
+
+void test_large_outputs(const Kernels& ref, const Kernels& k, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, "large_outputs");
+  const Layout l = kLayouts[1];
+  const size_t n4 = (size_t{8} << 20) / 4 + 37, n2 = (size_t{8} << 20) / 2 + 37;
+  std::vector<float> xs(n2);
+  for (float& x : xs) x = r.uniform(-4.0f, 4.0f);
+  std::vector<uint8_t> bytes(n4);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(r.u32());
+  std::vector<uint16_t> halves(n4);
+  for (uint16_t& h : halves) h = static_cast<uint16_t>(r.u32() & 0x7bff);  // finite binary16 and bfloat16 values
+  auto none = [](size_t) { return std::string(); };
+  {
+    In<int8_t> q(l.in_off, std::vector<int8_t>(bytes.begin(), bytes.end()));
+    Out<float> want(l.out_off, n4), got(l.out_off, n4);
+    ref.dequantize_s8(q.data(), want.data(), n4, 0.03f, -3);
+    k.dequantize_s8(q.data(), got.data(), n4, 0.03f, -3);
+    if (!compare(g, tier, "dequantize_s8 n=" + std::to_string(n4), want, got, none)) return;
+  }
+  for (auto [name, slot] : {std::pair<const char*, qk::U16ToF32Fn Kernels::*>{"f16_to_f32", &Kernels::f16_to_f32},
+                            std::pair<const char*, qk::U16ToF32Fn Kernels::*>{"bf16_to_f32", &Kernels::bf16_to_f32}}) {
+    In<uint16_t> h(l.in_off, halves);
+    Out<float> want(l.out_off, n4), got(l.out_off, n4);
+    (ref.*slot)(h.data(), want.data(), n4);
+    (k.*slot)(h.data(), got.data(), n4);
+    if (!compare(g, tier, std::string(name) + " n=" + std::to_string(n4), want, got, none)) return;
+  }
+  for (auto [name, slot] : {std::pair<const char*, qk::F32ToU16Fn Kernels::*>{"f32_to_f16", &Kernels::f32_to_f16},
+                            std::pair<const char*, qk::F32ToU16Fn Kernels::*>{"f32_to_bf16", &Kernels::f32_to_bf16}}) {
+    In<float> x(l.in_off, xs);
+    Out<uint16_t> want(l.out_off, n2), got(l.out_off, n2);
+    (ref.*slot)(x.data(), want.data(), n2);
+    (k.*slot)(x.data(), got.data(), n2);
+    if (!compare(g, tier, std::string(name) + " n=" + std::to_string(n2), want, got, none)) return;
+  }
+  {
+    In<float> x(l.in_off, std::vector<float>(xs.begin(), xs.begin() + n4));
+    Out<float> wy(l.out_off, n4), gy(l.out_off, n4), wg(l.out_off, n4), gg(l.out_off, n4);
+    Out<uint8_t> wm(l.par_off, n4), gm(l.par_off, n4);
+    ref.fake_quant(x.data(), wy.data(), wm.data(), n4, 0.02f, 50.0f, 3, -128, 127);
+    k.fake_quant(x.data(), gy.data(), gm.data(), n4, 0.02f, 50.0f, 3, -128, 127);
+    if (!compare(g, tier, "fake_quant y n=" + std::to_string(n4), wy, gy, none) ||
+        !compare(g, tier, "fake_quant mask n=" + std::to_string(n4), wm, gm, none))
+      return;
+    ref.fake_quant_backward(x.data(), wm.data(), wg.data(), n4);
+    k.fake_quant_backward(x.data(), wm.data(), gg.data(), n4);
+    if (!compare(g, tier, "fake_quant_backward n=" + std::to_string(n4), wg, gg, none)) return;
+  }
+}
+
 void test_tier(const Kernels& ref, const Kernels& k) {
   {
     Group g(qk::isa_name(k.isa), "table");
@@ -1692,6 +1746,7 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_dequantize_vec<uint8_t>(ref, k, "dequantize_u8_vec", &Kernels::dequantize_u8_vec, r);
   test_narrow(ref, k, "f32_to_f16", &Kernels::f32_to_f16, false, r);
   test_widen(ref, k, "f16_to_f32", &Kernels::f16_to_f32, r);
+  test_large_outputs(ref, k, r);
   test_narrow(ref, k, "f32_to_bf16", &Kernels::f32_to_bf16, true, r);
   test_widen(ref, k, "bf16_to_f32", &Kernels::bf16_to_f32, r);
   test_minmax(ref, k, r);

@@ -182,6 +182,9 @@ inline float mm512_reduce_minmax_ps(simde__m512 a) {
 #define _mm512_reduce_max_ps(a) (::qk::simde_shim::mm512_reduce_minmax_ps<true>(a))
 
 #undef _mm512_mask_storeu_ps
+// Streaming stores: the same memory result as a plain store.
+#define _mm512_stream_ps(p, v) _mm512_storeu_ps((p), (v))
+#define _mm512_stream_si512(p, v) _mm512_storeu_si512((p), (v))
 #define _mm512_mask_storeu_ps(p, k, v) (::qk::simde_shim::mask_storeu<float, 16>((p), (k), (v)))
 #undef _mm512_mask_storeu_epi32
 #define _mm512_mask_storeu_epi32(p, k, v) (::qk::simde_shim::mask_storeu<int32_t, 16>((p), (k), (v)))

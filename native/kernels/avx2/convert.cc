@@ -10,6 +10,7 @@
 #include "qk/sgemm.h"
 #include "qk/fakequant.h"
 #include "qk/kernels.h"
+#include "qk/stream.h"
 #include "qk/reduce.h"
 
 namespace qk {
@@ -33,25 +34,51 @@ inline __m256i pack32(__m256i a, __m256i b, __m256i c, __m256i d) {
 }
 
 // Runs a 32-element block function over n elements; the tail goes through a zero-padded stack buffer so every
-// element takes the same vector path.
-template <typename In, typename Out, typename Block>
-inline void blocks32(const In* x, Out* y, size_t n, Block block) {
+// element takes the same vector path. block(x, y, i, stream): stream (a std::integral_constant) says whether the
+// block may write y with streaming stores (y then on a 64-byte boundary; only in blocks32_out).
+template <typename In, typename Out, typename Block, typename Stream = std::false_type>
+inline void blocks32(const In* x, Out* y, size_t n, Block block, Stream stream = {}) {
   size_t i = 0;
-  for (; i + 32 <= n; i += 32) block(x + i, y + i, i);
+  for (; i + 32 <= n; i += 32) block(x + i, y + i, i, stream);
   if (i < n) {
     alignas(32) In xb[32] = {};
     alignas(32) Out yb[32];
     std::memcpy(xb, x + i, (n - i) * sizeof(In));
-    block(xb, yb, i);
+    block(xb, yb, i, std::false_type{});
     std::memcpy(y + i, yb, (n - i) * sizeof(Out));
   }
+}
+
+// blocks32 with streaming stores for a large output (qk/stream.h).
+template <typename In, typename Out, typename Block>
+inline void blocks32_out(const In* x, Out* y, size_t n, Block block) {
+  for_stores(y, sizeof(Out), n, [&](size_t i0, size_t i1, auto stream) {
+    blocks32(x + i0, y + i0, i1 - i0, block, stream);
+  });
+}
+
+// A 32- or 16-byte store, streaming when S (the address is then aligned).
+template <bool S>
+inline void store256(void* p, __m256i v) {
+  if constexpr (S) _mm256_stream_si256(static_cast<__m256i*>(p), v);
+  else _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+}
+template <bool S>
+inline void store256(float* p, __m256 v) {
+  if constexpr (S) _mm256_stream_ps(p, v);
+  else _mm256_storeu_ps(p, v);
+}
+template <bool S>
+inline void store128(void* p, __m128i v) {
+  if constexpr (S) _mm_stream_si128(static_cast<__m128i*>(p), v);
+  else _mm_storeu_si128(static_cast<__m128i*>(p), v);
 }
 
 template <typename T>
 void quantize(const float* x, T* q, size_t n, float inv_scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
   const __m256 inv = _mm256_set1_ps(inv_scale), zp = _mm256_set1_ps(static_cast<float>(zero_point));
   const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin)), hi = _mm256_set1_ps(static_cast<float>(qmax));
-  blocks32(x, q, n, [&](const float* xs, T* qs, size_t) {
+  blocks32(x, q, n, [&](const float* xs, T* qs, size_t, auto) {
     const __m256i a = quant8(_mm256_loadu_ps(xs), inv, zp, lo, hi);
     const __m256i b = quant8(_mm256_loadu_ps(xs + 8), inv, zp, lo, hi);
     const __m256i c = quant8(_mm256_loadu_ps(xs + 16), inv, zp, lo, hi);
@@ -101,9 +128,10 @@ template <typename T>
 void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
   const __m256 s = _mm256_set1_ps(scale);
   const __m256i zp = _mm256_set1_epi32(zero_point);
-  blocks32(q, y, n, [&](const T* qs, float* ys, size_t) {
+  blocks32_out(q, y, n, [&](const T* qs, float* ys, size_t, auto stream) {
     for (int j = 0; j < 32; j += 8)
-      _mm256_storeu_ps(ys + j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(qs + j), zp)), s));
+      store256<decltype(stream)::value>(ys + j,
+                                        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(qs + j), zp)), s));
   });
 }
 
@@ -130,17 +158,18 @@ void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const in
 }
 
 void f32_to_f16(const float* x, uint16_t* h, size_t n) {
-  blocks32(x, h, n, [](const float* xs, uint16_t* hs, size_t) {
+  blocks32_out(x, h, n, [](const float* xs, uint16_t* hs, size_t, auto stream) {
     for (int j = 0; j < 32; j += 8)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(hs + j),
-                       _mm256_cvtps_ph(_mm256_loadu_ps(xs + j), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      store128<decltype(stream)::value>(
+          hs + j, _mm256_cvtps_ph(_mm256_loadu_ps(xs + j), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   });
 }
 
 void f16_to_f32(const uint16_t* h, float* x, size_t n) {
-  blocks32(h, x, n, [](const uint16_t* hs, float* xs, size_t) {
+  blocks32_out(h, x, n, [](const uint16_t* hs, float* xs, size_t, auto stream) {
     for (int j = 0; j < 32; j += 8)
-      _mm256_storeu_ps(xs + j, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hs + j))));
+      store256<decltype(stream)::value>(xs + j,
+                                        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hs + j))));
   });
 }
 
@@ -155,20 +184,19 @@ inline __m256i bf16_8(__m256 v) {
 }
 
 void f32_to_bf16(const float* x, uint16_t* h, size_t n) {
-  blocks32(x, h, n, [](const float* xs, uint16_t* hs, size_t) {
+  blocks32_out(x, h, n, [](const float* xs, uint16_t* hs, size_t, auto stream) {
     for (int j = 0; j < 32; j += 16) {
       const __m256i a = bf16_8(_mm256_loadu_ps(xs + j)), b = bf16_8(_mm256_loadu_ps(xs + j + 8));
-      const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hs + j), p);
+      store256<decltype(stream)::value>(hs + j, _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8));
     }
   });
 }
 
 void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
-  blocks32(h, x, n, [](const uint16_t* hs, float* xs, size_t) {
+  blocks32_out(h, x, n, [](const uint16_t* hs, float* xs, size_t, auto stream) {
     for (int j = 0; j < 32; j += 8) {
       const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hs + j)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(xs + j), _mm256_slli_epi32(w, 16));
+      store256<decltype(stream)::value>(static_cast<void*>(xs + j), _mm256_slli_epi32(w, 16));
     }
   });
 }

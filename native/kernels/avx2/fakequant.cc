@@ -8,6 +8,7 @@
 
 #include "qk/fakequant.h"
 #include "qk/kernels.h"
+#include "qk/stream.h"
 
 namespace qk {
 namespace {
@@ -43,14 +44,17 @@ struct Uniform {
         hi(_mm256_set1_ps(static_cast<float>(qmax))) {}
 };
 
-// 32 elements: x -> y, mask. Parameters per element (PerElem) or uniform.
-template <typename Params>
+// 32 elements: x -> y, mask. Parameters per element (PerElem) or uniform. Streaming stores for y when S (y on a
+// 64-byte boundary).
+template <bool S = false, typename Params>
 inline void fq32(const float* x, float* y, uint8_t* m, const Params& p, size_t off) {
   __m256 in[4];
   for (int j = 0; j < 4; ++j) {
     __m256 s, i, z;
     p.get(off + 8 * j, &s, &i, &z);
-    _mm256_storeu_ps(y + 8 * j, fq8(_mm256_loadu_ps(x + 8 * j), s, i, z, p.lo, p.hi, &in[j]));
+    const __m256 v = fq8(_mm256_loadu_ps(x + 8 * j), s, i, z, p.lo, p.hi, &in[j]);
+    if constexpr (S) _mm256_stream_ps(y + 8 * j, v);
+    else _mm256_storeu_ps(y + 8 * j, v);
   }
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(m), mask_bytes(in[0], in[1], in[2], in[3]));
 }
@@ -76,23 +80,26 @@ struct ElemParams {
   }
 };
 
-template <typename Params, typename Tail>
-inline void fq_run(const float* x, float* y, uint8_t* mask, size_t n, const Params& p, Tail tail) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) fq32(x + i, y + i, mask + i, p, i);
+template <bool S = false, typename Params, typename Tail>
+inline void fq_run(const float* x, float* y, uint8_t* mask, size_t n, const Params& p, Tail tail, size_t i = 0) {
+  for (; i + 32 <= n; i += 32) fq32<S>(x + i, y + i, mask + i, p, i);
   if (i < n) tail(i, n - i);
 }
 
+// Large outputs use streaming stores for y (qk/stream.h).
 void fake_quant(const float* x, float* y, uint8_t* mask, size_t n, float scale, float inv_scale, int32_t zero_point,
                 int32_t qmin, int32_t qmax) {
   const UniformParams p(scale, inv_scale, zero_point, qmin, qmax);
-  fq_run(x, y, mask, n, p, [&](size_t i, size_t r) {
+  auto tail = [&](size_t i, size_t r) {
     alignas(32) float xb[32] = {}, yb[32];
     alignas(32) uint8_t mb[32];
     std::memcpy(xb, x + i, r * 4);
     fq32(xb, yb, mb, p, 0);
     std::memcpy(y + i, yb, r * 4);
     std::memcpy(mask + i, mb, r);
+  };
+  for_stores(y, 4, n, [&](size_t i0, size_t i1, auto stream) {
+    fq_run<decltype(stream)::value>(x, y, mask, i1, p, tail, i0);
   });
 }
 
@@ -123,18 +130,24 @@ inline __m256 bw8(__m256 g, const uint8_t* m) {
 }
 
 void fake_quant_backward(const float* g, const uint8_t* mask, float* out, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int j = 0; j < 32; j += 8) _mm256_storeu_ps(out + i + j, bw8(_mm256_loadu_ps(g + i + j), mask + i + j));
-  if (i < n) {
-    const size_t r = n - i;
+  auto tail = [&](size_t i, size_t r) {
     alignas(32) float gb[32] = {}, ob[32];
     alignas(32) uint8_t mb[32] = {};
     std::memcpy(gb, g + i, r * 4);
     std::memcpy(mb, mask + i, r);
     for (int j = 0; j < 32; j += 8) _mm256_store_ps(ob + j, bw8(_mm256_load_ps(gb + j), mb + j));
     std::memcpy(out + i, ob, r * 4);
-  }
+  };
+  // Large outputs use streaming stores (qk/stream.h).
+  for_stores(out, 4, n, [&](size_t i, size_t end, auto stream) {
+    for (; i + 32 <= end; i += 32)
+      for (int j = 0; j < 32; j += 8) {
+        const __m256 v = bw8(_mm256_loadu_ps(g + i + j), mask + i + j);
+        if constexpr (decltype(stream)::value) _mm256_stream_ps(out + i + j, v);
+        else _mm256_storeu_ps(out + i + j, v);
+      }
+    if (i < end) tail(i, end - i);
+  });
 }
 
 // Learnable gradients for 8 lanes (qk::ref::lsq_grad_one).

@@ -11,11 +11,29 @@
 #include "qk/fakequant.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
+#include "qk/stream.h"
 
 namespace qk {
 namespace {
 
 inline __mmask16 tail_mask(size_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+
+// A full-vector store, streaming (non-temporal, 64-byte aligned) when S.
+template <bool S>
+inline void store_ps(float* p, __m512 v) {
+  if constexpr (S) _mm512_stream_ps(p, v);
+  else _mm512_storeu_ps(p, v);
+}
+template <bool S>
+inline void store_si512(void* p, __m512i v) {
+  if constexpr (S) _mm512_stream_si512(static_cast<__m512i*>(p), v);
+  else _mm512_storeu_si512(p, v);
+}
+template <bool S>
+inline void store_si256(void* p, __m256i v) {
+  if constexpr (S) _mm256_stream_si256(static_cast<__m256i*>(p), v);
+  else _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+}
 
 inline __m512i quant16(__m512 x, __m512 inv, __m512 zp, __m512 lo, __m512 hi) {
   const __m512 v = _mm512_mul_ps(x, inv);
@@ -71,15 +89,16 @@ template <typename T>
 void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
   const __m512 s = _mm512_set1_ps(scale);
   const __m512i zp = _mm512_set1_epi32(zero_point);
-  size_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int j = 0; j < 64; j += 16)
-      _mm512_storeu_ps(y + i + j,
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(0xffff, q + i + j), zp)), s));
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(m, q + i), zp)), s));
-  }
+  for_stores(y, 4, n, [&](size_t i, size_t end, auto stream) {
+    constexpr bool S = decltype(stream)::value;
+    for (; i + 64 <= end; i += 64)
+      for (int j = 0; j < 64; j += 16)
+        store_ps<S>(y + i + j, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(0xffff, q + i + j), zp)), s));
+    for (; i < end; i += 16) {
+      const __mmask16 m = end - i >= 16 ? 0xffff : tail_mask(end - i);
+      _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(widen16(m, q + i), zp)), s));
+    }
+  });
 }
 
 template <typename T>
@@ -92,30 +111,32 @@ void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const in
 }
 
 void f32_to_f16(const float* x, uint16_t* h, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m256i a = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256i b = _mm512_cvtps_ph(_mm512_loadu_ps(x + i + 16), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), a);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i + 16), b);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-    const __m256i a = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm256_mask_storeu_epi16(h + i, m, a);
-  }
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for_stores(h, 2, n, [&](size_t i, size_t end, auto stream) {
+    constexpr bool S = decltype(stream)::value;
+    for (; i + 32 <= end; i += 32) {
+      store_si256<S>(h + i, _mm512_cvtps_ph(_mm512_loadu_ps(x + i), kRound));
+      store_si256<S>(h + i + 16, _mm512_cvtps_ph(_mm512_loadu_ps(x + i + 16), kRound));
+    }
+    for (; i < end; i += 16) {
+      const __mmask16 m = end - i >= 16 ? 0xffff : tail_mask(end - i);
+      _mm256_mask_storeu_epi16(h + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRound));
+    }
+  });
 }
 
 void f16_to_f32(const uint16_t* h, float* x, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
-    _mm512_storeu_ps(x + i + 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-    _mm512_mask_storeu_ps(x + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
-  }
+  for_stores(x, 4, n, [&](size_t i, size_t end, auto stream) {
+    constexpr bool S = decltype(stream)::value;
+    for (; i + 32 <= end; i += 32) {
+      store_ps<S>(x + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+      store_ps<S>(x + i + 16, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16))));
+    }
+    for (; i < end; i += 16) {
+      const __mmask16 m = end - i >= 16 ? 0xffff : tail_mask(end - i);
+      _mm512_mask_storeu_ps(x + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h + i)));
+    }
+  });
 }
 
 inline __m256i bf16_16(__m512 v) {
@@ -128,30 +149,34 @@ inline __m256i bf16_16(__m512 v) {
 }
 
 void f32_to_bf16(const float* x, uint16_t* h, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i), bf16_16(_mm512_loadu_ps(x + i)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(h + i + 16), bf16_16(_mm512_loadu_ps(x + i + 16)));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-    _mm256_mask_storeu_epi16(h + i, m, bf16_16(_mm512_maskz_loadu_ps(m, x + i)));
-  }
+  for_stores(h, 2, n, [&](size_t i, size_t end, auto stream) {
+    constexpr bool S = decltype(stream)::value;
+    for (; i + 32 <= end; i += 32) {
+      store_si256<S>(h + i, bf16_16(_mm512_loadu_ps(x + i)));
+      store_si256<S>(h + i + 16, bf16_16(_mm512_loadu_ps(x + i + 16)));
+    }
+    for (; i < end; i += 16) {
+      const __mmask16 m = end - i >= 16 ? 0xffff : tail_mask(end - i);
+      _mm256_mask_storeu_epi16(h + i, m, bf16_16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+  });
 }
 
 void bf16_to_f32(const uint16_t* h, float* x, size_t n) {
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i)));
-    const __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16)));
-    _mm512_storeu_si512(x + i, _mm512_slli_epi32(a, 16));
-    _mm512_storeu_si512(x + i + 16, _mm512_slli_epi32(b, 16));
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? 0xffff : tail_mask(n - i);
-    const __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h + i));
-    _mm512_mask_storeu_epi32(x + i, m, _mm512_slli_epi32(a, 16));
-  }
+  for_stores(x, 4, n, [&](size_t i, size_t end, auto stream) {
+    constexpr bool S = decltype(stream)::value;
+    for (; i + 32 <= end; i += 32) {
+      const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i)));
+      const __m512i b = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + 16)));
+      store_si512<S>(x + i, _mm512_slli_epi32(a, 16));
+      store_si512<S>(x + i + 16, _mm512_slli_epi32(b, 16));
+    }
+    for (; i < end; i += 16) {
+      const __mmask16 m = end - i >= 16 ? 0xffff : tail_mask(end - i);
+      const __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h + i));
+      _mm512_mask_storeu_epi32(x + i, m, _mm512_slli_epi32(a, 16));
+    }
+  });
 }
 
 // _mm512_min_ps(x, acc) returns acc when x is NaN, so NaNs drop out; masked-off tail lanes load as NaN too.

@@ -8,6 +8,7 @@
 
 #include "qk/fakequant.h"
 #include "qk/kernels.h"
+#include "qk/stream.h"
 
 namespace qk {
 namespace {
@@ -32,23 +33,27 @@ inline __m128i mask_bytes(__mmask16 in) {
   return _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(in, _mm512_set1_epi32(1)));
 }
 
+// Large outputs use streaming stores for y (qk/stream.h).
 void fake_quant(const float* x, float* y, uint8_t* mask, size_t n, float scale, float inv_scale, int32_t zero_point,
                 int32_t qmin, int32_t qmax) {
   const __m512 s = _mm512_set1_ps(scale), inv = _mm512_set1_ps(inv_scale);
   const __m512 zp = _mm512_set1_ps(static_cast<float>(zero_point));
   const __m512 lo = _mm512_set1_ps(static_cast<float>(qmin)), hi = _mm512_set1_ps(static_cast<float>(qmax));
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __mmask16 in;
-    _mm512_storeu_ps(y + i, fq16(_mm512_loadu_ps(x + i), s, inv, zp, lo, hi, &in));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(mask + i), mask_bytes(in));
-  }
-  if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
-    __mmask16 in;
-    _mm512_mask_storeu_ps(y + i, m, fq16(_mm512_maskz_loadu_ps(m, x + i), s, inv, zp, lo, hi, &in));
-    _mm_mask_storeu_epi8(mask + i, m, mask_bytes(in));
-  }
+  for_stores(y, 4, n, [&](size_t i, size_t end, auto stream) {
+    for (; i + 16 <= end; i += 16) {
+      __mmask16 in;
+      const __m512 v = fq16(_mm512_loadu_ps(x + i), s, inv, zp, lo, hi, &in);
+      if constexpr (decltype(stream)::value) _mm512_stream_ps(y + i, v);
+      else _mm512_storeu_ps(y + i, v);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(mask + i), mask_bytes(in));
+    }
+    if (i < end) {
+      const __mmask16 m = tail_mask(end - i);
+      __mmask16 in;
+      _mm512_mask_storeu_ps(y + i, m, fq16(_mm512_maskz_loadu_ps(m, x + i), s, inv, zp, lo, hi, &in));
+      _mm_mask_storeu_epi8(mask + i, m, mask_bytes(in));
+    }
+  });
 }
 
 void fake_quant_vec(const float* x, float* y, uint8_t* mask, size_t n, const float* scale, const float* inv_scale,
@@ -66,13 +71,17 @@ void fake_quant_vec(const float* x, float* y, uint8_t* mask, size_t n, const flo
 }
 
 void fake_quant_backward(const float* g, const uint8_t* mask, float* out, size_t n) {
-  for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512i w = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, mask + i));
-    const __mmask16 nz = _mm512_test_epi32_mask(w, w);
-    const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mask_mov_ps(_mm512_mul_ps(gv, _mm512_setzero_ps()), nz, gv));
-  }
+  for_stores(out, 4, n, [&](size_t i, size_t end, auto stream) {
+    for (; i < end; i += 16) {
+      const __mmask16 m = tail_mask(end - i);
+      const __m512i w = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, mask + i));
+      const __mmask16 nz = _mm512_test_epi32_mask(w, w);
+      const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+      const __m512 v = _mm512_mask_mov_ps(_mm512_mul_ps(gv, _mm512_setzero_ps()), nz, gv);
+      if (decltype(stream)::value && m == 0xffff) _mm512_stream_ps(out + i, v);
+      else _mm512_mask_storeu_ps(out + i, m, v);
+    }
+  });
 }
 
 // Learnable gradients for 16 lanes (qk::ref::lsq_grad_one).

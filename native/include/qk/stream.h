@@ -1,0 +1,44 @@
+// qkernels: non-temporal stores for the element-wise kernels' large outputs (x86 SIMD tiers). A normal store first
+// reads the line it writes (read-for-ownership): for an output much larger than the caches, a third of a kernel's
+// memory traffic or more. Streaming stores write whole lines without that read, but leave the output out of the
+// cache, so they are used only for outputs of kStreamMinBytes and more, which would not stay in the cache anyway.
+// Internal linkage: each tier's translation unit compiles its own copy.
+#pragma once
+#include <xmmintrin.h>  // _mm_sfence (SSE; also fine next to SIMDe's AVX-512 aliases)
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace qk {
+namespace {
+
+constexpr size_t kStreamMinBytes = size_t{8} << 20;
+constexpr size_t kAlignMinBytes = 4096;
+
+// Runs a kernel body over [0, n) for an output of n elements of esize bytes at `out`: f(i0, i1, std::false_type) for
+// normal stores, f(i0, i1, std::true_type) where the body's full vectors (of a power-of-two size up to 64 bytes,
+// from i0 on a 64-byte boundary) may use streaming stores.
+template <typename F>
+inline void for_stores(const void* out, size_t esize, size_t n, F f) {
+  const uintptr_t p = reinterpret_cast<uintptr_t>(out);
+  // Below a few KB the head is not worth it; an output not on an element boundary cannot be aligned.
+  if (n * esize < kAlignMinBytes || p % esize != 0) {
+    f(size_t{0}, n, std::false_type{});
+    return;
+  }
+  // Everything from the first element on a 64-byte boundary: full vectors of the body then never straddle two
+  // cache lines (a split store costs two), and large outputs stream.
+  const size_t head = std::min(n, ((64 - p % 64) % 64) / esize);
+  if (head) f(size_t{0}, head, std::false_type{});
+  if (n * esize < kStreamMinBytes) {
+    f(head, n, std::false_type{});
+    return;
+  }
+  f(head, n, std::true_type{});
+  _mm_sfence();  // streaming stores are weakly ordered: order them before whatever the caller does next
+}
+
+}  // namespace
+}  // namespace qk
