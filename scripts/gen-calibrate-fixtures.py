@@ -580,50 +580,16 @@ def hist_cases(rng):
             bins = o.get("bins", 2048)
             dtype, symmetric = o["dtype"], o["symmetric"]
             qmin, qmax, custom = qrange(dtype, symmetric, False, o.get("quantMin"), o.get("quantMax"))
-            q = (dtype, symmetric, qmin, qmax, custom)
-            abs_ = method == "entropy" or symmetric
-            h = hists[(bins, abs_)]
-            max_abs = float(max(-dmin, dmax))
-            info = {}
-
-            def clip(t):
-                return (float(max(dmin, -t)), float(min(dmax, t)))
-
-            def sym(t):
-                return (-t, t)
-
-            range_of = sym if symmetric else clip
-            if h.counts is None:
-                lo, hi = float(dmin), float(dmax)
-            elif method == "percentile":
-                if abs_:
-                    t = f32(min(ref_quantile(h, o["percentile"], True), max_abs))
-                    lo, hi = -t, t
-                else:
-                    lo = f32(max(ref_quantile(h, o["percentile"], False), float(dmin)))
-                    hi = f32(min(ref_quantile(h, o["percentile"], True), float(dmax)))
-            elif method == "entropy":
-                levels = levels_of(symmetric, qmin, qmax, float(dmin))
-                idx, div = ref_entropy(h.counts, levels)
-                t = f32(min(h.edge(idx), max_abs))
-                lo, hi = range_of(t)
-                info = {"levels": levels, "index": idx, "near": near_best(div, 128, True), "divergence": float(div[idx - 128])}
-            else:
-                t, costs = ref_mse(h, max_abs, range_of, q)
-                lo, hi = range_of(t)
-                k = int(np.argmin(costs))
-                info = {"candidate": k, "candidates": int(costs.size), "near": near_best(costs, 0, False), "cost": float(costs[k])}
-            lo, hi = f32(lo), f32(hi)
-            s, z = torch_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom)
-            assert (s, z) == ref_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom), (name, method, o)
+            h = hists[(bins, method == "entropy" or symmetric)]
+            lo, hi, s, z, info = hist_result(h, method, o, fin, qmin, qmax, custom)
             opts = dict(o, method=method)
             cases.append(
                 {
                     "name": f"{method} {name} " + " ".join(f"{k}={v}" for k, v in o.items()),
                     "data": name,
                     "options": opts,
-                    "min": lo + 0.0,
-                    "max": hi + 0.0,
+                    "min": lo,
+                    "max": hi,
                     "scale": s,
                     "zeroPoint": z,
                     "dataMin": float(dmin),
@@ -746,7 +712,8 @@ def channel_hist_cases(rng):
                 fin = allv[~np.isnan(allv)]
                 nans += int(np.isnan(allv).sum())
                 count += int(fin.size)
-                lo, hi, s_, z_, near = hist_result(hists[(bins, abs_)][c], method, o, fin, qmin, qmax, custom)
+                lo, hi, s_, z_, info = hist_result(hists[(bins, abs_)][c], method, o, fin, qmin, qmax, custom)
+                near = [i for i, _ in info.get("near", [])]
                 for key, v in zip(("min", "max", "scale", "zeroPoint", "near"), (lo, hi, s_, z_, near)):
                     res[key].append(v)
                 res["dataMin"].append(float(F32(fin.min())))
@@ -781,8 +748,9 @@ def channel_mask(shape, axis, c):
 
 
 def hist_result(h, method, o, fin, qmin, qmax, custom):
-    """The reference range, scale and zero point of one histogram h over the finite values fin (hist_cases' rule),
-    and the near-optimal candidates of the entropy / mse search ([] for percentile)."""
+    """The reference range, scale and zero point of one histogram h over the finite values fin, and what the search
+    saw: the levels, index and divergence of the entropy search, the candidate, candidate count and cost of the mse
+    search, and the near-optimal candidates of either ({} for percentile). Per tensor and per channel alike."""
     dtype, symmetric = o["dtype"], o["symmetric"]
     dmin, dmax = F32(fin.min()), F32(fin.max())
     max_abs = float(max(-dmin, dmax))
@@ -790,7 +758,7 @@ def hist_result(h, method, o, fin, qmin, qmax, custom):
     def range_of(t):
         return (-t, t) if symmetric else (float(max(dmin, -t)), float(min(dmax, t)))
 
-    near = []
+    info = {}
     if h.counts is None:
         lo, hi = float(dmin), float(dmax)
     elif method == "percentile":
@@ -804,15 +772,16 @@ def hist_result(h, method, o, fin, qmin, qmax, custom):
         levels = levels_of(symmetric, qmin, qmax, float(dmin))
         idx, div = ref_entropy(h.counts, levels)
         lo, hi = range_of(f32(min(h.edge(idx), max_abs)))
-        near = [i for i, _ in near_best(div, 128, True)]
+        info = {"levels": levels, "index": idx, "near": near_best(div, 128, True), "divergence": float(div[idx - 128])}
     else:
         t, costs = ref_mse(h, max_abs, range_of, (dtype, symmetric, qmin, qmax, custom))
         lo, hi = range_of(t)
-        near = [i for i, _ in near_best(costs, 0, False)]
+        k = int(np.argmin(costs))
+        info = {"candidate": k, "candidates": int(costs.size), "near": near_best(costs, 0, False), "cost": float(costs[k])}
     lo, hi = f32(lo), f32(hi)
     s, z = torch_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom)
     assert (s, z) == ref_qparams(lo, hi, dtype, symmetric, qmin, qmax, custom), (method, o)
-    return lo + 0.0, hi + 0.0, s, z, near
+    return lo + 0.0, hi + 0.0, s, z, info
 
 
 # ------------------------------------------------------------------------------------------------ main
