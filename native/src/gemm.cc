@@ -13,6 +13,7 @@
 
 #include "qk/convert.h"
 #include "qk/gemm_epilogue.h"
+#include "qk/scratch.h"
 #include "qk/threads.h"
 
 namespace qk {
@@ -36,26 +37,7 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
   return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, by_work)));
 }
 
-// Grow-only per-thread scratch (k-block accumulators, packed A): reused across calls, so a call does not pay page
-// faults for fresh memory. 64-byte aligned.
-class Scratch {
- public:
-  void* get(size_t bytes) {
-    if (bytes > size_ || ptr_ == nullptr) {
-      std::free(ptr_);
-      size_ = std::max<size_t>({bytes, size_ * 2, 64});
-      ptr_ = std::aligned_alloc(64, round_up(size_, 64));
-      if (ptr_ == nullptr) size_ = 0;
-    }
-    return ptr_;
-  }
-  ~Scratch() { std::free(ptr_); }
-
- private:
-  void* ptr_ = nullptr;
-  size_t size_ = 0;
-};
-
+// Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums.
 thread_local Scratch t_acc, t_apack, t_rsum;
 
 }  // namespace

@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "qk/kernels.h"
+#include "qk/scratch.h"
 #include "qk/threads.h"
 
 namespace qk {
@@ -25,25 +27,8 @@ namespace {
 // Below this many multiply-adds per thread a call stays on fewer threads (waking workers costs more than it saves).
 constexpr double kMinMacsPerThread = 1 << 20;
 
-// A growable float buffer aligned to 64 bytes (a cache line; the widest vector), contents unspecified.
-class Workspace {
- public:
-  float* get(size_t n) {
-    if (n > cap_) {
-      raw_.reset(new float[n + 16]);
-      cap_ = n;
-    }
-    const uintptr_t p = reinterpret_cast<uintptr_t>(raw_.get());
-    return raw_.get() + ((64 - (p & 63)) & 63) / sizeof(float);
-  }
-
- private:
-  std::unique_ptr<float[]> raw_;
-  size_t cap_ = 0;
-};
-
 // Per thread: the calling thread's B block and each thread's A block (pool workers are persistent threads).
-thread_local Workspace t_bblock, t_ablock;
+thread_local Scratch t_bblock, t_ablock;
 
 // One A panel: for p < k, mr floats a[r][p] (rows >= `rows` are 0). `a` points at the block's first element.
 void pack_a_panel(const float* a, size_t lda, size_t rows, size_t k, size_t mr, float* dst) {
@@ -121,7 +106,8 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
   }
   const size_t row_blocks = (row_panels + mcp - 1) / mcp;
 
-  float* bblock = t_bblock.get(kc * nc);
+  float* bblock = t_bblock.get<float>(kc * nc);
+  if (bblock == nullptr) std::abort();  // out of memory (as new[] in a build without exceptions)
   for (size_t j0 = 0; j0 < n; j0 += nc) {
     const size_t ncols = std::min(nc, n - j0), panels = (ncols + nr - 1) / nr;
     const size_t per_split = (panels + splits - 1) / splits;
@@ -136,7 +122,8 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
         const size_t ip0 = task / splits * mcp, ip1 = std::min(row_panels, ip0 + mcp);
         const size_t jp0 = task % splits * per_split, jp1 = std::min(panels, jp0 + per_split);
         if (jp0 >= jp1) return;
-        float* ablock = t_ablock.get(mcp * mr * kc);
+        float* ablock = t_ablock.get<float>(mcp * mr * kc);
+        if (ablock == nullptr) std::abort();  // out of memory
         for (size_t ip = ip0; ip < ip1; ++ip) {
           const size_t i0 = ip * mr;
           pack_a_panel(g.a + i0 * g.lda + p0, g.lda, std::min(mr, m - i0), kb, mr, ablock + (ip - ip0) * mr * kb);

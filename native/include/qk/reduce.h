@@ -109,6 +109,24 @@ inline void fold_columns(const float* lo, const float* hi, size_t j0, size_t jn,
   }
 }
 
+// The end of one row of a column pass (a tier's hist_columns): counts the bins its vectors left in idx for columns
+// 0 .. nv (0xffffffff = NaN) and bins columns nv .. n in scalar code; returns the NaNs among them.
+inline size_t hist_columns_count(const uint32_t* idx, size_t nv, const float* row, size_t n, const float* lo,
+                                 const float* scale, const float* top, const uint32_t* base, bool abs,
+                                 uint32_t* counts) {
+  size_t nans = 0;
+  for (size_t j = 0; j < nv; ++j) {
+    if (idx[j] == 0xffffffffu) ++nans;
+    else ++counts[base[j] + idx[j]];
+  }
+  for (size_t j = nv; j < n; ++j) {
+    const float v = abs ? std::fabs(row[j]) : row[j];
+    if (v != v) ++nans;
+    else ++counts[base[j] + ref::hist_bin_top(v, lo[j], scale[j], top[j])];
+  }
+  return nans;
+}
+
 // The per-channel histogram layout logic every SIMD tier shares (the bins are qk::ref::hist_bin, so the result
 // does not depend on it). Runs of inner >= kRunMin values go one at a time to the tier's per-tensor kernel
 // hist(run, n, lo, scale, bins, abs, counts). Shorter runs (inner == 1: [N, C] with axis 1) are binned column by

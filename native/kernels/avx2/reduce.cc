@@ -236,15 +236,7 @@ size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, co
       const __m256 b = _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_cvttps_epi32(t)), sentinel, nan);
       _mm256_store_si256(reinterpret_cast<__m256i*>(idx + j), _mm256_castps_si256(b));
     }
-    for (size_t j = 0; j < nv; ++j) {
-      if (idx[j] == 0xffffffffu) ++nans;
-      else ++counts[base[j] + idx[j]];
-    }
-    for (size_t j = nv; j < n; ++j) {
-      const float v = abs ? std::fabs(row[j]) : row[j];
-      if (v != v) ++nans;
-      else ++counts[base[j] + ref::hist_bin_top(v, lo[j], scale[j], top[j])];
-    }
+    nans += hist_columns_count(idx, nv, row, n, lo, scale, top, base, abs, counts);
   }
   return nans;
 }

@@ -28,56 +28,43 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
 
 // Row sums with vpsadbw (sums of 8 bytes into 64-bit lanes); int8 rows are summed as uint8 (v ^ 0x80 = v + 128)
 // and corrected by 128 per element.
-void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
-  const uint8_t bias = a_signed ? 0x80 : 0;
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(bias));
+// One row's sum of its raw values with vpsadbw (int8 summed as uint8 via the sign-bit flip, v ^ 0x80 = v + 128,
+// then corrected by 128 per element), the tail in scalar code; with Copy, also dst[p] = src[p] ^ flip.
+template <bool Copy, bool Sum>
+inline int32_t row_pass(const uint8_t* src, size_t k, bool a_signed, uint8_t* dst, uint8_t flip) {
+  const uint8_t sbias = a_signed ? 0x80 : 0;
+  const __m512i vflip = _mm512_set1_epi8(static_cast<char>(flip)), vsum = _mm512_set1_epi8(static_cast<char>(sbias));
   const __m512i zero = _mm512_setzero_si512();
-  for (size_t r = 0; r < rows; ++r) {
-    const uint8_t* row = a + r * lda;
-    __m512i s = zero;
-    size_t p = 0;
-    for (; p + 64 <= k; p += 64)
-      s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(row + p), flip), zero));
-    alignas(64) uint64_t lanes[8];
-    _mm512_store_si512(lanes, s);
-    uint32_t total = 0;
-    for (int l = 0; l < 8; ++l) total += static_cast<uint32_t>(lanes[l]);
-    for (; p < k; ++p) total += static_cast<uint32_t>(row[p] ^ bias);
-    if (a_signed) total -= static_cast<uint32_t>(k) * 128u;
-    rowsum[r] = static_cast<int32_t>(total);
+  __m512i s = zero;
+  size_t p = 0;
+  for (; p + 64 <= k; p += 64) {
+    const __m512i v = _mm512_loadu_si512(src + p);
+    if (Copy) _mm512_storeu_si512(dst + p, _mm512_xor_si512(v, vflip));
+    if (Sum) s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(v, vsum), zero));
   }
+  uint32_t total = 0;
+  for (; p < k; ++p) {
+    if (Copy) dst[p] = src[p] ^ flip;
+    total += static_cast<uint32_t>(src[p] ^ sbias);
+  }
+  if (!Sum) return 0;
+  alignas(64) uint64_t lanes[8];
+  _mm512_store_si512(lanes, s);
+  for (int l = 0; l < 8; ++l) total += static_cast<uint32_t>(lanes[l]);
+  if (a_signed) total -= static_cast<uint32_t>(k) * 128u;
+  return static_cast<int32_t>(total);
 }
 
-// Copy (XOR flip) and row sums in one pass: 64 bytes at a time, the sums with vpsadbw on the original values
-// (int8 summed as uint8 via the sign-bit flip, then corrected by 128 per element), the row tail in scalar code.
+void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
+  for (size_t r = 0; r < rows; ++r) rowsum[r] = row_pass<false, true>(a + r * lda, k, a_signed, nullptr, 0);
+}
+
+// Copy (XOR flip) and, when rowsum is not null, row sums of the original values in the same pass.
 void copy_a(const uint8_t* a, size_t lda, uint8_t* dst, size_t ldd, size_t rows, size_t k, uint8_t flip,
             bool a_signed, int32_t* rowsum) {
-  const __m512i vflip = _mm512_set1_epi8(static_cast<char>(flip));
-  const uint8_t sbias = a_signed ? 0x80 : 0;
-  const __m512i vsum = _mm512_set1_epi8(static_cast<char>(sbias));
-  const __m512i zero = _mm512_setzero_si512();
   for (size_t r = 0; r < rows; ++r) {
-    const uint8_t* src = a + r * lda;
-    uint8_t* d = dst + r * ldd;
-    __m512i s = zero;
-    size_t p = 0;
-    for (; p + 64 <= k; p += 64) {
-      const __m512i v = _mm512_loadu_si512(src + p);
-      _mm512_storeu_si512(d + p, _mm512_xor_si512(v, vflip));
-      if (rowsum) s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(v, vsum), zero));
-    }
-    uint32_t total = 0;
-    for (; p < k; ++p) {
-      d[p] = src[p] ^ flip;
-      total += static_cast<uint32_t>(src[p] ^ sbias);
-    }
-    if (rowsum) {
-      alignas(64) uint64_t lanes[8];
-      _mm512_store_si512(lanes, s);
-      for (int l = 0; l < 8; ++l) total += static_cast<uint32_t>(lanes[l]);
-      if (a_signed) total -= static_cast<uint32_t>(k) * 128u;
-      rowsum[r] = static_cast<int32_t>(total);
-    }
+    if (rowsum) rowsum[r] = row_pass<true, true>(a + r * lda, k, a_signed, dst + r * ldd, flip);
+    else row_pass<true, false>(a + r * lda, k, a_signed, dst + r * ldd, flip);
   }
 }
 

@@ -221,10 +221,7 @@ size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, co
     const float* row = x + r * row_stride;
     for (size_t j = 0; j < nv; j += 16) bin(_mm512_loadu_ps(row + j), j, 0xffff);
     if (nv < n) bin(_mm512_maskz_loadu_ps(tm, row + nv), nv, tm);  // lanes past n are binned and ignored
-    for (size_t j = 0; j < n; ++j) {
-      if (idx[j] == 0xffffffffu) ++nans;
-      else ++counts[base[j] + idx[j]];
-    }
+    nans += hist_columns_count(idx, n, row, n, lo, scale, top, base, abs, counts);
   }
   return nans;
 }

@@ -203,15 +203,7 @@ size_t hist_columns(const float* x, size_t rows, size_t row_stride, size_t n, co
       t = vminq_f32(vmaxq_f32(t, zero), vld1q_f32(top + j));
       vst1q_u32(idx + j, vbslq_u32(ok, vcvtq_u32_f32(t), sentinel));
     }
-    for (size_t j = 0; j < nv; ++j) {
-      if (idx[j] == 0xffffffffu) ++nans;
-      else ++counts[base[j] + idx[j]];
-    }
-    for (size_t j = nv; j < n; ++j) {
-      const float v = abs ? std::fabs(row[j]) : row[j];
-      if (v != v) ++nans;
-      else ++counts[base[j] + ref::hist_bin_top(v, lo[j], scale[j], top[j])];
-    }
+    nans += hist_columns_count(idx, nv, row, n, lo, scale, top, base, abs, counts);
   }
   return nans;
 }
