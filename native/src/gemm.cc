@@ -316,10 +316,27 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
             for (size_t r = 0; r < rn; ++r) tsum[r0 - i0 + r] += static_cast<uint32_t>(part[r]);
         }
       }
+      // The panel run next (the next panel of this k block, or the first of the next block) is prefetched into
+      // L2 while this one runs, a share of its lines per row tile.
+      const size_t block_lines = (round_up(kn, kr) * uk->b_kbytes + 63) / 64;
+      const size_t pf_share = (block_lines + row_tiles - 1) / row_tiles;
       for (size_t jp = jp0; jp < jp1; ++jp) {
         const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
         const uint8_t* bp = pb->data.data() + jp * pb->panel_bytes + p0 * uk->b_kbytes;
+        const uint8_t* pf = nullptr;
+        size_t pf_lines = 0;
+        if (jp + 1 < jp1) {
+          pf = bp + pb->panel_bytes;
+          pf_lines = block_lines;
+        } else if (!last) {
+          const size_t np0 = p0 + kc, nkn = np0 < k ? std::min(kc, k - np0) : 0;
+          pf = pb->data.data() + jp0 * pb->panel_bytes + np0 * uk->b_kbytes;
+          pf_lines = (round_up(nkn, kr) * uk->b_kbytes + 63) / 64;
+        }
         for (size_t ir = i0; ir < i1; ir += mr) {
+          const size_t t0 = (ir - i0) / mr * pf_share;
+          const uint8_t* tpf = pf ? pf + t0 * 64 : nullptr;
+          const size_t tpf_lines = t0 < pf_lines ? std::min(pf_share, pf_lines - t0) : 0;
           const size_t rows = std::min(mr, i1 - ir);
           const uint8_t* ap;
           size_t ld = g.lda;
@@ -329,11 +346,11 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           else ap = g.a + ir * g.lda + p0;
           int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
           if (last) {
-            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, tile, nr);
+            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, tile, nr, tpf, tpf_lines);
             uk->epilogue(g, terms, ir, rows, j0, cols, a0.data() + ir, rsum_task + (ir - i0),
                          reinterpret_cast<uint32_t*>(tile), nr);
           } else {
-            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, accp, nr);
+            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, accp, nr, tpf, tpf_lines);
           }
         }
       }

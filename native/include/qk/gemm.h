@@ -72,9 +72,10 @@ struct GemmUkernel {
   // r < rows (<= mr) and all nr columns (padding columns give 0 + acc). `a` is the tile's first row at the
   // block's first k (direct) or the packed panel (packed); `b` is the panel at the block's first k group;
   // a_signed is A's signedness (after any a_xor flip). acc and c are mr x nr buffers of the driver's (the kernel
-  // may read and write all mr rows of them); acc may equal c.
+  // may read and write all mr rows of them); acc may equal c. pf, pf_lines: a hint, the pf_lines cache lines from
+  // pf (the B panel the driver runs next) to be prefetched into L2 over the call, spread out; kernels may ignore it.
   void (*kernel)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
-                 const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc);
+                 const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines);
   // Unpacked row-major or transposed B (cs == 1 or rs == 1) with m <= kGemvMaxRows (qk/gemv.h; null: pack B as
   // usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over the raw values (no shifts), and colsum[j] = sum_p b[p][j],
   // for columns j0 .. j1, wrapping.

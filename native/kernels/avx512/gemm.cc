@@ -103,13 +103,21 @@ inline __m512i bcast4(const uint8_t* p) {
   }
 
 // A is read in place: 4 bytes of each row per k group (the last group may read up to 3 bytes past kc, where B
-// is zero; the driver guarantees those bytes are readable).
+// is zero; the driver guarantees those bytes are readable). The first pf_lines k groups each prefetch one line
+// of the next B panel into L2 (a burst of prefetches before the call would hold the line-fill buffers the
+// kernel's own loads need; spread out, they hide the next panel's first touch from L3 or memory).
 template <int R>
 void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
-          size_t ldc) {
+          size_t ldc, const uint8_t* pf, size_t pf_lines) {
   const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
+  const char* pfc = reinterpret_cast<const char*>(pf);
+  const char* pf_end = pfc + pf_lines * 64;
   for (size_t p = 0; p < kc; p += 4, b += kNR * 4) {
+    if (pfc < pf_end) {
+      _mm_prefetch(pfc, _MM_HINT_T1);
+      pfc += 64;
+    }
     const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
     const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
     QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
@@ -122,15 +130,15 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel, const int32_t* acc,
-            size_t ldacc, int32_t* c, size_t ldc) {
+            size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines) {
   const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   switch (rows) {
-    case 1: tile<1>(kc, a, lda, b, acc, ldacc, c, ldc); break;
-    case 2: tile<2>(kc, a, lda, b, acc, ldacc, c, ldc); break;
-    case 3: tile<3>(kc, a, lda, b, acc, ldacc, c, ldc); break;
-    case 4: tile<4>(kc, a, lda, b, acc, ldacc, c, ldc); break;
-    case 5: tile<5>(kc, a, lda, b, acc, ldacc, c, ldc); break;
-    default: tile<6>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 1: tile<1>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 2: tile<2>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 3: tile<3>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 4: tile<4>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 5: tile<5>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    default: tile<6>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
   }
 }
 
@@ -143,7 +151,7 @@ const GemmUkernel kGemm = {
     "gemm_u8s8_6x64c4_vnni__avx512",
     kMR, kNR, kKR,
     {128, 0}, {0, 128},
-    /*kc=*/512, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
+    /*kc=*/4096, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, copy_a, kernel, gemv_generic, epilogue,

@@ -42,7 +42,7 @@ void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const uint8_t* b_panel, const int32_t* acc,
-            size_t ldacc, int32_t* c, size_t ldc) {
+            size_t ldacc, int32_t* c, size_t ldc, const uint8_t*, size_t) {
   const int16_t* a = reinterpret_cast<const int16_t*>(a_panel);
   const int16_t* b = reinterpret_cast<const int16_t*>(b_panel);
   int32x4_t lo[kMR], hi[kMR];

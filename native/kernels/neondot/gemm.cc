@@ -41,7 +41,7 @@ void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const uint8_t* b_panel, const int32_t* acc,
-            size_t ldacc, int32_t* c, size_t ldc) {
+            size_t ldacc, int32_t* c, size_t ldc, const uint8_t*, size_t) {
   const int8_t* a = reinterpret_cast<const int8_t*>(a_panel);
   const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   const size_t kpad = round_up(kc, kKR);
