@@ -105,7 +105,6 @@ export interface GemmOptions<O extends GemmOutput = GemmOutput> {
   outZeroPoint?: number;
 }
 
-const ZERO_I32 = new Int32Array(1);
 const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
 
 type NativeArgs = Parameters<typeof native.gemm>;
@@ -133,11 +132,12 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
   }
   const output: GemmOutput = o.output === undefined ? 'int32' : requireOneOf('output', o.output, OUTPUTS);
   const [alo, ahi] = DTYPE_RANGE[aType];
-  const za = o.aZeroPoint === undefined || o.aZeroPoint === 0 ? ZERO_I32 : Int32Array.of(requireInteger('aZeroPoint', o.aZeroPoint, alo, ahi));
+  // Broadcast values go to the addon as numbers (a one-element typed array per call costs about a microsecond).
+  const za = o.aZeroPoint === undefined ? 0 : requireInteger('aZeroPoint', o.aZeroPoint, alo, ahi);
   const [blo, bhi] = DTYPE_RANGE[bType];
-  let zb: Int32Array;
-  if (o.bZeroPoint === undefined || o.bZeroPoint === 0) zb = ZERO_I32;
-  else if (typeof o.bZeroPoint === 'number') zb = Int32Array.of(requireInteger('bZeroPoint', o.bZeroPoint, blo, bhi));
+  let zb: number | Int32Array;
+  if (o.bZeroPoint === undefined) zb = 0;
+  else if (typeof o.bZeroPoint === 'number') zb = requireInteger('bZeroPoint', o.bZeroPoint, blo, bhi);
   else if (o.bZeroPoint instanceof Int32Array) {
     if (o.bZeroPoint.length !== n) throw rangeError('bZeroPoint', `length ${n} (n)`, o.bZeroPoint);
     for (let j = 0; j < n; j++) {
@@ -147,16 +147,16 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
     zb = o.bZeroPoint;
   } else throw typeError('bZeroPoint', 'a number or an Int32Array (one per column)', o.bZeroPoint);
 
-  let aScale: Float32Array | null = null;
-  let bScale: Float32Array | null = null;
+  let aScale: number | null = null;
+  let bScale: number | Float32Array | null = null;
   let bias: Float32Array | null = null;
   let outScale = 1;
   let outZeroPoint = 0;
   if (output !== 'int32') {
     if (o.aScale === undefined) throw typeError('aScale', `a number (required for output '${output}')`, o.aScale);
-    aScale = Float32Array.of(requireScale('aScale', o.aScale));
+    aScale = requireScale('aScale', o.aScale);
     if (o.bScale === undefined) throw typeError('bScale', `a number or Float32Array (required for output '${output}')`, o.bScale);
-    if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
+    if (typeof o.bScale === 'number') bScale = requireScale('bScale', o.bScale);
     else if (o.bScale instanceof Float32Array) {
       if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
       requireScales('bScale', o.bScale);
@@ -251,8 +251,8 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   const m = requireDim('m', o.m);
   const { k, n } = w;
   if (x.length !== m * k) throw rangeError('x', `length ${m * k} (m * k)`, x);
-  let bScale: Float32Array;
-  if (typeof o.bScale === 'number') bScale = Float32Array.of(requireScale('bScale', o.bScale));
+  let bScale: number | Float32Array;
+  if (typeof o.bScale === 'number') bScale = requireScale('bScale', o.bScale);
   else if (o.bScale instanceof Float32Array) {
     if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
     requireScales('bScale', o.bScale);

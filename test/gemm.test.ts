@@ -282,3 +282,25 @@ t.test('bad input', async (t) => {
   t.same([...int8Gemm(new Int8Array(0), new Int8Array(0), { m: 2, n: 2, k: 0 })], [0, 0, 0, 0], 'k = 0 gives zeros');
   t.same([...int8Gemm(Int8Array.of(1, 2, 3, 4), Int8Array.of(5, 6, 7, 8), { m: 2, n: 2, k: 2 })], [19, 22, 43, 50], 'the README example');
 });
+
+t.test('the native layer re-checks broadcast zero points and scales passed as numbers', async (t) => {
+  const a = new Uint8Array(6), b = new Int8Array(12), out = new Int32Array(8), f = new Float32Array(8);
+  const call = (za: number, zb: number, mode = 0, as: number | null = null, bs: number | null = null, o: Int32Array | Float32Array = out) =>
+    native.gemm(a, b, null, 2, 4, 3, false, za, zb, mode, as, bs, null, false, 1, 0, o);
+  call(255, -128);
+  t.same([...out], new Array(8).fill(-255 * 128 * 3), "(0 - 255) * (0 + 128) summed over k = 3");
+  call(3, 5);
+  t.same([...out], new Array(8).fill(3 * 5 * 3), 'sum over k of (0 - za) * (0 - zb)');
+  t.throws(() => call(256, 0), { constructor: RangeError, message: /aZeroPoint must be an integer in \[0, 255\]/ });
+  t.throws(() => call(1.5, 0), { constructor: RangeError, message: /aZeroPoint must be an integer/ });
+  t.throws(() => call(0, 128), { constructor: RangeError, message: /bZeroPoint must be an integer in \[-128, 127\]/ });
+  t.throws(() => call(0, 0, 1, 0, 1, f), { constructor: RangeError, message: /aScale must be a positive finite float32/ });
+  t.throws(() => call(0, 0, 1, 1, Infinity, f), { constructor: RangeError, message: /bScale must be a positive finite float32/ });
+  t.throws(() => call(0, 0, 1, 1, 1e-50, f), { constructor: RangeError, message: /bScale must be a positive finite float32/ }, 'rounds to 0 in float32');
+  call(1, 2, 1, 0.5, 0.25, f);
+  t.same([...f], new Array(8).fill(1 * 2 * 3 * 0.5 * 0.25), 'float output with number scales');
+  const p = native.gemmAsync(a, b, null, 2, 4, 3, false, 7, 1, 0, null, null, null, false, 1, 0, out);
+  // The number arguments live in the queued call, not on the JS stack.
+  await p;
+  t.same([...out], new Array(8).fill(7 * 1 * 3), 'async with number zero points');
+});

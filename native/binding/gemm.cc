@@ -1,8 +1,8 @@
 // qkernels binding: INT8 GEMM (sync and async), packed B matrices and the thread count.
 //
 // packB(b: Int8Array|Uint8Array, k, n, transB) -> External (owning a qk::PackedB)
-// gemm(a, b | null, packed | null, m, n, k, transB, za: Int32Array(1|m), zb: Int32Array(1|n), mode,
-//      aScale: Float32Array(1|m) | null, bScale: Float32Array(1|n) | null, bias: Float32Array(n) | null, relu,
+// gemm(a, b | null, packed | null, m, n, k, transB, za: number | Int32Array(1|m), zb: number | Int32Array(1|n), mode,
+//      aScale: number | Float32Array(1|m) | null, bScale: number | Float32Array(1|n) | null, bias: Float32Array(n) | null, relu,
 //      outScale, outZeroPoint, out) -> undefined
 // gemmAsync(same arguments) -> Promise<undefined>; the inputs stay referenced until the work is done.
 // linearDynamic / linearDynamicAsync (below), setNumThreads(n) / getNumThreads()
@@ -12,6 +12,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "qk/convert.h"
@@ -38,6 +39,20 @@ struct GemmCall {
   qk::PackedB* packed = nullptr;
   const qk::Kernels* kernels = nullptr;  // captured at call time: a later setIsa does not affect queued work
   int threads = 1;
+  // Broadcast zero points and scales passed as numbers (a one-element typed array made per call costs more
+  // than a small GEMM: V8 moves it off its heap on first access): kept here, and pointed to by bound()'s copy
+  // of g where the call runs (the struct moves into async work).
+  int32_t za1 = 0, zb1 = 0;
+  float as1 = 0.0f, bs1 = 0.0f;
+  bool za_number = false, zb_number = false, as_number = false, bs_number = false;
+  GemmArgs bound() const {
+    GemmArgs a = g;
+    if (za_number) a.za = &za1;
+    if (zb_number) a.zb = &zb1;
+    if (as_number) a.a_scale = &as1;
+    if (bs_number) a.b_scale = &bs1;
+    return a;
+  }
 };
 
 bool get_packed(const Napi::CallbackInfo& info, size_t i, qk::PackedB** out) {
@@ -74,6 +89,28 @@ bool vec(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typeda
   return true;
 }
 
+// The same, or a number broadcast to every row or column, stored in *scalar (*is_number: the caller points
+// there). Integers (zero points) must lie in [lo, hi]; floats (scales) are rounded to float32 like
+// Float32Array.of and must be positive and finite.
+template <typename T>
+bool vec_or_number(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type,
+                   size_t full, double lo, double hi, const T** data, size_t* step, T* scalar, bool* is_number) {
+  *is_number = info[i].IsNumber();
+  if (!*is_number) return vec<T>(info, i, name, type, full, false, data, step);
+  const double d = info[i].As<Napi::Number>().DoubleValue();
+  if (std::is_integral<T>::value) {
+    if (!(d >= lo && d <= hi) || d != std::floor(d))
+      return throw_range(info.Env(), std::string(name) + " must be an integer in [" + std::to_string(int64_t(lo)) +
+                                         ", " + std::to_string(int64_t(hi)) + "]");
+  } else if (!(static_cast<float>(d) > 0.0f) || !std::isfinite(static_cast<float>(d))) {
+    return throw_range(info.Env(), std::string(name) + " must be a positive finite float32");
+  }
+  *scalar = static_cast<T>(d);
+  *data = nullptr;
+  *step = 0;
+  return true;
+}
+
 bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
   Napi::Env env = info.Env();
   GemmArgs& g = call->g;
@@ -99,8 +136,12 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
     call->rs = trans_b ? 1 : g.n;
     call->cs = trans_b ? g.k : 1;
   }
-  if (!vec<int32_t>(info, 7, "aZeroPoint", napi_int32_array, g.m, false, &g.za, &g.za_step) ||
-      !vec<int32_t>(info, 8, "bZeroPoint", napi_int32_array, g.n, false, &g.zb, &g.zb_step))
+  const double alo = g.a_signed ? -128 : 0, ahi = g.a_signed ? 127 : 255;
+  const double blo = call->b_signed ? -128 : 0, bhi = call->b_signed ? 127 : 255;
+  if (!vec_or_number<int32_t>(info, 7, "aZeroPoint", napi_int32_array, g.m, alo, ahi, &g.za, &g.za_step, &call->za1,
+                              &call->za_number) ||
+      !vec_or_number<int32_t>(info, 8, "bZeroPoint", napi_int32_array, g.n, blo, bhi, &g.zb, &g.zb_step, &call->zb1,
+                              &call->zb_number))
     return false;
   int64_t mode;
   if (!integer(info, 9, "mode", 0, 3, &mode)) return false;
@@ -114,8 +155,10 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
   g.c = out.data;
   g.ldc = g.n;
   if (g.mode != GemmOut::Int32) {
-    if (!vec<float>(info, 10, "aScale", napi_float32_array, g.m, false, &g.a_scale, &g.a_scale_step) ||
-        !vec<float>(info, 11, "bScale", napi_float32_array, g.n, false, &g.b_scale, &g.b_scale_step))
+    if (!vec_or_number<float>(info, 10, "aScale", napi_float32_array, g.m, 0, 0, &g.a_scale, &g.a_scale_step,
+                              &call->as1, &call->as_number) ||
+        !vec_or_number<float>(info, 11, "bScale", napi_float32_array, g.n, 0, 0, &g.b_scale, &g.b_scale_step,
+                              &call->bs1, &call->bs_number))
       return false;
     size_t bias_step;
     if (!vec<float>(info, 12, "bias", napi_float32_array, g.n, true, &g.bias, &bias_step)) return false;
@@ -142,7 +185,7 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
   return true;
 }
 
-void run(const GemmCall& c) { qk::gemm(*c.kernels, c.g, c.b, c.rs, c.cs, c.b_signed, c.packed, c.threads); }
+void run(const GemmCall& c) { qk::gemm(*c.kernels, c.bound(), c.b, c.rs, c.cs, c.b_signed, c.packed, c.threads); }
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   GemmCall call;
@@ -183,7 +226,9 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
                                 std::to_string(call.packed->n()) + " but the call needs k x n = " +
                                 std::to_string(g.k) + " x " + std::to_string(g.n));
   if (!same_length(info, "x", x.length, g.m * g.k)) return false;
-  if (!vec<float>(info, 5, "bScale", napi_float32_array, g.n, false, &g.b_scale, &g.b_scale_step)) return false;
+  if (!vec_or_number<float>(info, 5, "bScale", napi_float32_array, g.n, 0, 0, &g.b_scale, &g.b_scale_step, &call.bs1,
+                            &call.bs_number))
+    return false;
   size_t bias_step;
   if (!vec<float>(info, 6, "bias", napi_float32_array, g.n, true, &g.bias, &bias_step)) return false;
   if (g.bias && bias_step == 0 && g.n != 1) return throw_range(env, "bias must have length n");
