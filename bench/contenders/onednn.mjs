@@ -1,0 +1,107 @@
+// Peer: oneDNN's int8 matmul (Debian's libdnnl, the library under PyTorch's and TensorFlow's x86 int8 paths), u8 x
+// s8 -> s32 with both zero points and prepacked weights, the same data as qkernels' gemm-s32 rows. It is C++, so
+// bench/onednn.cc is compiled on first use (g++ -ldnnl, needs libdnnl-dev) into build-bench/ and runs each case in
+// a child process: the bench writes A and B to files, the child times the primitive like benchmark.js (samples of
+// at least minTime until maxTime) and writes C back, which the bench checks bit for bit against qkernels.
+//
+// One row per ISA cap (ONEDNN_MAX_CPU_ISA), named after the qkernels tier it runs against: 'amx'
+// (avx512_core_amx) and 'avx512' (avx512_core_vnni) where the CPU has AMX, else the best of avx512 / avx2. The
+// threads are OMP_NUM_THREADS (libdnnl uses OpenMP).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { HEAVY, HEAVY_QUICK, median } from '../timing.mjs';
+import { qkernels } from './qkernels.mjs';
+
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SOURCE = path.join(ROOT, 'bench', 'onednn.cc');
+const BINARY = path.join(ROOT, 'build-bench', 'bench-onednn');
+const HEADERS = ['/usr/include/dnnl.hpp', '/usr/include/oneapi/dnnl/dnnl.hpp'];
+
+/** oneDNN's ISA cap per qkernels tier name. */
+const ISA_CAP = { amx: 'AVX512_CORE_AMX', avx512: 'AVX512_CORE_VNNI', avx2: 'AVX2' };
+/** The peak sequence qkernels' tier of the same name runs (for the % of peak column). */
+const PEAK = { amx: 'tdpbusd', avx512: 'vpdpbusd', avx2: 'vpmaddwd' };
+
+let version;
+let dir;
+const written = new Map();
+
+/** Compiles bench/onednn.cc when the binary is missing or older than the source. */
+function build() {
+  if (!HEADERS.some((h) => fs.existsSync(h))) throw new Error('oneDNN headers not found (apt install libdnnl-dev)');
+  const fresh = fs.existsSync(BINARY) && fs.statSync(BINARY).mtimeMs >= fs.statSync(SOURCE).mtimeMs;
+  if (fresh) return;
+  fs.mkdirSync(path.dirname(BINARY), { recursive: true });
+  const r = spawnSync('g++', ['-O2', '-std=c++17', SOURCE, '-o', BINARY, '-ldnnl'], { encoding: 'utf8', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`g++ bench/onednn.cc -ldnnl failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
+}
+
+/** A and B of a shape in files (written once per shape; the gemm ops share their data). */
+function inputs(d, s) {
+  const key = `${s.label}`;
+  if (!written.has(key)) {
+    const a = path.join(dir, `${key}.a`);
+    const b = path.join(dir, `${key}.b`);
+    fs.writeFileSync(a, d.a);
+    fs.writeFileSync(b, d.b);
+    written.set(key, { a, b });
+  }
+  return written.get(key);
+}
+
+/** @type {import('./index.mjs').Contender} */
+export default {
+  id: 'onednn',
+  kind: 'peer',
+  label: (variant) => `oneDNN ${variant === 'amx' ? 'AMX' : variant === 'avx512' ? 'VNNI' : 'AVX2'}`,
+  description:
+    "oneDNN's matmul (libdnnl, bench/onednn.cc in a child process), u8 x s8 -> s32 with zero points, weights reordered once to the primitive's layout; ONEDNN_MAX_CPU_ISA per row, OMP_NUM_THREADS threads",
+  async load() {
+    build();
+    const r = spawnSync(BINARY, ['--version'], { encoding: 'utf8', timeout: 60000 });
+    if (r.status !== 0) throw new Error(`bench-onednn --version failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    version = r.stdout.trim();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qkernels-onednn-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const tiers = qkernels().cpuInfo().isas;
+    const variants = tiers.includes('amx') ? ['amx', 'avx512'] : tiers.includes('avx512') ? ['avx512'] : tiers.includes('avx2') ? ['avx2'] : [];
+    if (!variants.length) throw new Error('no x86 int8 ISA for oneDNN on this CPU');
+    return { version, variants };
+  },
+  ops: {
+    'gemm-s32': (d, _out, variant, s, ctx) => {
+      const files = inputs(d, s);
+      const cfile = path.join(dir, `${s.label}.${variant}.t${ctx.threads}.c`);
+      const t = ctx.quick ? HEAVY_QUICK : HEAVY;
+      const args = [s.m, s.n, s.k, files.a, files.b, d.aZeroPoint, d.bZeroPoint, t.minSamples, t.minTime, t.maxTime, cfile].map(String);
+      const env = { ...process.env, ONEDNN_MAX_CPU_ISA: ISA_CAP[variant], OMP_NUM_THREADS: String(ctx.threads), OMP_PROC_BIND: 'false' };
+      const r = spawnSync(BINARY, args, { encoding: 'utf8', env, timeout: 600000 });
+      if (r.status !== 0) throw new Error(`bench-onednn failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
+      const res = JSON.parse(r.stdout);
+      const sample = res.seconds;
+      const mean = sample.reduce((a, b) => a + b, 0) / sample.length;
+      const sd = Math.sqrt(sample.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, sample.length - 1));
+      const stats = {
+        median: median(sample),
+        mean,
+        rme: (100 * 1.96 * sd) / Math.sqrt(sample.length) / mean,
+        deviation: sd,
+        min: Math.min(...sample),
+        max: Math.max(...sample),
+        samples: sample.length,
+        count: 1,
+        wall: sample.reduce((a, b) => a + b, 0),
+        sample,
+      };
+      const bytes = fs.readFileSync(cfile);
+      const c = new Int32Array(bytes.length / 4);
+      new Uint8Array(c.buffer).set(bytes);
+      fs.rmSync(cfile, { force: true });
+      return { fn: () => {}, output: () => c, stats, peak: PEAK[variant], note: `oneDNN ${version} ${res.impl}` };
+    },
+  },
+};
