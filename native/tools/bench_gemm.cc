@@ -2,7 +2,7 @@
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
 //   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--aligned] [--zb0] [MxNxK ...]
-// --aligned puts A on a 64-byte boundary (JavaScript arrays usually are not); --zb0 makes the weights' zero point 0
+// --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not); --zb0 makes the weights' zero point 0
 // (symmetric weights: no row sums needed).
 #include <algorithm>
 #include <chrono>
@@ -98,10 +98,11 @@ int main(int argc, char** argv) {
     for (auto& v : b) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
     std::vector<int32_t> za(1, 123), zb(1, zb0 ? 0 : 2);
     std::vector<float> as(1, 0.02f), bs(n, 0.01f), bias(n, 0.5f);
-    std::vector<unsigned char> c(m * n * 4);
+    std::vector<unsigned char> cbuf(m * n * 4 + 64);
+    unsigned char* c = cbuf.data() + (aligned ? (64 - reinterpret_cast<uintptr_t>(cbuf.data()) % 64) % 64 : 0);
     qk::GemmArgs g;
     g.m = m, g.n = n, g.k = kk, g.a = a, g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
-    g.mode = static_cast<qk::GemmOut>(mode), g.c = c.data(), g.ldc = n;
+    g.mode = static_cast<qk::GemmOut>(mode), g.c = c, g.ldc = n;
     g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
     g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;
     qk::PackedB pb(b.data(), n, 1, true, kk, n);

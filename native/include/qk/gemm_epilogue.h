@@ -18,6 +18,11 @@ namespace qk {
 struct GemmTerms {
   const uint32_t* b0 = nullptr;   // B0[j] = zb[j] - sb, n entries
   const uint32_t* csk = nullptr;  // colsum[j] - k * B0[j], n entries
+  // Where every row has the same A0 and every column the same B0 (one zero point each, the common case), the
+  // correction is C = D' - b0u * rowsum[i] - colterm[j] with colterm[j] = A0 * csk[j] precomputed: no multiply
+  // per element. Null: the general form.
+  const uint32_t* colterm = nullptr;
+  uint32_t b0u = 0;
   // The calling tier's quantize kernels (bit-identical to ref::quantize_one) for the requantized outputs.
   QuantizeS8Fn quantize_s8 = nullptr;
   QuantizeU8Fn quantize_u8 = nullptr;
@@ -67,14 +72,16 @@ inline void gemm_output_row(const GemmArgs& g, size_t i, size_t j0, size_t count
 namespace epi {
 
 // One row of a tile in one pass: y[t] = float(c[t] - b0[t] * rr - ar * csk[t]) * scale (+ bias) (relu), the same
-// IEEE operations in the same order as gemm_output_row, as straight loops the tier's compiler vectorizes.
-template <bool PerColScale, bool Bias, bool Relu>
+// IEEE operations in the same order as gemm_output_row, as straight loops the tier's compiler vectorizes. Uniform
+// (GemmTerms::colterm): csk is colterm, rr the row's b0u * rowsum, b0 and ar unused; the same integer modulo 2^32.
+template <bool Uniform, bool PerColScale, bool Bias, bool Relu>
 inline void float_row(const uint32_t* __restrict c, const uint32_t* __restrict b0, const uint32_t* __restrict csk,
                       uint32_t ar, uint32_t rr, float as, const float* __restrict bs, const float* __restrict bias,
                       size_t cols, float* __restrict y) {
   const float s = PerColScale ? 0.0f : as * bs[0];
   for (size_t t = 0; t < cols; ++t) {
-    const float x = static_cast<float>(static_cast<int32_t>(c[t] - b0[t] * rr - ar * csk[t]));
+    const uint32_t d = Uniform ? c[t] - rr - csk[t] : c[t] - b0[t] * rr - ar * csk[t];
+    const float x = static_cast<float>(static_cast<int32_t>(d));
     float v = PerColScale ? x * (as * bs[t]) : x * s;
     if (Bias) v += bias[t];
     if (Relu) v = v > 0.0f ? v : 0.0f;
@@ -85,13 +92,18 @@ inline void float_row(const uint32_t* __restrict c, const uint32_t* __restrict b
 using FloatRowFn = void (*)(const uint32_t*, const uint32_t*, const uint32_t*, uint32_t, uint32_t, float,
                             const float*, const float*, size_t, float*);
 
-inline FloatRowFn float_row_for(bool per_col, bool bias, bool relu) {
-  static constexpr FloatRowFn kTable[8] = {
-      float_row<false, false, false>, float_row<false, false, true>, float_row<false, true, false>,
-      float_row<false, true, true>,   float_row<true, false, false>, float_row<true, false, true>,
-      float_row<true, true, false>,   float_row<true, true, true>,
+inline FloatRowFn float_row_for(bool uniform, bool per_col, bool bias, bool relu) {
+  static constexpr FloatRowFn kTable[16] = {
+      float_row<false, false, false, false>, float_row<false, false, false, true>,
+      float_row<false, false, true, false>,  float_row<false, false, true, true>,
+      float_row<false, true, false, false>,  float_row<false, true, false, true>,
+      float_row<false, true, true, false>,   float_row<false, true, true, true>,
+      float_row<true, false, false, false>,  float_row<true, false, false, true>,
+      float_row<true, false, true, false>,   float_row<true, false, true, true>,
+      float_row<true, true, false, false>,   float_row<true, true, false, true>,
+      float_row<true, true, true, false>,    float_row<true, true, true, true>,
   };
-  return kTable[(per_col ? 4 : 0) + (bias ? 2 : 0) + (relu ? 1 : 0)];
+  return kTable[(uniform ? 8 : 0) + (per_col ? 4 : 0) + (bias ? 2 : 0) + (relu ? 1 : 0)];
 }
 
 }  // namespace epi
@@ -101,9 +113,19 @@ inline FloatRowFn float_row_for(bool per_col, bool bias, bool relu) {
 inline void gemm_epilogue_tile(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0,
                                size_t cols, const uint32_t* a0, const uint32_t* rs, const uint32_t* tile,
                                size_t ldt) {
+  const bool uniform = terms.colterm != nullptr;
   const uint32_t* __restrict b0 = terms.b0 + j0;
-  const uint32_t* __restrict csk = terms.csk + j0;
+  const uint32_t* __restrict csk = (uniform ? terms.colterm : terms.csk) + j0;
   if (g.mode == GemmOut::Int32) {
+    if (uniform) {
+      for (size_t r = 0; r < rows; ++r) {
+        const uint32_t* __restrict c = tile + r * ldt;
+        uint32_t* __restrict o = static_cast<uint32_t*>(g.c) + (i0 + r) * g.ldc + j0;
+        const uint32_t rt = terms.b0u * rs[r];
+        for (size_t t = 0; t < cols; ++t) o[t] = c[t] - rt - csk[t];
+      }
+      return;
+    }
     for (size_t r = 0; r < rows; ++r) {
       const uint32_t* __restrict c = tile + r * ldt;
       uint32_t* __restrict o = static_cast<uint32_t*>(g.c) + (i0 + r) * g.ldc + j0;
@@ -112,7 +134,7 @@ inline void gemm_epilogue_tile(const GemmArgs& g, const GemmTerms& terms, size_t
     }
     return;
   }
-  const epi::FloatRowFn row = epi::float_row_for(g.b_scale_step != 0, g.bias != nullptr, g.relu);
+  const epi::FloatRowFn row = epi::float_row_for(uniform, g.b_scale_step != 0, g.bias != nullptr, g.relu);
   const float* bs = g.b_scale + (g.b_scale_step ? j0 : 0);
   const float* bias = g.bias ? g.bias + j0 : nullptr;
   alignas(64) float ybuf[256];
@@ -122,7 +144,7 @@ inline void gemm_epilogue_tile(const GemmArgs& g, const GemmTerms& terms, size_t
     for (size_t t0 = 0; t0 < cols; t0 += 256) {
       const size_t len = cols - t0 < 256 ? cols - t0 : 256;
       float* y = g.mode == GemmOut::Float32 ? static_cast<float*>(g.c) + i * g.ldc + j0 + t0 : ybuf;
-      row(tile + r * ldt + t0, b0 + t0, csk + t0, a0[r], rs[r], as, bs + (g.b_scale_step ? t0 : 0),
+      row(tile + r * ldt + t0, b0 + t0, csk + t0, a0[r], uniform ? terms.b0u * rs[r] : rs[r], as, bs + (g.b_scale_step ? t0 : 0),
           bias ? bias + t0 : nullptr, len, y);
       if (g.mode == GemmOut::Int8)
         terms.quantize_s8(y, static_cast<int8_t*>(g.c) + i * g.ldc + j0 + t0, len, g.inv_out_scale, g.out_zp, g.qmin,
