@@ -25,7 +25,7 @@ constexpr size_t kMaxTile = 32 * 64;
 
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
-// Threads for an m x n x k problem: one per min_micros_per_thread() of work (waking a spinning worker takes about a
+// Threads for an m x n x k problem: one per min_micros_per_thread(threads) of work (waking a spinning worker takes about a
 // microsecond, a sleeping one tens; splitting also shrinks what each thread reuses). The work is the slower of the
 // multiply-adds at `macs_per_us` and reading the operands (m k + k n bytes) at about 10 GB/s per thread, so
 // memory-bound shapes (m = 1: the weights) split too.
@@ -33,7 +33,7 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
   const double macs = static_cast<double>(m) * n * std::max<size_t>(k, 1);
   const double bytes = (static_cast<double>(m) + n) * std::max<size_t>(k, 1);
   const double us = std::max(macs / macs_per_us, bytes / 10000.0);
-  const double by_work = us / std::max(min_micros_per_thread(), 1e-9);
+  const double by_work = us / std::max(min_micros_per_thread(threads), 1e-9);
   return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, by_work)));
 }
 
