@@ -2,6 +2,8 @@
 // rows of B (the tier's k block) and NC columns, the threads pack that block of B into column panels of nr (shared),
 // then each task packs its rows of A for the k block into row panels of mr (its own buffer, hot in L2) and runs
 // the micro-kernel with one B panel in L1 against all of its A panels. The first k block stores C, later ones add.
+// When all of A's rows fit one task (m <= the tier's mc), A's k block is packed once instead and each task packs
+// its own few B panels right before using them, reading B's rows with software prefetch.
 //
 // Determinism: which k blocks exist depends only on k and the tier, and every element is computed by one
 // micro-kernel lane, so the thread count and the other block sizes never change a result.
@@ -30,6 +32,14 @@ constexpr double kMinMacsPerThread = 1 << 20;
 // Per thread: the calling thread's B block and each thread's A block (pool workers are persistent threads).
 thread_local Scratch t_bblock, t_ablock;
 
+inline void prefetch_read(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
 // One A panel: for p < k, mr floats a[r][p] (rows >= `rows` are 0). `a` points at the block's first element.
 void pack_a_panel(const float* a, size_t lda, size_t rows, size_t k, size_t mr, float* dst) {
   for (size_t p = 0; p < k; ++p, dst += mr) {
@@ -41,6 +51,21 @@ void pack_a_panel(const float* a, size_t lda, size_t rows, size_t k, size_t mr, 
 
 // One B panel: for p < k, nr floats b[p][c] (columns >= `cols` are 0). `b` points at the block's first element.
 void pack_b_panel(const float* b, size_t rs, size_t cs, size_t cols, size_t k, size_t nr, float* dst) {
+  if (cs == 1 && cols == nr && (nr == 16 || nr == 32)) {
+    // Whole panels of the tiers' widths: fixed-size copies (a memcpy call per 64 or 128 bytes cost more than the
+    // copy).
+    // Rows ahead are prefetched: they are rs floats apart, too far for the hardware prefetchers.
+    constexpr size_t kAhead = 8;
+    for (size_t p = 0; p < k; ++p, dst += nr) {
+      if (p + kAhead < k) {
+        prefetch_read(b + (p + kAhead) * rs);
+        if (nr == 32) prefetch_read(b + (p + kAhead) * rs + 16);
+      }
+      if (nr == 32) std::memcpy(dst, b + p * rs, 32 * sizeof(float));
+      else std::memcpy(dst, b + p * rs, 16 * sizeof(float));
+    }
+    return;
+  }
   for (size_t p = 0; p < k; ++p, dst += nr) {
     const float* src = b + p * rs;
     size_t c = 0;
@@ -105,6 +130,62 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
     else break;
   }
   const size_t row_blocks = (row_panels + mcp - 1) / mcp;
+
+  if (row_panels <= static_cast<size_t>(std::max(uk->mc, 1)) / mr) {
+    // All of A's rows fit one task's block (few rows, e.g. a batch of tokens against a weight matrix): every B
+    // panel is used by one task only, so each task packs its own panels right before using them (they stay in its
+    // L2) instead of all threads packing a shared block first (written out to L3 and read back: at 128x4096x4096
+    // that took a third of the call). A's k block is packed once and shared.
+    float* ablock = t_bblock.get<float>(row_panels * mr * kc);
+    if (ablock == nullptr) std::abort();  // out of memory
+    const size_t panels = (n + nr - 1) / nr;
+    constexpr size_t kChunk = 8;  // panels a task packs at once: rows of B read in runs of 8 * nr floats
+    size_t chunk = kChunk;
+    while (chunk > 1 && (panels + chunk - 1) / chunk < static_cast<size_t>(3 * t)) chunk /= 2;
+    const size_t chunks = (panels + chunk - 1) / chunk;
+    for (size_t p0 = 0; p0 < k; p0 += kc) {
+      const size_t kb = std::min(kc, k - p0);
+      const bool accumulate = p0 != 0;
+      parallel_for(row_panels, std::min<int>(t, static_cast<int>(row_panels)), [&](size_t ip) {
+        const size_t i0 = ip * mr;
+        pack_a_panel(g.a + i0 * g.lda + p0, g.lda, std::min(mr, m - i0), kb, mr, ablock + ip * mr * kb);
+      });
+      parallel_for(chunks, t, [&](size_t task) {
+        const size_t jp0 = task * chunk, jp1 = std::min(panels, jp0 + chunk);
+        float* bbuf = t_ablock.get<float>(chunk * nr * kc);
+        if (bbuf == nullptr) std::abort();  // out of memory
+        const size_t c0 = jp0 * nr, ccols = std::min(n, jp1 * nr) - c0;
+        if (g.cs == 1 && ccols == (jp1 - jp0) * nr) {
+          // Row by row across the chunk (runs of ccols floats), prefetching rows ahead: B's rows are n floats
+          // apart, too far for the hardware prefetchers, so the copy would wait on memory for every row.
+          constexpr size_t kAhead = 8;
+          for (size_t p = 0; p < kb; ++p) {
+            if (p + kAhead < kb) {
+              const char* ahead = reinterpret_cast<const char*>(g.b + (p0 + p + kAhead) * g.rs + c0);
+              for (size_t off = 0; off < ccols * sizeof(float); off += 64) prefetch_read(ahead + off);
+            }
+            const float* src = g.b + (p0 + p) * g.rs + c0;
+            for (size_t q = 0; q < jp1 - jp0; ++q) std::memcpy(bbuf + q * nr * kb + p * nr, src + q * nr, nr * sizeof(float));
+          }
+        } else {
+          for (size_t jp = jp0; jp < jp1; ++jp) {
+            const size_t cj = jp * nr;
+            pack_b_panel(g.b + p0 * g.rs + cj * g.cs, g.rs, g.cs, std::min(nr, n - cj), kb, nr,
+                         bbuf + (jp - jp0) * nr * kb);
+          }
+        }
+        for (size_t jp = jp0; jp < jp1; ++jp) {
+          const size_t c0 = jp * nr, cols = std::min(nr, n - c0);
+          for (size_t ip = 0; ip < row_panels; ++ip) {
+            const size_t i0 = ip * mr;
+            uk->kernel(std::min(mr, m - i0), cols, kb, ablock + ip * mr * kb, bbuf + (jp - jp0) * nr * kb,
+                       g.c + i0 * g.ldc + c0, g.ldc, accumulate);
+          }
+        }
+      });
+    }
+    return;
+  }
 
   float* bblock = t_bblock.get<float>(kc * nc);
   if (bblock == nullptr) std::abort();  // out of memory (as new[] in a build without exceptions)
