@@ -44,12 +44,15 @@ thread_local Scratch t_acc, t_apack, t_rsum;
 
 AlignedBytes::~AlignedBytes() { std::free(ptr_); }
 
-void AlignedBytes::assign(size_t n) {
-  std::free(ptr_);
+void AlignedBytes::assign(size_t n, bool zero) {
   size_ = std::max<size_t>(n, 1);
-  ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, round_up(size_, 64)));
-  if (ptr_ == nullptr) std::abort();  // like std::vector's bad_alloc in a build without exceptions
-  std::memset(ptr_, 0, size_);
+  if (ptr_ == nullptr || capacity_ < size_) {
+    std::free(ptr_);
+    capacity_ = round_up(size_, 64);
+    ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, capacity_));
+    if (ptr_ == nullptr) std::abort();  // like std::vector's bad_alloc in a build without exceptions
+  }
+  if (zero) std::memset(ptr_, 0, size_);
 }
 
 void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed) {
@@ -78,8 +81,9 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
   out->kpad = round_up(k, static_cast<size_t>(uk->kr));
   out->panels = (n + uk->nr - 1) / uk->nr;
   out->panel_bytes = uk->b_panel_bytes(out->kpad);
-  // At least one byte: with k = 0 the panels are empty, and a null data() would reach pack_b's memset (UB).
-  out->data.assign(out->panels * out->panel_bytes);
+  // At least one byte: with k = 0 the panels are empty, and a null data() would reach pack_b's memset (UB). Not
+  // zeroed here: pack_b zero-fills each panel before writing it.
+  out->data.assign(out->panels * out->panel_bytes, false);
   out->colsum.assign(out->panels * uk->nr, 0);
   const int t = threads_for(1, n, k, threads, 2000);  // packing: about 2000 bytes per microsecond
   parallel_for(out->panels, t, [&](size_t p) {
@@ -90,7 +94,8 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
 }
 
 PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
-    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed), values_(k * n), packs_(static_cast<size_t>(Isa::Count)) {
+    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed), packs_(static_cast<size_t>(Isa::Count)) {
+  values_.assign(k * n, false);  // every byte is written below
   const bool row_major = cs == 1 && rs == n, trans = rs == 1 && cs == k;
   if (row_major || trans) {
     if (k * n) std::memcpy(values_.data(), b, k * n);
@@ -104,7 +109,7 @@ PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k
     for (size_t j0 = 0; j0 < n; j0 += kBlock) {
       const size_t p1 = std::min(k, p0 + kBlock), j1 = std::min(n, j0 + kBlock);
       for (size_t j = j0; j < j1; ++j)
-        for (size_t p = p0; p < p1; ++p) values_[p * n + j] = b[p * rs + j * cs];
+        for (size_t p = p0; p < p1; ++p) values_.data()[p * n + j] = b[p * rs + j * cs];
     }
 }
 
@@ -184,12 +189,14 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   if (!packed && m <= kGemvMaxRows && uk->gemv && (cs == 1 || rs == 1)) return gemv(kt, g, b, rs, cs, b_signed, t);
 
-  PackedPanels local;
+  // An unpacked B is packed per call into this thread's buffer, kept for the next call (fresh pages for a
+  // 4096 x 4096 matrix cost 4096 page faults, more than the packing).
+  static thread_local PackedPanels t_unpacked;
   const PackedPanels* pb;
   if (packed) pb = &packed->panels(uk, threads);
   else {
-    pack_b_panels(uk, b, rs, cs, b_signed, k, n, &local, t);
-    pb = &local;
+    pack_b_panels(uk, b, rs, cs, b_signed, k, n, &t_unpacked, t);
+    pb = &t_unpacked;
   }
   const size_t mr = uk->mr, nr = uk->nr, kr = uk->kr;
   if (mr * nr > kMaxTile) std::abort();  // a tier's tile must fit the epilogue buffer

@@ -11,6 +11,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#endif
 
 namespace qk {
 
@@ -139,6 +142,34 @@ inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_
 // group of KR k values of one column is KR bytes of the panel, gathered from KR rows of row-major B (cs == 1), or
 // KR contiguous bytes of one row of the n x k transB layout (rs == 1), copied whole. The k tail (k % KR) and other
 // strides take pack_cols. Identical output; written so the tier's compiler vectorizes the row-major case.
+#if defined(__SSE2__) || defined(_M_X64)
+// Row-major B, KR = 4: the k group's 4 rows of 16 columns interleaved bytewise into 16 dwords (64 bytes).
+inline void interleave4_16(const uint8_t* r0, size_t rs, __m128i vflip, uint8_t* d) {
+  const __m128i x0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0)), vflip);
+  const __m128i x1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + rs)), vflip);
+  const __m128i x2 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 2 * rs)), vflip);
+  const __m128i x3 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 3 * rs)), vflip);
+  const __m128i lo01 = _mm_unpacklo_epi8(x0, x1), hi01 = _mm_unpackhi_epi8(x0, x1);
+  const __m128i lo23 = _mm_unpacklo_epi8(x2, x3), hi23 = _mm_unpackhi_epi8(x2, x3);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(lo01, lo23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(hi01, hi23));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(hi01, hi23));
+}
+// Row-major B, KR = 2: 2 rows of 16 columns into 16 byte pairs (32 bytes).
+inline void interleave2_16(const uint8_t* r0, size_t rs, __m128i vflip, uint8_t* d) {
+  const __m128i x0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0)), vflip);
+  const __m128i x1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + rs)), vflip);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi8(x0, x1));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi8(x0, x1));
+}
+// Sum of 16 bytes read as int8 after the flip: psadbw sums them as uint8 (x ^ 0x80 = int8 x + 128).
+inline __m128i sad_int8(const uint8_t* p, __m128i vflip80) {
+  return _mm_sad_epu8(_mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), vflip80), _mm_setzero_si128());
+}
+#define QK_PACK_SSE2 1
+#endif
+
 template <int NR, int KR>
 inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_t k, uint8_t flip,
                             int8_t* dst, int32_t* colsum) {
@@ -147,27 +178,79 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
   int32_t sums[NR] = {};
   uint8_t* d = reinterpret_cast<uint8_t*>(dst);
   if (cs == 1) {
+    size_t c16 = 0;  // columns done by the vector path
+#if QK_PACK_SSE2
+    c16 = cols / 16 * 16;
+    const __m128i vflip = _mm_set1_epi8(static_cast<char>(flip));
     for (size_t p = 0; p < kfull; p += KR, d += NR * KR) {
       const uint8_t* r0 = b + p * rs;
-      for (size_t c = 0; c < cols; ++c)
-        for (int i = 0; i < KR; ++i) {
-          const uint8_t v = r0[i * rs + c] ^ flip;
-          d[c * KR + i] = v;
-          sums[c] += static_cast<int8_t>(v);
-        }
+      for (size_t c = 0; c < c16; c += 16) {
+        if (KR == 4) interleave4_16(r0 + c, rs, vflip, d + c * KR);
+        else interleave2_16(r0 + c, rs, vflip, d + c * KR);
+      }
+      for (int i = 0; i < KR; ++i)  // column sums: a loop the compiler vectorizes
+        for (size_t c = 0; c < c16; ++c) sums[c] += static_cast<int8_t>(r0[i * rs + c] ^ flip);
     }
+    d = reinterpret_cast<uint8_t*>(dst);
+#endif
+    if (c16 < cols)
+      for (size_t p = 0; p < kfull; p += KR, d += NR * KR) {
+        const uint8_t* r0 = b + p * rs;
+        for (size_t c = c16; c < cols; ++c)
+          for (int i = 0; i < KR; ++i) {
+            const uint8_t v = r0[i * rs + c] ^ flip;
+            d[c * KR + i] = v;
+            sums[c] += static_cast<int8_t>(v);
+          }
+      }
   } else if (rs == 1) {
+    size_t c4 = 0, kv = 0;  // columns and k done by the vector path
+#if QK_PACK_SSE2
+    if (KR == 4) {
+      // Four columns at a time: 16 bytes (4 k groups) of each, a 4 x 4 dword transpose, 4 stores of one k group.
+      c4 = cols / 4 * 4;
+      kv = kfull / 16 * 16;
+      const __m128i vflip = _mm_set1_epi8(static_cast<char>(flip));
+      for (size_t c = 0; c < c4; c += 4) {
+        const uint8_t* c0 = b + c * cs;
+        uint8_t* dc = d + c * KR;
+        for (size_t p = 0; p < kv; p += 16, dc += 4 * NR * KR) {
+          const __m128i x0 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c0 + p)), vflip);
+          const __m128i x1 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c0 + cs + p)), vflip);
+          const __m128i x2 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c0 + 2 * cs + p)), vflip);
+          const __m128i x3 = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c0 + 3 * cs + p)), vflip);
+          const __m128i t0 = _mm_unpacklo_epi32(x0, x1), t1 = _mm_unpackhi_epi32(x0, x1);
+          const __m128i t2 = _mm_unpacklo_epi32(x2, x3), t3 = _mm_unpackhi_epi32(x2, x3);
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dc), _mm_unpacklo_epi64(t0, t2));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dc + NR * KR), _mm_unpackhi_epi64(t0, t2));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dc + 2 * NR * KR), _mm_unpacklo_epi64(t1, t3));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dc + 3 * NR * KR), _mm_unpackhi_epi64(t1, t3));
+        }
+      }
+      // Column sums over the vector part: psadbw, 16 bytes at a time.
+      const __m128i vflip80 = _mm_set1_epi8(static_cast<char>(flip ^ 0x80));
+      for (size_t c = 0; c < c4; ++c) {
+        const uint8_t* col = b + c * cs;
+        __m128i acc = _mm_setzero_si128();
+        for (size_t p = 0; p < kv; p += 16) acc = _mm_add_epi64(acc, sad_int8(col + p, vflip80));
+        alignas(16) uint64_t lanes[2];
+        _mm_store_si128(reinterpret_cast<__m128i*>(lanes), acc);
+        sums[c] = static_cast<int32_t>(static_cast<uint32_t>(lanes[0] + lanes[1]) - 128u * static_cast<uint32_t>(kv));
+      }
+    }
+#endif
     for (size_t c = 0; c < cols; ++c) {
+      const size_t p_from = c < c4 ? kv : 0;
       const uint8_t* col = b + c * cs;
       int32_t s = 0;
-      uint8_t* dc = d + c * KR;
-      for (size_t p = 0; p < kfull; p += KR, dc += NR * KR)
+      uint8_t* dc = d + c * KR + (p_from / KR) * NR * KR;
+      for (size_t p = p_from; p < kfull; p += KR, dc += NR * KR)
         for (int i = 0; i < KR; ++i) {
           const uint8_t v = col[p + i] ^ flip;
           dc[i] = v;
           s += static_cast<int8_t>(v);
         }
-      sums[c] = s;
+      sums[c] += s;
     }
   } else {
     pack_cols<NR, KR>(b, rs, cs, cols, k, dst, colsum, [flip](uint8_t v) { return int8_t(v ^ flip); });

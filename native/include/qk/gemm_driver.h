@@ -47,14 +47,16 @@ class AlignedBytes {
   AlignedBytes(const AlignedBytes&) = delete;
   AlignedBytes& operator=(const AlignedBytes&) = delete;
   ~AlignedBytes();
-  void assign(size_t n);  // n zero bytes (at least one, so data() is never null); aborts when out of memory
+  // n bytes (at least one, so data() is never null), zeroed unless `zero` is false (the caller writes every
+  // byte); reuses the current allocation when it is large enough; aborts when out of memory.
+  void assign(size_t n, bool zero = true);
   uint8_t* data() { return ptr_; }
   const uint8_t* data() const { return ptr_; }
   size_t size() const { return size_; }
 
  private:
   uint8_t* ptr_ = nullptr;
-  size_t size_ = 0;
+  size_t size_ = 0, capacity_ = 0;
 };
 
 // B, packed for one tier's micro-kernel (plus colsum(b~) per column).
@@ -83,7 +85,7 @@ class PackedB {
  private:
   size_t k_, n_, rs_, cs_;
   bool signed_;
-  std::vector<uint8_t> values_;
+  AlignedBytes values_;
   std::mutex mu_;
   std::vector<std::unique_ptr<PackedPanels>> packs_;
 };
