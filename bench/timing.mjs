@@ -48,6 +48,29 @@ export function median(values) {
 }
 
 /**
+ * Stats for per-call seconds timed elsewhere (a peer in a child process): the same fields `measure` returns, each
+ * sample counting as one call.
+ * @param {number[]} sample
+ * @returns {Stats}
+ */
+export function statsFromSamples(sample) {
+  const mean = sample.reduce((a, b) => a + b, 0) / sample.length;
+  const sd = Math.sqrt(sample.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, sample.length - 1));
+  return {
+    median: median(sample),
+    mean,
+    rme: (100 * 1.96 * sd) / Math.sqrt(sample.length) / mean,
+    deviation: sd,
+    min: Math.min(...sample),
+    max: Math.max(...sample),
+    samples: sample.length,
+    count: 1,
+    wall: sample.reduce((a, b) => a + b, 0),
+    sample,
+  };
+}
+
+/**
  * Times `runner.fn` with benchmark.js.
  * @param {string} name
  * @param {import('./contenders/index.mjs').Runner} runner

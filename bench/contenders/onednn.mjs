@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { HEAVY, HEAVY_QUICK, median } from '../timing.mjs';
+import { HEAVY, HEAVY_QUICK, statsFromSamples } from '../timing.mjs';
 import { qkernels } from './qkernels.mjs';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -57,7 +57,7 @@ function inputs(d, s) {
 export default {
   id: 'onednn',
   kind: 'peer',
-  label: (variant) => `oneDNN ${variant === 'amx' ? 'AMX' : variant === 'avx512' ? 'VNNI' : 'AVX2'}`,
+  label: (variant) => ({ amx: 'oneDNN AMX', avx512: 'oneDNN VNNI', avx2: 'oneDNN AVX2' })[variant] ?? 'oneDNN',
   description:
     "oneDNN's matmul (libdnnl, bench/onednn.cc in a child process), u8 x s8 -> s32 with zero points, weights reordered once to the primitive's layout; ONEDNN_MAX_CPU_ISA per row, OMP_NUM_THREADS threads",
   async load() {
@@ -83,20 +83,7 @@ export default {
       if (r.status !== 0) throw new Error(`bench-onednn failed: ${(r.stderr || r.error?.message || '').trim().split('\n')[0]}`);
       const res = JSON.parse(r.stdout);
       const sample = res.seconds;
-      const mean = sample.reduce((a, b) => a + b, 0) / sample.length;
-      const sd = Math.sqrt(sample.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, sample.length - 1));
-      const stats = {
-        median: median(sample),
-        mean,
-        rme: (100 * 1.96 * sd) / Math.sqrt(sample.length) / mean,
-        deviation: sd,
-        min: Math.min(...sample),
-        max: Math.max(...sample),
-        samples: sample.length,
-        count: 1,
-        wall: sample.reduce((a, b) => a + b, 0),
-        sample,
-      };
+      const stats = statsFromSamples(sample);
       const bytes = fs.readFileSync(cfile);
       const c = new Int32Array(bytes.length / 4);
       new Uint8Array(c.buffer).set(bytes);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { median } from '../timing.mjs';
+import { statsFromSamples } from '../timing.mjs';
 
 const PY = '/usr/bin/python3';
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'pytorch.py');
@@ -31,21 +31,7 @@ function timings(n, quick) {
 function external(name, label) {
   return (d, _out, _v, s, ctx) => {
     const sample = timings(s.elements, ctx.quick)[name];
-    const mean = sample.reduce((a, b) => a + b, 0) / sample.length;
-    const sd = Math.sqrt(sample.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, sample.length - 1));
-    const stats = {
-      median: median(sample),
-      mean,
-      rme: (100 * 1.96 * sd) / Math.sqrt(sample.length) / mean,
-      deviation: sd,
-      min: Math.min(...sample),
-      max: Math.max(...sample),
-      samples: sample.length,
-      count: 1,
-      wall: sample.reduce((a, b) => a + b, 0),
-      sample,
-    };
-    return { fn: () => {}, output: () => null, compare: false, stats, note: label };
+    return { fn: () => {}, output: () => null, compare: false, stats: statsFromSamples(sample), note: label };
   };
 }
 
