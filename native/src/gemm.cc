@@ -6,6 +6,7 @@
 #include "qk/gemm_driver.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -38,9 +39,15 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
 }
 
 // Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums.
-thread_local Scratch t_acc, t_apack, t_rsum;
+thread_local Scratch t_acc, t_apack, t_rsum, t_strip;
+
+// The output size from which rows_outer tiers write C through row strips (about an L2; tests lower it).
+std::atomic<size_t> g_strip_min_bytes{size_t{2} << 20};
 
 }  // namespace
+
+void set_gemm_strip_min_bytes(size_t bytes) { g_strip_min_bytes.store(bytes, std::memory_order_relaxed); }
+size_t gemm_strip_min_bytes() { return g_strip_min_bytes.load(std::memory_order_relaxed); }
 
 AlignedBytes::~AlignedBytes() { std::free(ptr_); }
 
@@ -307,6 +314,8 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t tasks = task_count();
   const size_t a_bytes = direct ? 0 : uk->a_panel_bytes(kc);
 
+  const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
+  const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
   parallel_for(tasks, t, [&](size_t task) {
     const size_t i0 = (task / col_blocks) * mc, i1 = std::min(m, i0 + mc);
     const size_t jp0 = (task % col_blocks) * pcount, jp1 = std::min(panels, jp0 + pcount);
@@ -323,6 +332,12 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     if (tsum) std::fill(tsum, tsum + (i1 - i0), ku * static_cast<uint32_t>(sa));
     const uint32_t* rsum_task = tsum ? tsum : rsum.data() + i0;  // row sums of rows i0 ..
     alignas(64) int32_t tile[kMaxTile];
+    // Tiers with rows_outer, where C is at least the size of an L2 (smaller, the strip's own traffic through L1
+    // costs more than it saves: amx 256^3 on 2 threads 12.8 -> 14.2 us): one row tile's strip of all the task's
+    // panels (see below).
+    const size_t strip_ld = (jp1 - jp0) * nr;
+    int32_t* strip = use_strip ? static_cast<int32_t*>(t_strip.get(mr * strip_ld * 4)) : nullptr;
+    if (use_strip && !strip) std::abort();  // out of memory
     if (uk->begin) uk->begin();
     for (size_t kb = 0; kb < kblocks; ++kb) {
       const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
@@ -352,8 +367,8 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       // L2 while this one runs, a share of its lines per row tile.
       const size_t block_lines = (round_up(kn, kr) * uk->b_kbytes + 63) / 64;
       const size_t pf_share = (block_lines + row_tiles - 1) / row_tiles;
-      for (size_t jp = jp0; jp < jp1; ++jp) {
-        const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
+      // kernel(jp, ir, out, ldo): one tile, k block kb, into out (the last block) or its accumulators.
+      auto run_tile = [&](size_t jp, size_t ir, int32_t* out, size_t ldo) {
         const uint8_t* bp = pb->data.data() + jp * pb->panel_bytes + p0 * uk->b_kbytes;
         const uint8_t* pf = nullptr;
         size_t pf_lines = 0;
@@ -365,24 +380,38 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           pf = pb->data.data() + jp0 * pb->panel_bytes + np0 * uk->b_kbytes;
           pf_lines = (round_up(nkn, kr) * uk->b_kbytes + 63) / 64;
         }
+        const size_t t0 = (ir - i0) / mr * pf_share;
+        const uint8_t* tpf = pf ? pf + t0 * 64 : nullptr;
+        const size_t tpf_lines = t0 < pf_lines ? std::min(pf_share, pf_lines - t0) : 0;
+        const size_t rows = std::min(mr, i1 - ir);
+        const uint8_t* ap;
+        size_t ld = g.lda;
+        if (!direct) ap = apack + ((ir - i0) / mr) * a_bytes;
+        else if (staged) ap = apack + (ir - i0) * kst, ld = kst;
+        else if (ir >= tail_row0) ap = atail.data() + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
+        else ap = g.a + ir * g.lda + p0;
+        int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
+        uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, last ? out : accp, last ? ldo : nr, tpf,
+                   tpf_lines);
+      };
+      if (last && strip) {
+        // Rows outer: a row tile's results for all of the task's panels go to one strip, corrected and written to
+        // C as whole rows of the task's columns. Tile by tile, a C that is not 64-byte aligned (a JavaScript
+        // array) has a cache line at every panel boundary of every row that two tiles write at different times.
+        const size_t j0 = jp0 * nr, cols = std::min(jp1 * nr, n) - j0;
         for (size_t ir = i0; ir < i1; ir += mr) {
-          const size_t t0 = (ir - i0) / mr * pf_share;
-          const uint8_t* tpf = pf ? pf + t0 * 64 : nullptr;
-          const size_t tpf_lines = t0 < pf_lines ? std::min(pf_share, pf_lines - t0) : 0;
-          const size_t rows = std::min(mr, i1 - ir);
-          const uint8_t* ap;
-          size_t ld = g.lda;
-          if (!direct) ap = apack + ((ir - i0) / mr) * a_bytes;
-          else if (staged) ap = apack + (ir - i0) * kst, ld = kst;
-          else if (ir >= tail_row0) ap = atail.data() + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
-          else ap = g.a + ir * g.lda + p0;
-          int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
-          if (last) {
-            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, tile, nr, tpf, tpf_lines);
-            uk->epilogue(g, terms, ir, rows, j0, cols, a0.data() + ir, rsum_task + (ir - i0),
-                         reinterpret_cast<uint32_t*>(tile), nr);
-          } else {
-            uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, accp, nr, tpf, tpf_lines);
+          for (size_t jp = jp0; jp < jp1; ++jp) run_tile(jp, ir, strip + (jp - jp0) * nr, strip_ld);
+          uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0.data() + ir, rsum_task + (ir - i0),
+                       reinterpret_cast<uint32_t*>(strip), strip_ld);
+        }
+      } else {
+        for (size_t jp = jp0; jp < jp1; ++jp) {
+          const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
+          for (size_t ir = i0; ir < i1; ir += mr) {
+            run_tile(jp, ir, tile, nr);
+            if (last)
+              uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0.data() + ir, rsum_task + (ir - i0),
+                           reinterpret_cast<uint32_t*>(tile), nr);
           }
         }
       }

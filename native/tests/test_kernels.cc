@@ -1755,6 +1755,12 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_histogram(ref, k, r);
   test_histogram_channels(ref, k, r);
   test_gemm(k, r);
+  if (k.gemm && k.gemm->rows_outer) {  // again with every shape through the row-strip path
+    const size_t before = qk::gemm_strip_min_bytes();
+    qk::set_gemm_strip_min_bytes(0);
+    test_gemm(k, r);
+    qk::set_gemm_strip_min_bytes(before);
+  }
   test_sgemm(k, r);
   test_fakequant(ref, k, r);
 }

@@ -90,6 +90,9 @@ struct GemmUkernel {
   // Optional per-task hooks around a run of kernel calls on one thread (AMX: tile configuration and release).
   void (*begin)();
   void (*end)();
+  // The k block that writes C runs row tiles outer, panels inner, into a strip of the task's columns that the
+  // epilogue writes as whole rows (see the driver).
+  bool rows_outer;
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

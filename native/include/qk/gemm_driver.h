@@ -100,6 +100,11 @@ void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
 void gemm(const Kernels& kt, const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
           PackedB* packed, int threads);
 
+// Output bytes from which tiers with rows_outer write C through row strips (default 2 MB); tests set 0 so small
+// shapes take that path too.
+void set_gemm_strip_min_bytes(size_t bytes);
+size_t gemm_strip_min_bytes();
+
 // The oracle: direct loops over the definition, then the same epilogue.
 void gemm_reference(const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed);
 
