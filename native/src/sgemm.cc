@@ -29,7 +29,8 @@ namespace {
 // Below this many multiply-adds per thread a call stays on fewer threads (waking workers costs more than it saves).
 constexpr double kMinMacsPerThread = 1 << 20;
 
-// Per thread: the calling thread's B block and each thread's A block (pool workers are persistent threads).
+// Per thread (pool workers are persistent threads): the calling thread's shared block (B's block, or in the
+// few-rows path A's k block) and each task's own block (its A rows, or in the few-rows path its B panels).
 thread_local Scratch t_bblock, t_ablock;
 
 inline void prefetch_read(const void* p) {
