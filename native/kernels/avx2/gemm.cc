@@ -1,4 +1,4 @@
-// qkernels avx2 tier: INT8 GEMM micro-kernel, 4 rows x 16 columns, exact for every input.
+// qkernels avx2 tier: INT8 GEMM micro-kernel, 6 rows x 16 columns, exact for every input.
 //
 // vpmaddubsw would saturate its 16-bit pair sums (255 * -128 * 2 does not fit in int16), so this kernel
 // multiplies int16 pairs with vpmaddwd, whose pair sums fit in int32: A is widened to int16 when packing; B stays
@@ -18,31 +18,28 @@
 namespace qk {
 namespace {
 
-constexpr int kMR = 4, kNR = 16, kKR = 2;
+constexpr int kMR = 6, kNR = 16, kKR = 2;
 
 size_t a_panel_bytes(size_t kpad) { return kpad * kMR * 2; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
 
 // A: for each k pair q, kMR int32 words, word r = (a[r][2q], a[r][2q + 1]) as int16. Eight k at a time: each row's
-// 8 bytes widened to four int16 pairs, then a 4 x 4 transpose of the pairs.
+// 8 bytes widened to four int16 pairs, written to the four pairs' words of that row.
 void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel) {
   std::memset(panel, 0, a_panel_bytes(round_up(k, kKR)));
   int16_t* dst = static_cast<int16_t*>(panel);
   size_t p = 0;
   if (rows == kMR) {
     for (; p + 8 <= k; p += 8) {
-      __m128i r[kMR];
+      int32_t* d = reinterpret_cast<int32_t*>(dst + p * kMR);  // pair p / 2 onwards, kMR words per pair
       for (int i = 0; i < kMR; ++i) {
         const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i * lda + p));
-        r[i] = a_signed ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v);
+        const __m128i w = a_signed ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v);
+        d[0 * kMR + i] = _mm_cvtsi128_si32(w);
+        d[1 * kMR + i] = _mm_extract_epi32(w, 1);
+        d[2 * kMR + i] = _mm_extract_epi32(w, 2);
+        d[3 * kMR + i] = _mm_extract_epi32(w, 3);
       }
-      const __m128i t0 = _mm_unpacklo_epi32(r[0], r[1]), t1 = _mm_unpacklo_epi32(r[2], r[3]);
-      const __m128i t2 = _mm_unpackhi_epi32(r[0], r[1]), t3 = _mm_unpackhi_epi32(r[2], r[3]);
-      __m128i* d = reinterpret_cast<__m128i*>(dst + p * kMR);
-      _mm_storeu_si128(d + 0, _mm_unpacklo_epi64(t0, t1));
-      _mm_storeu_si128(d + 1, _mm_unpackhi_epi64(t0, t1));
-      _mm_storeu_si128(d + 2, _mm_unpacklo_epi64(t2, t3));
-      _mm_storeu_si128(d + 3, _mm_unpackhi_epi64(t2, t3));
     }
   }
   if (p < k) {
@@ -82,38 +79,32 @@ void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k
   }
 }
 
-// Named accumulators: GCC keeps these in registers (an array of vectors gets spilled every k step).
+// Named accumulators (12 of the 16 ymm registers, with two B vectors and a broadcast): GCC keeps these in
+// registers (an array of vectors gets spilled every k step). Per k pair, 12 vpmaddwd + 12 vpaddd and the two
+// vpmovsxbw that widen B share the same three vector ports; 6 rows spread those two over twice the work of 4.
+#define QK_ROW(r)                                                      \
+  if (R > r) {                                                         \
+    const __m256i av = _mm256_set1_epi32(a[r]);                        \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));    \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));    \
+  }
 template <int R>
 void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const __m256i z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   if (acc) {
     auto ld = [&](int r, int h) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * ldacc + 8 * h)); };
     c00 = ld(0, 0), c01 = ld(0, 1);
     if (R > 1) c10 = ld(1, 0), c11 = ld(1, 1);
     if (R > 2) c20 = ld(2, 0), c21 = ld(2, 1);
     if (R > 3) c30 = ld(3, 0), c31 = ld(3, 1);
+    if (R > 4) c40 = ld(4, 0), c41 = ld(4, 1);
+    if (R > 5) c50 = ld(5, 0), c51 = ld(5, 1);
   }
   for (size_t q = 0; q < kpad / 2; ++q, a += kMR, b += 2 * kNR) {
     const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
     const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
-    __m256i av = _mm256_set1_epi32(a[0]);
-    c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(av, b0));
-    c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(av, b1));
-    if (R > 1) {
-      av = _mm256_set1_epi32(a[1]);
-      c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(av, b0));
-      c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(av, b1));
-    }
-    if (R > 2) {
-      av = _mm256_set1_epi32(a[2]);
-      c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(av, b0));
-      c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(av, b1));
-    }
-    if (R > 3) {
-      av = _mm256_set1_epi32(a[3]);
-      c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(av, b0));
-      c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(av, b1));
-    }
+    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
   }
   auto store = [&](int r, __m256i lo, __m256i hi) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), lo);
@@ -123,7 +114,10 @@ void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, si
   if (R > 1) store(1, c10, c11);
   if (R > 2) store(2, c20, c21);
   if (R > 3) store(3, c30, c31);
+  if (R > 4) store(4, c40, c41);
+  if (R > 5) store(5, c50, c51);
 }
+#undef QK_ROW
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const uint8_t* b_panel, const int32_t* acc,
@@ -135,7 +129,9 @@ void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const 
     case 1: tile<1>(kpad, a, b, acc, ldacc, c, ldc); break;
     case 2: tile<2>(kpad, a, b, acc, ldacc, c, ldc); break;
     case 3: tile<3>(kpad, a, b, acc, ldacc, c, ldc); break;
-    default: tile<4>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 4: tile<4>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 5: tile<5>(kpad, a, b, acc, ldacc, c, ldc); break;
+    default: tile<6>(kpad, a, b, acc, ldacc, c, ldc); break;
   }
 }
 
@@ -145,10 +141,10 @@ void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows,
 }
 
 const GemmUkernel kGemm = {
-    "gemm_x8s8_4x16c2_widen16__avx2",
+    "gemm_x8s8_6x16c2_widen16__avx2",
     kMR, kNR, kKR,
     {0, 0}, {0, 128},
-    /*kc=*/512, /*mc=*/256, /*nc=*/2048, /*macs_per_us=*/75000,
+    /*kc=*/512, /*mc=*/240, /*nc=*/2048, /*macs_per_us=*/75000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
