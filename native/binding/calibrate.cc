@@ -122,7 +122,7 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
 Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, lo, scale, bins, counts;
-  size_t outer, channels, inner;
+  size_t outer = 0, channels = 0, inner = 0;  // set by layout() (zeroed: GCC cannot see that it returned true)
   int64_t stride;
   if (!typed(info, 0, "x", napi_float32_array, &x) || !layout(info, 1, x.length, &outer, &channels, &inner) ||
       !typed(info, 4, "lo", napi_float32_array, &lo) || !typed(info, 5, "scale", napi_float32_array, &scale) ||

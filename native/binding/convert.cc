@@ -80,7 +80,7 @@ Napi::Value QuantizePerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, out, sv, zv;
   bool s8 = false;
-  size_t outer, channels, inner;
+  size_t outer = 0, channels = 0, inner = 0;  // set by layout() (zeroed: GCC cannot see that it returned true)
   int32_t qmin, qmax;
   if (!typed(info, 0, "x", napi_float32_array, &x) || !quant_out(info, 1, &out, &s8) ||
       !same_length(info, "out", out.length, x.length) || !layout(info, 4, x.length, &outer, &channels, &inner) ||
@@ -162,7 +162,7 @@ Napi::Value DequantizePerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View q, out, sv, zv;
   bool s8 = false;
-  size_t outer, channels, inner;
+  size_t outer = 0, channels = 0, inner = 0;  // set by layout() (zeroed: GCC cannot see that it returned true)
   if (!quant_in(info, &q, &s8) || !typed(info, 1, "out", napi_float32_array, &out) ||
       !same_length(info, "out", out.length, q.length) || !layout(info, 4, q.length, &outer, &channels, &inner) ||
       !channel_params(info, 2, channels, &sv, &zv))

@@ -113,7 +113,7 @@ Napi::Value FakeQuant(const Napi::CallbackInfo& info) {
 Napi::Value FakeQuantPerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, y, mask;
-  size_t outer, channels, inner;
+  size_t outer = 0, channels = 0, inner = 0;  // set by layout() (zeroed: GCC cannot see that it returned true)
   int32_t qmin, qmax;
   const float* scale;
   const int32_t* zp;
@@ -183,7 +183,7 @@ Napi::Value LsqBackward(const Napi::CallbackInfo& info) {
 Napi::Value LsqBackwardPerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, dy, dx, gs, gz;
-  size_t outer, channels, inner;
+  size_t outer = 0, channels = 0, inner = 0;  // set by layout() (zeroed: GCC cannot see that it returned true)
   int32_t qmin, qmax;
   float gf;
   const float* scale;
