@@ -81,6 +81,11 @@ export interface NativeBinding {
   getNumThreads(): number;
   /** Internal (tests): microseconds of work per extra GEMM thread before a call splits (default 20; 0 always splits). */
   setMinMicrosPerThread(us: number): void;
+  /**
+   * Internal (tests): native allocations of more than `bytes` fail as if out of memory, so the GEMM calls throw
+   * (or reject with) their `qkernels: out of memory in <op>` RangeError; 0 turns it off.
+   */
+  _setAllocLimit(bytes: number): void;
   sgemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB: boolean, out: Float32Array): void;
   sgemmAsync(...args: Parameters<NativeBinding['sgemm']>): Promise<void>;
   /** out[0] = min, out[1] = max (NaN ignored; +Inf / -Inf when there is no value), out[2] = NaN count. */
@@ -161,6 +166,7 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'setNumThreads',
   'getNumThreads',
   'setMinMicrosPerThread',
+  '_setAllocLimit',
   'sgemm',
   'sgemmAsync',
   'minmax',

@@ -6,6 +6,8 @@
 //      outScale, outZeroPoint, out) -> undefined
 // gemmAsync(same arguments) -> Promise<undefined>; the inputs stay referenced until the work is done.
 // linearDynamic / linearDynamicAsync (below), setNumThreads(n) / getNumThreads()
+// Out of memory in the native code throws (or rejects with) a RangeError "qkernels: out of memory in <op>".
+// _setAllocLimit(bytes): internal (tests): native allocations above `bytes` fail as if out of memory (0: off).
 #include <napi.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 #include <memory>
 #include <string>
 #include <type_traits>
-#include <vector>
 
 #include "qk/convert.h"
 
@@ -22,6 +23,7 @@
 #include "binding/worker.h"
 #include "qk/dispatch.h"
 #include "qk/gemm_driver.h"
+#include "qk/scratch.h"
 #include "qk/threads.h"
 
 namespace qkb {
@@ -185,20 +187,23 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
   return true;
 }
 
-void run(const GemmCall& c) { qk::gemm(*c.kernels, c.bound(), c.b, c.rs, c.cs, c.b_signed, c.packed, c.threads); }
+// False: out of memory.
+bool run(const GemmCall& c) {
+  return qk::gemm(*c.kernels, c.bound(), c.b, c.rs, c.cs, c.b_signed, c.packed, c.threads);
+}
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   GemmCall call;
-  if (parse(info, &call)) run(call);
+  if (parse(info, &call) && !run(call)) throw_out_of_memory(info.Env(), "int8Gemm");
   return info.Env().Undefined();
 }
 
-void run_mut(GemmCall& c) { run(c); }
+bool run_mut(GemmCall& c) { return run(c); }
 
 Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
   GemmCall call;
   if (!parse(info, &call)) return info.Env().Undefined();
-  return queue_promise(info, std::move(call), run_mut, "qkernels:gemm");
+  return queue_promise(info, std::move(call), run_mut, "qkernels:gemm", "int8GemmAsync");
 }
 
 // linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array)
@@ -208,8 +213,8 @@ struct LinearCall {
   GemmCall call;
   const float* x = nullptr;
   uint8_t* qa = nullptr;  // m x k quantized rows, in the running thread's buffer (every byte is written)
-  std::vector<int32_t> za;
-  std::vector<float> a_scale;
+  std::unique_ptr<int32_t[]> za;  // m each (qk::make_array: out of memory is reported, not fatal)
+  std::unique_ptr<float[]> a_scale;
 };
 
 bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
@@ -251,20 +256,16 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
   return true;
 }
 
-void run_linear(LinearCall& lc) {
+// False: out of memory.
+bool run_linear(LinearCall& lc) {
   GemmArgs& g = lc.call.g;
   const qk::Kernels& k = *lc.call.kernels;
   // Kept per thread between calls: fresh pages for every call (a 128 x 4096 layer: 512 KB) cost page faults.
-  static thread_local std::unique_ptr<uint8_t[]> buffer;
-  static thread_local size_t capacity = 0;
-  const size_t bytes = std::max<size_t>(g.m * g.k, 1);
-  if (bytes > capacity) {
-    buffer.reset(new uint8_t[bytes]);
-    capacity = bytes;
-  }
-  lc.qa = buffer.get();
-  lc.za.resize(g.m);
-  lc.a_scale.resize(g.m);
+  static thread_local qk::Scratch buffer;
+  lc.qa = static_cast<uint8_t*>(buffer.get(std::max<size_t>(g.m * g.k, 1)));
+  lc.za = qk::make_array<int32_t>(g.m);
+  lc.a_scale = qk::make_array<float>(g.m);
+  if (!lc.qa || !lc.za || !lc.a_scale) return false;
   // Each row's own range and quantization, in chunks of rows on the GEMM's threads (at 128 x 4096 this is a
   // tenth of an AMX GEMM: serial, it was most of linearDynamic's overhead).
   constexpr size_t kRows = 8;
@@ -286,21 +287,21 @@ void run_linear(LinearCall& lc) {
     }
   });
   g.a = lc.qa;
-  g.za = lc.za.data();
-  g.a_scale = lc.a_scale.data();
-  run(lc.call);
+  g.za = lc.za.get();
+  g.a_scale = lc.a_scale.get();
+  return run(lc.call);
 }
 
 Napi::Value LinearDynamic(const Napi::CallbackInfo& info) {
   LinearCall lc;
-  if (parse_linear(info, &lc)) run_linear(lc);
+  if (parse_linear(info, &lc) && !run_linear(lc)) throw_out_of_memory(info.Env(), "linearDynamic");
   return info.Env().Undefined();
 }
 
 Napi::Value LinearDynamicAsync(const Napi::CallbackInfo& info) {
   LinearCall lc;
   if (!parse_linear(info, &lc)) return info.Env().Undefined();
-  return queue_promise(info, std::move(lc), run_linear, "qkernels:linearDynamic");
+  return queue_promise(info, std::move(lc), run_linear, "qkernels:linearDynamic", "linearDynamicAsync");
 }
 
 Napi::Value PackB(const Napi::CallbackInfo& info) {
@@ -312,9 +313,16 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
       !same_length(info, "b", b.length, k * n))
     return env.Undefined();
   const bool trans_b = info[3].ToBoolean().Value();
-  auto* packed = new qk::PackedB(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n);
-  // Pack for the active tier now, so the first gemm call does not pay for it.
-  if (const qk::GemmUkernel* uk = qk::active().gemm) packed->panels(uk, qk::num_threads());
+  std::unique_ptr<qk::PackedB> owned =
+      qk::PackedB::create(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n);
+  // Pack for the active tier now, so the first gemm call does not pay for it (and running out of memory shows
+  // here, not in that call).
+  const qk::GemmUkernel* uk = qk::active().gemm;
+  if (!owned || (uk && !owned->panels(uk, qk::num_threads()))) {
+    throw_out_of_memory(env, "packB");
+    return env.Undefined();
+  }
+  qk::PackedB* packed = owned.release();  // owned by the External from here on
   const int64_t bytes = static_cast<int64_t>(k * n * 2);
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::External<qk::PackedB>::New(env, packed, [bytes](Napi::Env e, qk::PackedB* p) {
@@ -344,6 +352,15 @@ Napi::Value SetMinMicrosPerThread(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// _setAllocLimit(bytes): internal (tests): native allocations of more than `bytes` fail as if out of memory, so
+// the out-of-memory errors are tested for real; 0 turns it off.
+Napi::Value SetAllocLimit(const Napi::CallbackInfo& info) {
+  int64_t bytes;
+  if (integer(info, 0, "bytes", 0, static_cast<int64_t>(1) << 53, &bytes))
+    qk::set_alloc_limit_for_tests(static_cast<size_t>(bytes));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_gemm(Napi::Env env, Napi::Object exports) {
@@ -355,6 +372,7 @@ void init_gemm(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("setMinMicrosPerThread", Napi::Function::New(env, SetMinMicrosPerThread, "setMinMicrosPerThread"));
+  exports.Set("_setAllocLimit", Napi::Function::New(env, SetAllocLimit, "_setAllocLimit"));
 }
 
 }  // namespace qkb

@@ -2,6 +2,8 @@
 //
 // sgemm(a: Float32Array(m*k), b: Float32Array(k*n), m, n, k, transB, out: Float32Array(m*n)) -> undefined
 // sgemmAsync(same arguments) -> Promise<undefined>; the inputs stay referenced until the work is done.
+// Out of memory in the native code throws (or rejects with) a RangeError "qkernels: out of memory in sgemm"
+// (sgemmAsync).
 #include <napi.h>
 
 #include <cstdint>
@@ -61,20 +63,21 @@ bool parse(const Napi::CallbackInfo& info, SgemmCall* call) {
   return true;
 }
 
-void run(const SgemmCall& c) { qk::sgemm(*c.kernels, c.g, c.threads); }
+// False: out of memory.
+bool run(const SgemmCall& c) { return qk::sgemm(*c.kernels, c.g, c.threads); }
 
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   SgemmCall call;
-  if (parse(info, &call)) run(call);
+  if (parse(info, &call) && !run(call)) throw_out_of_memory(info.Env(), "sgemm");
   return info.Env().Undefined();
 }
 
-void run_mut(SgemmCall& c) { run(c); }
+bool run_mut(SgemmCall& c) { return run(c); }
 
 Napi::Value SgemmAsync(const Napi::CallbackInfo& info) {
   SgemmCall call;
   if (!parse(info, &call)) return info.Env().Undefined();
-  return queue_promise(info, std::move(call), run_mut, "qkernels:sgemm");
+  return queue_promise(info, std::move(call), run_mut, "qkernels:sgemm", "sgemmAsync");
 }
 
 }  // namespace

@@ -4,43 +4,61 @@
 #pragma once
 #include <napi.h>
 
+#include <string>
 #include <utility>
 
 namespace qkb {
 
+// The message of the RangeError an operation that ran out of memory throws (sync) or rejects with (async).
+inline std::string out_of_memory(const char* op) { return std::string("qkernels: out of memory in ") + op; }
+
+// Throws that RangeError (sync calls; the caller then returns).
+inline void throw_out_of_memory(const Napi::Env& env, const char* op) {
+  Napi::RangeError::New(env, out_of_memory(op)).ThrowAsJavaScriptException();
+}
+
 template <typename Call>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  using RunFn = void (*)(Call&);
-  PromiseWorker(const Napi::CallbackInfo& info, Call&& call, RunFn run, const char* name)
-      : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), run_(run),
+  // run(call) returns false when out of memory: the Promise then rejects with out_of_memory(op).
+  using RunFn = bool (*)(Call&);
+  PromiseWorker(const Napi::CallbackInfo& info, Call&& call, RunFn run, const char* name, const char* op)
+      : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), run_(run), op_(op),
         deferred_(Napi::Promise::Deferred::New(info.Env())) {
     Napi::Array pinned = Napi::Array::New(info.Env(), info.Length());
     for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
     pinned_ = Napi::Persistent(pinned);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { run_(call_); }
+  // Off the main thread: no JS here; SetError only records the message for OnError.
+  void Execute() override {
+    if (!run_(call_)) SetError(out_of_memory(op_));
+  }
   void OnOK() override {
     pinned_.Reset();
     deferred_.Resolve(Env().Undefined());
   }
+  // Execute's only failure is out of memory: a RangeError, as the sync calls throw (AsyncWorker's default
+  // would be a plain Error).
   void OnError(const Napi::Error& e) override {
     pinned_.Reset();
-    deferred_.Reject(e.Value());
+    deferred_.Reject(Napi::RangeError::New(Env(), e.Message()).Value());
   }
 
  private:
   Call call_;
   RunFn run_;
+  const char* op_;
   Napi::Promise::Deferred deferred_;
   Napi::Reference<Napi::Array> pinned_;
 };
 
-// Queues `run(call)` on the libuv pool and returns the Promise that settles when it is done.
+// Queues `run(call)` on the libuv pool and returns the Promise that settles when it is done. `name` is the async
+// resource name, `op` the operation named in the out-of-memory error (the public API's name).
 template <typename Call>
-Napi::Value queue_promise(const Napi::CallbackInfo& info, Call&& call, void (*run)(Call&), const char* name) {
-  auto* worker = new PromiseWorker<Call>(info, std::move(call), run, name);
+Napi::Value queue_promise(const Napi::CallbackInfo& info, Call&& call, bool (*run)(Call&), const char* name,
+                          const char* op) {
+  auto* worker = new PromiseWorker<Call>(info, std::move(call), run, name, op);
   Napi::Promise p = worker->Promise();
   worker->Queue();  // the worker deletes itself after OnOK / OnError
   return p;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "qk/convert.h"
 #include "qk/gemm_epilogue.h"
@@ -51,20 +52,32 @@ size_t gemm_strip_min_bytes() { return g_strip_min_bytes.load(std::memory_order_
 
 AlignedBytes::~AlignedBytes() { std::free(ptr_); }
 
-void AlignedBytes::assign(size_t n, bool zero) {
-  size_ = std::max<size_t>(n, 1);
-  if (ptr_ == nullptr || capacity_ < size_) {
+bool AlignedBytes::assign(size_t n, bool zero) {
+  const size_t want = std::max<size_t>(n, 1);
+  if (alloc_refused(want) || want > SIZE_MAX - 63) {
     std::free(ptr_);
-    capacity_ = round_up(size_, 64);
-    ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, capacity_));
-    if (ptr_ == nullptr) std::abort();  // like std::vector's bad_alloc in a build without exceptions
+    ptr_ = nullptr;
+    size_ = capacity_ = 0;
+    return false;
   }
+  if (ptr_ == nullptr || capacity_ < want) {
+    std::free(ptr_);
+    capacity_ = round_up(want, 64);
+    ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, capacity_));
+    if (ptr_ == nullptr) {
+      size_ = capacity_ = 0;
+      return false;
+    }
+  }
+  size_ = want;
   if (zero) std::memset(ptr_, 0, size_);
+  return true;
 }
 
-void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed) {
-  if (g.m == 0 || g.n == 0) return;
-  std::vector<uint32_t> row(g.n);
+bool gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed) {
+  if (g.m == 0 || g.n == 0) return true;
+  const std::unique_ptr<uint32_t[]> row = make_array<uint32_t>(g.n);
+  if (!row) return false;
   for (size_t i = 0; i < g.m; ++i) {
     const int32_t za = g.za[i * g.za_step];
     for (size_t j = 0; j < g.n; ++j) {
@@ -78,34 +91,44 @@ void gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, b
       }
       row[j] = acc;
     }
-    gemm_output_row(g, i, 0, g.n, row.data());
+    gemm_output_row(g, i, 0, g.n, row.get());
   }
+  return true;
 }
 
-void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
+bool pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
                    PackedPanels* out, int threads) {
-  out->uk = uk;
+  out->uk = nullptr;  // set once the packing is complete
   out->kpad = round_up(k, static_cast<size_t>(uk->kr));
   out->panels = (n + uk->nr - 1) / uk->nr;
   out->panel_bytes = uk->b_panel_bytes(out->kpad);
   // At least one byte: with k = 0 the panels are empty, and a null data() would reach pack_b's memset (UB). Not
-  // zeroed here: pack_b zero-fills each panel before writing it.
-  out->data.assign(out->panels * out->panel_bytes, false);
-  out->colsum.assign(out->panels * uk->nr, 0);
+  // zeroed here: pack_b zero-fills each panel before writing it. The column sums are zeroed (padding columns).
+  if (!out->data.assign(out->panels * out->panel_bytes, false) || !out->sums.assign(out->panels * uk->nr * 4))
+    return false;
   const int t = threads_for(1, n, k, threads, 2000);  // packing: about 2000 bytes per microsecond
+  int32_t* colsum = out->colsum();
   parallel_for(out->panels, t, [&](size_t p) {
     const size_t j0 = p * uk->nr, cols = std::min<size_t>(uk->nr, n - j0);
-    uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, k, out->data.data() + p * out->panel_bytes,
-               out->colsum.data() + j0);
+    uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, k, out->data.data() + p * out->panel_bytes, colsum + j0);
   });
+  out->uk = uk;
+  return true;
+}
+
+std::unique_ptr<PackedB> PackedB::create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n) {
+  std::unique_ptr<PackedB> p(new (std::nothrow) PackedB(b, rs, cs, b_signed, k, n));
+  if (p && !p->ok()) p.reset();
+  return p;
 }
 
 PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
-    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed), packs_(static_cast<size_t>(Isa::Count)) {
-  values_.assign(k * n, false);  // every byte is written below
+    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed) {
+  if (!values_.assign(k * n, false)) return;  // out of memory: ok() stays false
+  ok_ = true;
   const bool row_major = cs == 1 && rs == n, trans = rs == 1 && cs == k;
   if (row_major || trans) {
-    if (k * n) std::memcpy(values_.data(), b, k * n);
+    if (k * n != 0) std::memcpy(values_.data(), b, k * n);
     rs_ = rs;
     cs_ = cs;
     return;
@@ -120,56 +143,66 @@ PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k
     }
 }
 
-const PackedPanels& PackedB::panels(const GemmUkernel* uk, int threads) {
+const PackedPanels* PackedB::panels(const GemmUkernel* uk, int threads) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!ok_) return nullptr;
   for (auto& p : packs_)
-    if (p && p->uk == uk) return *p;
+    if (p && p->uk == uk) return p.get();
+  // A free slot; more micro-kernel families than slots cannot happen (one per tier): replace the first to stay
+  // safe.
+  std::unique_ptr<PackedPanels>* slot = &packs_[0];
   for (auto& p : packs_)
     if (!p) {
-      p = std::make_unique<PackedPanels>();
-      pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, p.get(), threads);
-      return *p;
+      slot = &p;
+      break;
     }
-  // More micro-kernel families than slots cannot happen (one per tier); replace the first to stay safe.
-  packs_[0] = std::make_unique<PackedPanels>();
-  pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, packs_[0].get(), threads);
-  return *packs_[0];
+  // Packed aside and stored only when complete: a failed packing is never found by the lookup above.
+  std::unique_ptr<PackedPanels> fresh(new (std::nothrow) PackedPanels());
+  if (!fresh || !pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, fresh.get(), threads)) return nullptr;
+  *slot = std::move(fresh);
+  return slot->get();
 }
 
 namespace {
 
 // A few rows of A against an unpacked B: the tier's gemv on column chunks in parallel, each chunk corrected and
-// written by the epilogue as soon as it is done. The gemv sums raw values (no shifts: sa = sb = 0).
-void gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed, int threads) {
+// written by the epilogue as soon as it is done. The gemv sums raw values (no shifts: sa = sb = 0). False: out of
+// memory.
+bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed, int threads) {
   const GemmUkernel& uk = *kt.gemm;
   const size_t m = g.m, n = g.n, k = g.k;
   const uint32_t ku = u(static_cast<int64_t>(k));
-  std::vector<uint32_t> d(m * n), colsum(n), b0(n), csk(n), a0(m), rsum(m, 0);
+  // d (m x n), colsum, b0, csk (n each), a0 and rsum (m each), zeroed, in one allocation.
+  const std::unique_ptr<uint32_t[]> buf = make_array<uint32_t>((m + 3) * n + 2 * m);
+  if (!buf) return false;
+  uint32_t *d = buf.get(), *colsum = d + m * n, *b0 = colsum + n, *csk = b0 + n, *a0 = csk + n, *rsum = a0 + m;
   for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]);
-  if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum.data()));
+  if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum));
   GemmTerms terms;
-  terms.b0 = b0.data();
-  terms.csk = csk.data();
+  terms.b0 = b0;
+  terms.csk = csk;
   terms.quantize_s8 = kt.quantize_s8;
   terms.quantize_u8 = kt.quantize_u8;
   constexpr size_t kChunk = 256;
   const size_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
-    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d.data(), n, colsum.data());
+    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, n, colsum);
     for (size_t j = j0; j < j1; ++j) {
       b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]);
       csk[j] = colsum[j] - ku * b0[j];
     }
-    uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0.data(), rsum.data(), d.data() + j0, n);
+    uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0, rsum, d + j0, n);
   });
+  return true;
 }
 
 }  // namespace
 
-void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
+bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
           PackedB* packed, int threads) {
-  if (g.m == 0 || g.n == 0) return;
+  if (g.m == 0 || g.n == 0) return true;
+  if (packed && !packed->ok()) return false;
   const GemmUkernel* uk = kt.gemm;
   const size_t m = g.m, n = g.n, k = g.k;
   const int t = threads_for(m, n, k, threads, uk ? uk->macs_per_us : 1000);
@@ -180,7 +213,9 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       cs = packed->cs();
     }
     const size_t rows_per = (m + t - 1) / t;
+    std::atomic<bool> oom{false};
     parallel_for((m + rows_per - 1) / rows_per, t, [&](size_t task) {
+      if (oom.load(std::memory_order_relaxed)) return;
       GemmArgs part = g;
       const size_t i0 = task * rows_per;
       part.m = std::min(rows_per, m - i0);
@@ -189,9 +224,9 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       if (g.a_scale) part.a_scale = g.a_scale + i0 * g.a_scale_step;
       const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;
       part.c = static_cast<uint8_t*>(g.c) + i0 * g.ldc * esize;
-      gemm_reference(part, b, rs, cs, b_signed);
+      if (!gemm_reference(part, b, rs, cs, b_signed)) oom.store(true, std::memory_order_relaxed);
     });
-    return;
+    return !oom.load();
   }
 
   if (!packed && m <= kGemvMaxRows && uk->gemv && (cs == 1 || rs == 1)) return gemv(kt, g, b, rs, cs, b_signed, t);
@@ -200,11 +235,9 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   // 4096 x 4096 matrix cost 4096 page faults, more than the packing).
   static thread_local PackedPanels t_unpacked;
   const PackedPanels* pb;
-  if (packed) pb = &packed->panels(uk, threads);
-  else {
-    pack_b_panels(uk, b, rs, cs, b_signed, k, n, &t_unpacked, t);
-    pb = &t_unpacked;
-  }
+  if (packed) pb = packed->panels(uk, threads);
+  else pb = pack_b_panels(uk, b, rs, cs, b_signed, k, n, &t_unpacked, t) ? &t_unpacked : nullptr;
+  if (pb == nullptr) return false;  // out of memory
   const size_t mr = uk->mr, nr = uk->nr, kr = uk->kr;
   if (mr * nr > kMaxTile) std::abort();  // a tier's tile must fit the epilogue buffer
   const size_t panels = pb->panels;
@@ -220,11 +253,15 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   // all modulo 2^32. Row sums are only needed where some B0[j] is not 0.
   const int32_t sa = uk->sa[g.a_signed ? 0 : 1], sb = uk->sb[b_signed ? 0 : 1];
   const uint32_t ku = u(static_cast<int64_t>(k));
-  std::vector<uint32_t> b0(n), csk(n), a0(m), rsum(m, 0);
+  // b0, csk, colterm (n each), a0 and rsum (m each), zeroed, in one allocation.
+  const std::unique_ptr<uint32_t[]> terms_buf = make_array<uint32_t>(3 * n + 2 * m);
+  if (!terms_buf) return false;
+  uint32_t *b0 = terms_buf.get(), *csk = b0 + n, *colterm = csk + n, *a0 = colterm + n, *rsum = a0 + m;
+  const int32_t* colsum = pb->colsum();
   bool need_rowsum = false;
   for (size_t j = 0; j < n; ++j) {
     b0[j] = u(static_cast<int64_t>(g.zb[j * g.zb_step]) - sb);
-    csk[j] = static_cast<uint32_t>(pb->colsum[j]) - ku * b0[j];
+    csk[j] = static_cast<uint32_t>(colsum[j]) - ku * b0[j];
     need_rowsum |= b0[j] != 0;
   }
   need_rowsum &= k != 0;
@@ -256,7 +293,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     if (unsafe < m) {
       tail_row0 = unsafe / mr * mr;
       tail_lda = kread;
-      atail.assign(round_up(m - tail_row0, mr) * kread);
+      if (!atail.assign(round_up(m - tail_row0, mr) * kread)) return false;
       if (k)
         for (size_t i = tail_row0; i < m; ++i)
           std::memcpy(atail.data() + (i - tail_row0) * kread, g.a + i * g.lda, k);
@@ -268,20 +305,18 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     const int tp = threads_for(m, k, 1, t, 5000);  // about 5000 bytes per microsecond
     parallel_for((m + kRowChunk - 1) / kRowChunk, tp, [&](size_t c) {
       const size_t i0 = c * kRowChunk, rows = std::min(kRowChunk, m - i0);
-      uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum.data() + i0));
+      uk->row_sums(g.a + i0 * g.lda, g.lda, g.a_signed, rows, k, reinterpret_cast<int32_t*>(rsum + i0));
       for (size_t r = 0; r < rows; ++r) rsum[i0 + r] += ku * static_cast<uint32_t>(sa);  // sum a~ = sum a + k sa
     });
   }
   GemmTerms terms;
-  terms.b0 = b0.data();
-  terms.csk = csk.data();
+  terms.b0 = b0;
+  terms.csk = csk;
   terms.quantize_s8 = kt.quantize_s8;
   terms.quantize_u8 = kt.quantize_u8;
-  std::vector<uint32_t> colterm;
   if (g.za_step == 0 && g.zb_step == 0) {  // one zero point each: no per-element multiplies in the epilogue
-    colterm.resize(n);
     for (size_t j = 0; j < n; ++j) colterm[j] = a0[0] * csk[j];
-    terms.colterm = colterm.data();
+    terms.colterm = colterm;
     terms.b0u = b0[0];
   }
 
@@ -316,7 +351,10 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
   const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
+  // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
+  std::atomic<bool> oom{false};
   parallel_for(tasks, t, [&](size_t task) {
+    if (oom.load(std::memory_order_relaxed)) return;
     const size_t i0 = (task / col_blocks) * mc, i1 = std::min(m, i0 + mc);
     const size_t jp0 = (task % col_blocks) * pcount, jp1 = std::min(panels, jp0 + pcount);
     // k-block accumulators, one contiguous mr x nr tile after another (row strides of a whole block row put a
@@ -327,17 +365,22 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     uint8_t* apack = !direct || staged ? static_cast<uint8_t*>(t_apack.get(a_task_bytes)) : nullptr;  // never null
     // A staged task's row sums: over its k blocks, as uint32 (wrapping).
     uint32_t* tsum = staged && need_rowsum ? static_cast<uint32_t*>(t_rsum.get(row_tiles * mr * 4)) : nullptr;
-    if ((kblocks > 1 && !acc) || ((!direct || staged) && !apack) || (staged && need_rowsum && !tsum))
-      std::abort();  // out of memory (as std::vector in a build without exceptions)
+    if ((kblocks > 1 && !acc) || ((!direct || staged) && !apack) || (staged && need_rowsum && !tsum)) {
+      oom.store(true, std::memory_order_relaxed);
+      return;
+    }
     if (tsum) std::fill(tsum, tsum + (i1 - i0), ku * static_cast<uint32_t>(sa));
-    const uint32_t* rsum_task = tsum ? tsum : rsum.data() + i0;  // row sums of rows i0 ..
+    const uint32_t* rsum_task = tsum ? tsum : rsum + i0;  // row sums of rows i0 ..
     alignas(64) int32_t tile[kMaxTile];
     // Tiers with rows_outer, where C is at least the size of an L2 (smaller, the strip's own traffic through L1
     // costs more than it saves: amx 256^3 on 2 threads 12.8 -> 14.2 us): one row tile's strip of all the task's
     // panels (see below).
     const size_t strip_ld = (jp1 - jp0) * nr;
     int32_t* strip = use_strip ? static_cast<int32_t*>(t_strip.get(mr * strip_ld * 4)) : nullptr;
-    if (use_strip && !strip) std::abort();  // out of memory
+    if (use_strip && !strip) {
+      oom.store(true, std::memory_order_relaxed);
+      return;
+    }
     if (uk->begin) uk->begin();
     for (size_t kb = 0; kb < kblocks; ++kb) {
       const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
@@ -401,7 +444,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         const size_t j0 = jp0 * nr, cols = std::min(jp1 * nr, n) - j0;
         for (size_t ir = i0; ir < i1; ir += mr) {
           for (size_t jp = jp0; jp < jp1; ++jp) run_tile(jp, ir, strip + (jp - jp0) * nr, strip_ld);
-          uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0.data() + ir, rsum_task + (ir - i0),
+          uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0 + ir, rsum_task + (ir - i0),
                        reinterpret_cast<uint32_t*>(strip), strip_ld);
         }
       } else {
@@ -410,7 +453,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           for (size_t ir = i0; ir < i1; ir += mr) {
             run_tile(jp, ir, tile, nr);
             if (last)
-              uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0.data() + ir, rsum_task + (ir - i0),
+              uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0 + ir, rsum_task + (ir - i0),
                            reinterpret_cast<uint32_t*>(tile), nr);
           }
         }
@@ -418,6 +461,7 @@ void gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     }
     if (uk->end) uk->end();
   });
+  return !oom.load();
 }
 
 }  // namespace qk

@@ -9,15 +9,16 @@
 // micro-kernel lane, so the thread count and the other block sizes never change a result.
 //
 // The packing buffers are kept per thread between calls (their size is bounded by the block sizes, not by the
-// matrices): fresh pages for every call cost more than the packing itself.
+// matrices): fresh pages for every call cost more than the packing itself. Out of memory for one of them is
+// reported (sgemm returns false), not fatal.
 #include "qk/sgemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "qk/kernels.h"
 #include "qk/scratch.h"
@@ -96,16 +97,18 @@ int threads_for(const SgemmArgs& g, int threads) {
   return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, macs / kMinMacsPerThread)));
 }
 
-void run_reference(const SgemmArgs& g, int threads) {
+bool run_reference(const SgemmArgs& g, int threads) {
   const int t = threads_for(g, threads);
   const size_t rows_per = (g.m + t - 1) / t;
   parallel_for((g.m + rows_per - 1) / rows_per, t, [&](size_t task) {
     const size_t i0 = task * rows_per;
     sgemm_reference(g, i0, std::min(g.m, i0 + rows_per));
   });
+  return true;  // the reference loops allocate nothing
 }
 
-void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
+// False: out of memory (a packing buffer); C may then be partly written.
+bool run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
   const size_t mr = uk->mr, nr = uk->nr, m = g.m, n = g.n, k = g.k;
   const int t = threads_for(g, threads);
 
@@ -131,6 +134,8 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
     else break;
   }
   const size_t row_blocks = (row_panels + mcp - 1) / mcp;
+  // A task that cannot get its buffer sets this and returns; the call then stops after that parallel_for.
+  std::atomic<bool> oom{false};
 
   if (row_panels <= static_cast<size_t>(std::max(uk->mc, 1)) / mr) {
     // All of A's rows fit one task's block (few rows, e.g. a batch of tokens against a weight matrix): every B
@@ -138,7 +143,7 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
     // L2) instead of all threads packing a shared block first (written out to L3 and read back: at 128x4096x4096
     // that took a third of the call). A's k block is packed once and shared.
     float* ablock = t_bblock.get<float>(row_panels * mr * kc);
-    if (ablock == nullptr) std::abort();  // out of memory
+    if (ablock == nullptr) return false;
     const size_t panels = (n + nr - 1) / nr;
     constexpr size_t kChunk = 8;  // panels a task packs at once: rows of B read in runs of 8 * nr floats
     size_t chunk = kChunk;
@@ -152,9 +157,13 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
         pack_a_panel(g.a + i0 * g.lda + p0, g.lda, std::min(mr, m - i0), kb, mr, ablock + ip * mr * kb);
       });
       parallel_for(chunks, t, [&](size_t task) {
+        if (oom.load(std::memory_order_relaxed)) return;
         const size_t jp0 = task * chunk, jp1 = std::min(panels, jp0 + chunk);
         float* bbuf = t_ablock.get<float>(chunk * nr * kc);
-        if (bbuf == nullptr) std::abort();  // out of memory
+        if (bbuf == nullptr) {
+          oom.store(true, std::memory_order_relaxed);
+          return;
+        }
         const size_t c0 = jp0 * nr, ccols = std::min(n, jp1 * nr) - c0;
         if (g.cs == 1 && ccols == (jp1 - jp0) * nr) {
           // Row by row across the chunk (runs of ccols floats), prefetching rows ahead: B's rows are n floats
@@ -184,12 +193,13 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
           }
         }
       });
+      if (oom.load()) return false;
     }
-    return;
+    return true;
   }
 
   float* bblock = t_bblock.get<float>(kc * nc);
-  if (bblock == nullptr) std::abort();  // out of memory (as new[] in a build without exceptions)
+  if (bblock == nullptr) return false;
   for (size_t j0 = 0; j0 < n; j0 += nc) {
     const size_t ncols = std::min(nc, n - j0), panels = (ncols + nr - 1) / nr;
     const size_t per_split = (panels + splits - 1) / splits;
@@ -203,9 +213,12 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
       parallel_for(row_blocks * splits, t, [&](size_t task) {
         const size_t ip0 = task / splits * mcp, ip1 = std::min(row_panels, ip0 + mcp);
         const size_t jp0 = task % splits * per_split, jp1 = std::min(panels, jp0 + per_split);
-        if (jp0 >= jp1) return;
+        if (jp0 >= jp1 || oom.load(std::memory_order_relaxed)) return;
         float* ablock = t_ablock.get<float>(mcp * mr * kc);
-        if (ablock == nullptr) std::abort();  // out of memory
+        if (ablock == nullptr) {
+          oom.store(true, std::memory_order_relaxed);
+          return;
+        }
         for (size_t ip = ip0; ip < ip1; ++ip) {
           const size_t i0 = ip * mr;
           pack_a_panel(g.a + i0 * g.lda + p0, g.lda, std::min(mr, m - i0), kb, mr, ablock + (ip - ip0) * mr * kb);
@@ -220,31 +233,33 @@ void run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
           }
         }
       });
+      if (oom.load()) return false;
     }
   }
+  return true;
 }
 
 }  // namespace
 
-void sgemm(const Kernels& kt, const SgemmArgs& g, int threads) {
-  if (g.m == 0 || g.n == 0) return;
+bool sgemm(const Kernels& kt, const SgemmArgs& g, int threads) {
+  if (g.m == 0 || g.n == 0) return true;
   if (g.k == 0) {
     for (size_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0.0f);
-    return;
+    return true;
   }
-  // C overlapping A or B: compute into a temporary, then copy.
+  // C overlapping A or B: compute into a temporary, then copy (C is untouched when that fails).
   const Span cspan = span(g.c, g.m, g.n, g.ldc, 1);
   if (overlaps(cspan, span(g.a, g.m, g.k, g.lda, 1)) || overlaps(cspan, span(g.b, g.k, g.n, g.rs, g.cs))) {
-    std::vector<float> tmp(g.m * g.n);
+    const std::unique_ptr<float[]> tmp = make_array<float>(g.m * g.n);
+    if (!tmp) return false;
     SgemmArgs h = g;
-    h.c = tmp.data();
+    h.c = tmp.get();
     h.ldc = g.n;
-    sgemm(kt, h, threads);
-    for (size_t i = 0; i < g.m; ++i) std::memcpy(g.c + i * g.ldc, tmp.data() + i * g.n, g.n * sizeof(float));
-    return;
+    if (!sgemm(kt, h, threads)) return false;
+    for (size_t i = 0; i < g.m; ++i) std::memcpy(g.c + i * g.ldc, tmp.get() + i * g.n, g.n * sizeof(float));
+    return true;
   }
-  if (kt.sgemm == nullptr) run_reference(g, threads);
-  else run_packed(kt.sgemm, g, threads);
+  return kt.sgemm == nullptr ? run_reference(g, threads) : run_packed(kt.sgemm, g, threads);
 }
 
 }  // namespace qk

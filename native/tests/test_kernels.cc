@@ -4,7 +4,8 @@
 // untouched; the scalar tier itself is checked against hand-computed known answers. The GEMM slots are run
 // through their shared drivers: INT8 gemm bit for bit against qk::gemm_reference; float32 sgemm, which by its
 // contract may round differently per tier, within the float32 error bound (exactly on integer operands) and
-// identically for every thread count.
+// identically for every thread count. Out of memory (qk::set_alloc_limit_for_tests) must make the GEMM drivers
+// return false, and lifting it must give the exact results again.
 //
 // Output: one line per check group ("ok avx2 quantize_s8" or "FAIL avx2 quantize_s8: <first mismatch>"), then
 // exactly "N passed, N failed". Exit status 1 when any group failed.
@@ -34,6 +35,7 @@
 #include "qk/gemm_driver.h"
 #include "qk/kernels.h"
 #include "qk/reduce.h"
+#include "qk/scratch.h"
 #include "qk/search.h"
 #include "qk/sgemm.h"
 #include "qk/threads.h"
@@ -681,10 +683,12 @@ void test_gemm(const Kernels& k, Rng& r) {
           std::unique_ptr<qk::PackedB> packed;
           if (use_packed) {
             packed.reset(new qk::PackedB(b.data(), rs, cs, b_signed, kk, n));
-            qk::gemm(k, ga, nullptr, 0, 0, b_signed, packed.get(), threads);  // first use packs for this tier
+            if (!qk::gemm(k, ga, nullptr, 0, 0, b_signed, packed.get(), threads))  // first use packs for this tier
+              g.fail("gemm reported out of memory");
             std::fill(got.begin(), got.end(), kSentinel);
           }
-          qk::gemm(k, ga, use_packed ? nullptr : b.data(), rs, cs, b_signed, packed.get(), threads);
+          if (!qk::gemm(k, ga, use_packed ? nullptr : b.data(), rs, cs, b_signed, packed.get(), threads))
+            g.fail("gemm reported out of memory");
           const std::string at = strf("m=%zu n=%zu k=%zu a_%s b_%s%s out=%s%s%s threads=%d za_step=%zu zb_step=%zu", m,
                                       n, kk, a_signed ? "s8" : "u8", b_signed ? "s8" : "u8",
                                       trans_b ? " transB" : "", mode_names[mode], args.relu ? " relu" : "",
@@ -754,8 +758,7 @@ void test_sgemm(const Kernels& k, Rng& r) {
       g1.c = got1.data();
       g3.c = got3.data();
       if (m && n) qk::sgemm_reference(wa, 0, m);
-      qk::sgemm(k, g1, 1);
-      qk::sgemm(k, g3, 3);
+      if (!qk::sgemm(k, g1, 1) || !qk::sgemm(k, g3, 3)) g.fail("sgemm reported out of memory");
       const std::string at =
           strf("m=%zu n=%zu k=%zu%s%s", m, n, kk, trans_b ? " transB" : "", integers ? " integer-operands" : "");
       for (size_t idx = 0; idx < want.size() && !g.failed(); ++idx) {
@@ -783,6 +786,185 @@ void test_sgemm(const Kernels& k, Rng& r) {
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Out of memory. qk::set_alloc_limit_for_tests(bytes) makes every allocation of the drivers above `bytes` fail as
+// if the memory were gone (AlignedBytes, Scratch, qk::make_array). gemm (unpacked, the gemv path, packed with the
+// packing done on first use) and sgemm (few-rows and blocked paths, C overlapping A) must then return false, not
+// abort, under a limit that fails every allocation they make (at larger limits a call that returns true must be
+// exact), leak nothing (ASan), and once the limit is lifted return true with the exact results on the same
+// objects: a failed packing must not have been kept as valid.
+
+struct AllocLimit {  // lifts the limit however the scope is left
+  explicit AllocLimit(size_t bytes) { qk::set_alloc_limit_for_tests(bytes); }
+  ~AllocLimit() { qk::set_alloc_limit_for_tests(0); }
+};
+
+// The first limit is below every allocation the test shapes need; the larger ones fail some of them (packing,
+// per-call terms, a task's scratch, ...), each in its place.
+constexpr size_t kOomLimits[] = {64,      128,     256,     512,     1 << 10, 1 << 11, 1 << 12, 1 << 13,
+                                  1 << 14, 1 << 15, 1 << 16, 1 << 17, 1 << 18, 1 << 19, 1 << 20};
+
+void test_oom_gemm(const Kernels& k, Rng& r) {
+  Group g(qk::isa_name(k.isa), "gemm_out_of_memory");
+  // Packed per call and split into tasks on 3 threads, several k blocks; the gemv path (m <= 4, unpacked); A
+  // read in place with a zero-padded copy of its last rows (amx: A 64-byte aligned, k a multiple of 64); and
+  // whole amx tiles read in place, where the row strip (gemm_strip_min_bytes 0) is a task's only scratch.
+  const GemmCase shapes[] = {{33, 65, 300}, {7, 130, 1100}, {2, 200, 64}, {50, 200, 700}, {37, 20, 128},
+                             {32, 32, 128}};
+  for (const GemmCase& shape : shapes) {
+    for (int variant = 0; variant < 2 && !g.failed(); ++variant) {
+      const size_t m = shape.m, n = shape.n, kk = shape.k;
+      const bool a_signed = variant == 1, b_signed = variant == 0, trans_b = variant == 1;
+      std::vector<uint8_t> abuf(m * kk + 64), b(kk * n);
+      uint8_t* a = abuf.data() + (64 - reinterpret_cast<uintptr_t>(abuf.data()) % 64) % 64;
+      for (size_t i = 0; i < m * kk; ++i) a[i] = static_cast<uint8_t>(r.u32());
+      for (auto& v : b) v = static_cast<uint8_t>(r.u32());
+      const size_t rs = trans_b ? 1 : n, cs = trans_b ? kk : 1;
+      const int32_t za = a_signed ? r.range(-128, 127) : r.range(0, 255);
+      std::vector<int32_t> zb(n);
+      for (auto& z : zb) z = b_signed ? r.range(-128, 127) : r.range(0, 255);
+      qk::GemmArgs args;
+      args.m = m;
+      args.n = n;
+      args.k = kk;
+      args.a = a;
+      args.lda = kk;
+      args.a_signed = a_signed;
+      args.za = &za;
+      args.zb = zb.data();
+      args.zb_step = 1;
+      args.ldc = n;
+      std::vector<int32_t> want(m * n), got(m * n);
+      qk::GemmArgs wa = args, ga = args;
+      wa.c = want.data();
+      ga.c = got.data();
+      qk::gemm_reference(wa, b.data(), rs, cs, b_signed);
+      const std::string at = strf("m=%zu n=%zu k=%zu a_%s b_%s%s", m, n, kk, a_signed ? "s8" : "u8",
+                                  b_signed ? "s8" : "u8", trans_b ? " transB" : "");
+      // gemm on 3 threads under `limit` (0: none): its status; a true one must come with the exact result.
+      auto call = [&](size_t limit, qk::PackedB* packed, const char* what) {
+        std::fill(got.begin(), got.end(), 0x5a5a5a5a);
+        bool ok;
+        {
+          AllocLimit lim(limit);
+          ok = qk::gemm(k, ga, packed ? nullptr : b.data(), rs, cs, b_signed, packed, 3);
+        }
+        if (ok && got != want) g.fail(at + strf(" %s, limit %zu: true with a wrong result", what, limit));
+        return ok;
+      };
+      for (size_t limit : kOomLimits) {
+        const bool all_fail = limit == kOomLimits[0];
+        if (call(limit, nullptr, "unpacked") && all_fail)
+          g.fail(at + strf(" unpacked: true under a %zu-byte allocation limit", limit));
+        if (!call(0, nullptr, "unpacked")) g.fail(at + strf(" unpacked: false after a %zu-byte limit", limit));
+
+        // Created without a limit, so its first use for this tier packs under it.
+        std::unique_ptr<qk::PackedB> packed = qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n);
+        if (!packed) {
+          g.fail(at + " PackedB::create: null without a limit");
+          return;
+        }
+        if (call(limit, packed.get(), "packed, first use") && all_fail)
+          g.fail(at + strf(" packed: true under a %zu-byte allocation limit", limit));
+        if (k.gemm && all_fail) {
+          AllocLimit lim(limit);
+          g.check(packed->panels(k.gemm, 3) == nullptr, at + " PackedB::panels: not null under the limit");
+        }
+        if (!call(0, packed.get(), "packed, after the limit"))
+          g.fail(at + strf(" packed: false after a %zu-byte limit", limit));
+        if (k.gemm) g.check(packed->panels(k.gemm, 3) != nullptr, at + " PackedB::panels: null without a limit");
+        call(limit, packed.get(), "packed, packing kept");  // then only the call's own memory can fail
+      }
+      AllocLimit lim(kOomLimits[0]);
+      g.check(qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n) == nullptr,
+              at + " PackedB::create: not null under the limit");
+      qk::PackedB direct(b.data(), rs, cs, b_signed, kk, n);
+      g.check(!direct.ok() && direct.values() == nullptr, at + " PackedB: ok() under the limit");
+      g.check(!qk::gemm(k, ga, nullptr, rs, cs, b_signed, &direct, 3), at + " gemm with a failed PackedB: true");
+    }
+  }
+}
+
+void test_oom_sgemm(const Kernels& k, Rng& r) {
+  Group g(qk::isa_name(k.isa), "sgemm_out_of_memory");
+  // Few rows (A's k block packed once, B panels per task), the blocked path (more rows than the tiers' mc; with
+  // one column panel a task's A block is larger than the shared B block), and C on top of A (k == n: computed
+  // into a temporary).
+  struct Case {
+    size_t m, n, k;
+    bool in_place;
+  };
+  const Case cases[] = {{13, 70, 300, false}, {200, 40, 300, false}, {1000, 16, 256, false},
+                        {20, 64, 64, true},    {200, 48, 48, true}};
+  for (const Case& c : cases) {
+    for (int trans_b = 0; trans_b < 2 && !g.failed(); ++trans_b) {
+      const size_t m = c.m, n = c.n, kk = c.k;
+      // Small integers: every sum is exact, so every tier must equal the reference bit for bit.
+      std::vector<float> a(m * kk), b(kk * n), want(m * n);
+      for (float& v : a) v = static_cast<float>(r.range(-8, 8));
+      for (float& v : b) v = static_cast<float>(r.range(-8, 8));
+      qk::SgemmArgs args;
+      args.m = m;
+      args.n = n;
+      args.k = kk;
+      args.lda = kk;
+      args.b = b.data();
+      args.rs = trans_b ? 1 : n;
+      args.cs = trans_b ? kk : 1;
+      args.ldc = n;
+      qk::SgemmArgs wa = args;
+      wa.a = a.data();
+      wa.c = want.data();
+      qk::sgemm_reference(wa, 0, m);
+      const std::string at = strf("m=%zu n=%zu k=%zu%s%s", m, n, kk, trans_b ? " transB" : "",
+                                  c.in_place ? " C=A" : "");
+      std::vector<float> abuf(a.size()), cbuf(m * n);
+      auto call = [&](size_t limit) {
+        abuf = a;  // C = A overwrites A
+        std::fill(cbuf.begin(), cbuf.end(), -1.0f);
+        qk::SgemmArgs ga = args;
+        ga.a = abuf.data();
+        ga.c = c.in_place ? abuf.data() : cbuf.data();
+        bool ok;
+        {
+          AllocLimit lim(limit);
+          ok = qk::sgemm(k, ga, 3);
+        }
+        if (ok && std::memcmp(ga.c, want.data(), m * n * sizeof(float)) != 0)
+          g.fail(at + strf(", limit %zu: true with a wrong result", limit));
+        return ok;
+      };
+      for (size_t limit : kOomLimits) {
+        // The scalar tier's reference loops allocate nothing unless C overlaps A.
+        const bool must_fail = limit == kOomLimits[0] && (k.sgemm || c.in_place);
+        if (call(limit) && must_fail) g.fail(at + strf(": true under a %zu-byte allocation limit", limit));
+        if (!call(0)) g.fail(at + strf(": false after a %zu-byte limit", limit));
+      }
+    }
+  }
+}
+
+// The allocation helpers themselves: a failure leaves them empty and usable.
+void test_oom_helpers() {
+  Group g("scalar", "alloc_limit");
+  qk::AlignedBytes bytes;
+  qk::Scratch scratch;
+  {
+    AllocLimit lim(100);
+    g.check(bytes.assign(100) && bytes.data() != nullptr && bytes.size() == 100, "AlignedBytes::assign(100) failed");
+    g.check(!bytes.assign(101) && bytes.data() == nullptr && bytes.size() == 0,
+            "AlignedBytes::assign(101) under a 100-byte limit: not false and empty");
+    g.check(scratch.get(100) != nullptr && scratch.get(101) == nullptr && scratch.get(50) != nullptr,
+            "Scratch::get under a 100-byte limit");
+    g.check(qk::make_array<int32_t>(25) && !qk::make_array<int32_t>(26), "make_array under a 100-byte limit");
+    g.check(!qk::make_array<int32_t>(SIZE_MAX / 2), "make_array: an element count that overflows");
+  }
+  g.check(bytes.assign(4096) && bytes.data() != nullptr && bytes.size() == 4096 && bytes.data()[4095] == 0,
+          "AlignedBytes::assign after the limit");
+  g.check(scratch.get(4096) != nullptr, "Scratch::get after the limit");
+  qk::set_alloc_limit_for_tests(0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1759,9 +1941,12 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     const size_t before = qk::gemm_strip_min_bytes();
     qk::set_gemm_strip_min_bytes(0);
     test_gemm(k, r);
+    test_oom_gemm(k, r);
     qk::set_gemm_strip_min_bytes(before);
   }
   test_sgemm(k, r);
+  test_oom_gemm(k, r);
+  test_oom_sgemm(k, r);
   test_fakequant(ref, k, r);
 }
 
@@ -1812,6 +1997,10 @@ int main() {
       known_answers_reduce(*ref);
       fakequant_known_answers(*ref);
       search_tests();
+      test_oom_helpers();
+      Rng r(g_seed ^ 0x00e1);
+      test_oom_gemm(*ref, r);  // the reference loops split by rows
+      test_oom_sgemm(*ref, r);
     }
     for (Isa isa : qk::available_isas()) {
       if (isa == Isa::Scalar || !selected(qk::isa_name(isa))) continue;

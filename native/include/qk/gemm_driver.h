@@ -1,6 +1,7 @@
 // qkernels: the INT8 GEMM driver shared by every tier (packing, tiling, threads, zero-point corrections and the
 // output epilogue) and the scalar reference it is tested against.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,13 +44,13 @@ struct GemmArgs {
 class AlignedBytes {
  public:
   AlignedBytes() = default;
-  explicit AlignedBytes(size_t n) { assign(n); }
   AlignedBytes(const AlignedBytes&) = delete;
   AlignedBytes& operator=(const AlignedBytes&) = delete;
   ~AlignedBytes();
-  // n bytes (at least one, so data() is never null), zeroed unless `zero` is false (the caller writes every
-  // byte); reuses the current allocation when it is large enough; aborts when out of memory.
-  void assign(size_t n, bool zero = true);
+  // n bytes (at least one, so data() is not null after a successful assign), zeroed unless `zero` is false (the
+  // caller writes every byte); reuses the current allocation when it is large enough. Returns false when out of
+  // memory (or n is above the test limit, qk/scratch.h), leaving the object empty: data() null, size() 0.
+  bool assign(size_t n, bool zero = true);
   uint8_t* data() { return ptr_; }
   const uint8_t* data() const { return ptr_; }
   size_t size() const { return size_; }
@@ -59,19 +60,25 @@ class AlignedBytes {
   size_t size_ = 0, capacity_ = 0;
 };
 
-// B, packed for one tier's micro-kernel (plus colsum(b~) per column).
+// B, packed for one tier's micro-kernel (plus colsum(b~) per column: panels * nr int32 values in `sums`, an
+// AlignedBytes so that a reused PackedPanels keeps its allocation and a failed one is reported, not fatal).
 struct PackedPanels {
   const GemmUkernel* uk = nullptr;
   size_t kpad = 0, panels = 0, panel_bytes = 0;
-  AlignedBytes data;
-  std::vector<int32_t> colsum;
+  AlignedBytes data, sums;
+  int32_t* colsum() { return reinterpret_cast<int32_t*>(sums.data()); }
+  const int32_t* colsum() const { return reinterpret_cast<const int32_t*>(sums.data()); }
 };
 
 // A B matrix kept for reuse: the original values (row-major k x n, or the n x k transB layout as given: copying
 // them is a memcpy) and lazily built packings, one per tier.
 class PackedB {
  public:
+  // Copies B. Out of memory leaves the object without values: check ok() (or use create()).
   PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
+  // A new PackedB, or null when out of memory.
+  static std::unique_ptr<PackedB> create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
+  bool ok() const { return ok_; }
   size_t k() const { return k_; }
   size_t n() const { return n_; }
   bool b_signed() const { return signed_; }
@@ -79,25 +86,28 @@ class PackedB {
   const uint8_t* values() const { return values_.data(); }
   size_t rs() const { return rs_; }
   size_t cs() const { return cs_; }
-  // The packing for a tier's micro-kernel (built on first use, on up to `threads` threads; thread-safe).
-  const PackedPanels& panels(const GemmUkernel* uk, int threads = 1);
+  // The packing for a tier's micro-kernel (built on first use, on up to `threads` threads; thread-safe), or null
+  // when out of memory; a failed packing is not kept, so a later call tries again.
+  const PackedPanels* panels(const GemmUkernel* uk, int threads = 1);
 
  private:
   size_t k_, n_, rs_, cs_;
-  bool signed_;
+  bool signed_, ok_ = false;
   AlignedBytes values_;
   std::mutex mu_;
-  std::vector<std::unique_ptr<PackedPanels>> packs_;
+  std::array<std::unique_ptr<PackedPanels>, static_cast<size_t>(Isa::Count)> packs_;
 };
 
-// Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel, on up to `threads` threads.
-void pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
+// Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel, on up to `threads` threads. False: out of
+// memory (`out` then holds no packing: uk null).
+bool pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
                    PackedPanels* out, int threads = 1);
 
 // Runs C = A * B with the given tier's kernels (scalar runs the reference loops) on up to `threads` threads.
 // `b` is the original B (element (p, j) at b[p * rs + j * cs]); `packed` may be null, and is then built from `b`
-// for this call. Identical results for every tier and thread count.
-void gemm(const Kernels& kt, const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
+// for this call. Identical results for every tier and thread count. Returns false when out of memory (scratch,
+// packing, or `packed` without values); C may then be partly written.
+[[nodiscard]] bool gemm(const Kernels& kt, const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed,
           PackedB* packed, int threads);
 
 // Output bytes from which tiers with rows_outer write C through row strips (default 2 MB); tests set 0 so small
@@ -105,7 +115,7 @@ void gemm(const Kernels& kt, const GemmArgs& args, const uint8_t* b, size_t rs, 
 void set_gemm_strip_min_bytes(size_t bytes);
 size_t gemm_strip_min_bytes();
 
-// The oracle: direct loops over the definition, then the same epilogue.
-void gemm_reference(const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed);
+// The oracle: direct loops over the definition, then the same epilogue. False: out of memory (its row buffer).
+bool gemm_reference(const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed);
 
 }  // namespace qk

@@ -1,11 +1,39 @@
 // qkernels: a grow-only, 64-byte-aligned buffer for per-thread scratch (packed blocks, accumulators). Kept between
 // calls by its thread_local owner, so a call does not pay page faults for fresh memory; contents unspecified.
+// Also the allocation helpers of the GEMM drivers: the native code is built without exceptions, where a failed
+// `new` or std::vector growth terminates the process, so memory that scales with the operands is taken with
+// these instead and a failure is reported to the caller (the binding throws a RangeError).
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
+#include <memory>
+#include <new>
 
 namespace qk {
+
+namespace detail {
+inline std::atomic<size_t> g_alloc_limit{0};
+}  // namespace detail
+
+// Test hook: every allocation these helpers (and AlignedBytes) make of more than `bytes` fails as if out of memory,
+// so the failure paths can be tested for real; 0 (the default) turns it off.
+inline void set_alloc_limit_for_tests(size_t bytes) { detail::g_alloc_limit.store(bytes, std::memory_order_relaxed); }
+inline size_t alloc_limit_for_tests() { return detail::g_alloc_limit.load(std::memory_order_relaxed); }
+// Whether a request of `bytes` must fail under the test limit.
+inline bool alloc_refused(size_t bytes) {
+  const size_t limit = detail::g_alloc_limit.load(std::memory_order_relaxed);
+  return limit != 0 && bytes > limit;
+}
+
+// n value-initialized (zeroed) Ts, or null when out of memory: for per-call arrays that scale with m or n.
+template <typename T>
+std::unique_ptr<T[]> make_array(size_t n) {
+  if (n > SIZE_MAX / sizeof(T) || alloc_refused(n * sizeof(T))) return nullptr;
+  return std::unique_ptr<T[]>(new (std::nothrow) T[std::max<size_t>(n, 1)]());
+}
 
 class Scratch {
  public:
@@ -14,8 +42,10 @@ class Scratch {
   Scratch& operator=(const Scratch&) = delete;
   ~Scratch() { std::free(ptr_); }
 
-  // At least `bytes` (never null, unless out of memory).
+  // At least `bytes` (never null, unless out of memory; a request above the test limit fails even when the
+  // current buffer would hold it, so a test does not depend on what ran before it on this thread).
   void* get(size_t bytes) {
+    if (alloc_refused(bytes)) return nullptr;
     if (bytes > size_ || ptr_ == nullptr) {
       std::free(ptr_);
       size_ = std::max<size_t>({bytes, size_ * 2, 64});

@@ -57,7 +57,8 @@ struct SgemmArgs {
 void sgemm_reference(const SgemmArgs& args, size_t i0, size_t i1);
 
 // C = A * B with the given tier's kernels (the scalar tier runs the reference loops) on up to `threads` threads.
-// C may overlap A or B (the result is then computed into a temporary and copied). k = 0 writes zeros.
-void sgemm(const Kernels& kt, const SgemmArgs& args, int threads);
+// C may overlap A or B (the result is then computed into a temporary and copied). k = 0 writes zeros. Returns
+// false when out of memory (a packing buffer or the temporary); C may then be partly written.
+[[nodiscard]] bool sgemm(const Kernels& kt, const SgemmArgs& args, int threads);
 
 }  // namespace qk

@@ -1,0 +1,130 @@
+// Out of memory in the native code. The addon's internal _setAllocLimit(bytes) makes every native allocation of
+// more than `bytes` fail as if the memory were gone (packing, scratch, per-call arrays). Every GEMM entry point
+// must then throw (sync) or reject with (async) a RangeError that names the operation, never abort the process,
+// and once the limit is lifted the same calls (the same packed matrix, whose failed packing must not have been
+// kept) must give exact results again. On every tier: the scalar tier's reference loops, the packed kernels and
+// the few-rows gemv path fail in different places.
+import t from 'tap';
+import { int8Gemm, int8GemmAsync, linearDynamic, linearDynamicAsync, packB, sgemm, sgemmAsync, withIsa } from '../lib/index';
+import { native } from '../lib/native';
+import { TIERS, rng, sameBits, scalar } from './_harness';
+
+const LIMIT = 64; // bytes: below every allocation the shapes here need
+const SHAPES = [
+  { m: 33, n: 65, k: 300 }, // packed into tasks on the threads
+  { m: 2, n: 200, k: 64 }, // unpacked: the gemv path
+] as const;
+
+function int8s(n: number, seed: number): Int8Array {
+  const r = rng(seed);
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
+}
+
+function uint8s(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+}
+
+/** Small integers: every float32 sum is exact, so every tier gives the same result. */
+function smallInts(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => Math.floor(r() * 17) - 8);
+}
+
+function refSgemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number): Float32Array {
+  const c = new Float32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
+      c[i * n + j] = s;
+    }
+  return c;
+}
+
+function oom(op: string): { constructor: typeof RangeError; message: RegExp } {
+  return { constructor: RangeError, message: new RegExp(`^qkernels: out of memory in ${op}$`) };
+}
+
+/** Runs fn with the allocation limit set, lifting it however fn ends. */
+function limited<T>(fn: () => T): T {
+  native._setAllocLimit(LIMIT);
+  try {
+    return fn();
+  } finally {
+    native._setAllocLimit(0);
+  }
+}
+
+/** The same for async work: the limit stays set until the Promise settles (the work runs on another thread). */
+async function limitedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  native._setAllocLimit(LIMIT);
+  try {
+    return await fn();
+  } finally {
+    native._setAllocLimit(0);
+  }
+}
+
+t.teardown(() => native._setAllocLimit(0));
+
+t.test('_setAllocLimit checks its argument', async (t) => {
+  t.throws(() => native._setAllocLimit(-1), { constructor: RangeError, message: /bytes must be an integer/ });
+  t.throws(() => native._setAllocLimit('64' as never), { constructor: TypeError, message: /bytes must be a number/ });
+});
+
+for (const isa of TIERS)
+  t.test(isa, async (t) => {
+    let seed = 1;
+    for (const { m, n, k } of SHAPES) {
+      const at = `${m}x${n}x${k}`;
+      const a = uint8s(m * k, seed++), b = int8s(k * n, seed++);
+      const opts = { m, n, k, aZeroPoint: 3 };
+      const want = scalar(() => int8Gemm(a, b, opts));
+
+      // int8Gemm with B unpacked: packed per call (or the gemv's arrays, or the reference's row).
+      t.throws(() => limited(() => withIsa(isa, () => int8Gemm(a, b, opts))), oom('int8Gemm'), `int8Gemm ${at}`);
+      sameBits(t, withIsa(isa, () => int8Gemm(a, b, opts)), want, `int8Gemm ${at} after the limit`);
+
+      // packB packs for the active tier at once; the values alone are copied with the scalar tier active.
+      t.throws(() => limited(() => withIsa(isa, () => packB(b, { k, n }))), oom('packB'), `packB ${at}`);
+      const pw = scalar(() => packB(b, { k, n }));
+      t.throws(() => limited(() => withIsa(isa, () => int8Gemm(a, pw, opts))), oom('int8Gemm'), `int8Gemm ${at} packing on first use`);
+      sameBits(t, withIsa(isa, () => int8Gemm(a, pw, opts)), want, `int8Gemm ${at} packed, after the limit`);
+      sameBits(t, withIsa(isa, () => int8Gemm(a, pw, opts)), want, `int8Gemm ${at} packed, with the packing kept`);
+
+      // Async: the Promise rejects with the same RangeError; the process goes on.
+      await t.rejects(limitedAsync(() => withIsa(isa, () => int8GemmAsync(a, b, opts))), oom('int8GemmAsync'), `int8GemmAsync ${at}`);
+      const pw2 = scalar(() => packB(b, { k, n }));
+      await t.rejects(limitedAsync(() => withIsa(isa, () => int8GemmAsync(a, pw2, opts))), oom('int8GemmAsync'), `int8GemmAsync ${at} packed`);
+      sameBits(t, await withIsa(isa, () => int8GemmAsync(a, b, opts)), want, `int8GemmAsync ${at} after the limit`);
+      sameBits(t, await withIsa(isa, () => int8GemmAsync(a, pw2, opts)), want, `int8GemmAsync ${at} packed, after the limit`);
+
+      // linearDynamic: the quantized activations' buffer, then the GEMM.
+      const x = smallInts(m * k, seed++).map((v) => v / 8);
+      const w = withIsa(isa, () => packB(b, { k, n }));
+      const lopts = { m, bScale: 0.01 };
+      const y = withIsa(isa, () => linearDynamic(x, w, lopts));
+      t.throws(() => limited(() => withIsa(isa, () => linearDynamic(x, w, lopts))), oom('linearDynamic'), `linearDynamic ${at}`);
+      await t.rejects(limitedAsync(() => withIsa(isa, () => linearDynamicAsync(x, w, lopts))), oom('linearDynamicAsync'), `linearDynamicAsync ${at}`);
+      sameBits(t, withIsa(isa, () => linearDynamic(x, w, lopts)), y, `linearDynamic ${at} after the limit`);
+      sameBits(t, await withIsa(isa, () => linearDynamicAsync(x, w, lopts)), y, `linearDynamicAsync ${at} after the limit`);
+
+      // sgemm: packing buffers (the scalar tier's loops allocate nothing), and C on top of A (k == n): a temporary.
+      const fa = smallInts(m * k, seed++), fb = smallInts(k * n, seed++);
+      const fwant = refSgemm(fa, fb, m, n, k);
+      if (isa !== 'scalar') {
+        t.throws(() => limited(() => withIsa(isa, () => sgemm(fa, fb, { m, n, k }))), oom('sgemm'), `sgemm ${at}`);
+        await t.rejects(limitedAsync(() => withIsa(isa, () => sgemmAsync(fa, fb, { m, n, k }))), oom('sgemmAsync'), `sgemmAsync ${at}`);
+      }
+      sameBits(t, withIsa(isa, () => sgemm(fa, fb, { m, n, k })), fwant, `sgemm ${at} after the limit`);
+      sameBits(t, await withIsa(isa, () => sgemmAsync(fa, fb, { m, n, k })), fwant, `sgemmAsync ${at} after the limit`);
+      const sq = smallInts(n * n, seed++), c = smallInts(m * n, seed++);
+      const sqwant = refSgemm(c, sq, m, n, n);
+      const inPlace = c.slice();
+      t.throws(() => limited(() => withIsa(isa, () => sgemm(inPlace, sq, { m, n, k: n }, inPlace))), oom('sgemm'), `sgemm ${at} in place`);
+      sameBits(t, inPlace, c, `sgemm ${at} in place: A untouched by the failed call`);
+      await t.rejects(limitedAsync(() => withIsa(isa, () => sgemmAsync(inPlace, sq, { m, n, k: n }, inPlace))), oom('sgemmAsync'), `sgemmAsync ${at} in place`);
+      sameBits(t, withIsa(isa, () => sgemm(inPlace, sq, { m, n, k: n }, inPlace)), sqwant, `sgemm ${at} in place, after the limit`);
+    }
+  });
