@@ -183,7 +183,9 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   terms.csk = csk;
   terms.quantize_s8 = kt.quantize_s8;
   terms.quantize_u8 = kt.quantize_u8;
-  constexpr size_t kChunk = 256;
+  // Row-major B is read a row segment per chunk: wide chunks (one per thread) keep those segments long, and each
+  // page of B is then visited once per chunk rather than once per 256 columns (1x4096x4096: 12 -> 26 GB/s).
+  const size_t kChunk = cs == 1 ? std::max<size_t>(256, round_up((n + threads - 1) / threads, 64)) : 256;
   const size_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);

@@ -609,6 +609,8 @@ const GemmCase kGemmShapes[] = {
     {0, 5, 3},   {4, 0, 3},    {3, 4, 0},   {1, 1, 1},    {1, 1, 7},    {2, 3, 5},    {5, 7, 13},
     {6, 64, 4},  {7, 65, 9},   {4, 24, 2},  {5, 25, 3},   {13, 17, 31}, {12, 128, 64}, {25, 33, 100},
     {3, 130, 257}, {1, 70, 1}, {66, 3, 17}, {2, 2, 40000},
+    // The gemv path (m <= 4, B not packed) over several of the driver's chunks, row runs and 64-column blocks.
+    {4, 300, 131}, {1, 521, 66},
     // Several k blocks (kc is 512 or 1024, 4096 for avx512) with a ragged last block, and enough rows and
     // columns for the driver to split the call into many tasks on 3 threads (row and column blocks, edge panels);
     // the next-panel prefetch hint crosses panels and k blocks.

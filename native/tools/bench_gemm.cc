@@ -1,9 +1,9 @@
 // qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
-//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--aligned] [--zb0] [MxNxK ...]
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned] [--zb0] [MxNxK ...]
 // --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not); --zb0 makes the weights' zero point 0
-// (symmetric weights: no row sums needed).
+// (symmetric weights: no row sums needed); --transb stores B as n x k (the PyTorch Linear weight layout).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   qk::Isa isa = qk::available_isas().front();
   int threads = 1;
   int mode = 0;
-  bool unpacked = false, aligned = false, zb0 = false;
+  bool unpacked = false, transb = false, aligned = false, zb0 = false;
   std::vector<std::string> shapes;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
       std::string m = argv[++i];
       mode = m == "float32" ? 1 : m == "int8" ? 2 : 0;
     } else if (a == "--unpacked") unpacked = true;
+    else if (a == "--transb") transb = true;
     else if (a == "--aligned") aligned = true;
     else if (a == "--zb0") zb0 = true;
     else shapes.push_back(a);
@@ -105,9 +106,13 @@ int main(int argc, char** argv) {
     g.mode = static_cast<qk::GemmOut>(mode), g.c = c, g.ldc = n;
     g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
     g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;
-    qk::PackedB pb(b.data(), n, 1, true, kk, n);
+    const size_t rs = transb ? 1 : n, cs = transb ? kk : 1;
+    qk::PackedB pb(b.data(), rs, cs, true, kk, n);
     const double t = time_call([&] {
-      qk::gemm(k, g, b.data(), n, 1, true, unpacked ? nullptr : &pb, threads);
+      if (!qk::gemm(k, g, b.data(), rs, cs, true, unpacked ? nullptr : &pb, threads)) {
+        std::fprintf(stderr, "%s: out of memory\n", s.c_str());
+        std::exit(1);
+      }
     });
     const double gops = 2.0 * m * n * kk / t / 1e9;
     std::printf("%16s %10.1f us %9.1f GOPS %6.1f%% of peak", s.c_str(), t * 1e6, gops,

@@ -43,7 +43,7 @@ namespace qk {
 namespace simde_shim {
 
 template <typename V, typename E, int N>
-inline V maskz_loadu(uint32_t k, const void* p) {
+inline V maskz_loadu(uint64_t k, const void* p) {
   static_assert(sizeof(V) == sizeof(E) * N, "lane layout");
   E lanes[N] = {};
   for (int i = 0; i < N; ++i)
@@ -167,6 +167,8 @@ inline float mm512_reduce_minmax_ps(simde__m512 a) {
 #define _mm512_maskz_loadu_epi32(k, p) (::qk::simde_shim::maskz_loadu<simde__m512i, int32_t, 16>((k), (p)))
 #undef _mm256_maskz_loadu_epi16
 #define _mm256_maskz_loadu_epi16(k, p) (::qk::simde_shim::maskz_loadu<__m256i, uint16_t, 16>((k), (p)))
+#undef _mm512_maskz_loadu_epi8
+#define _mm512_maskz_loadu_epi8(k, p) (::qk::simde_shim::maskz_loadu<simde__m512i, uint8_t, 64>((k), (p)))
 #undef _mm_maskz_loadu_epi8
 #define _mm_maskz_loadu_epi8(k, p) (::qk::simde_shim::maskz_loadu<__m128i, uint8_t, 16>((k), (p)))
 

@@ -9,7 +9,6 @@
 #include "qk/amx.h"
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
-#include "qk/gemv.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -33,6 +32,12 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
 // Row sums and the aligned copy of A: the avx512 tier's.
 void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   gemm_avx512()->row_sums(a, lda, a_signed, rows, k, rowsum);
+}
+
+// A few rows against an unpacked B: the avx512 tier's VNNI gemv (memory-bound; tiles would not help).
+void gemv(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs, size_t cs,
+          bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+  gemm_avx512()->gemv(m, k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
 }
 
 void copy_a(const uint8_t* a, size_t lda, uint8_t* dst, size_t ldd, size_t rows, size_t k, uint8_t flip,
@@ -146,7 +151,7 @@ const GemmUkernel kGemm = {
     /*kc=*/1024, /*mc=*/256, /*nc=*/512, /*macs_per_us=*/1000000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
-    row_sums, copy_a, kernel, gemv_generic, epilogue,
+    row_sums, copy_a, kernel, gemv, epilogue,
     begin, end, /*rows_outer=*/true,
 };
 

@@ -7,7 +7,7 @@
 
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
-#include "qk/gemv.h"
+#include "qk/gemv_vnni.h"
 #include "qk/kernels.h"
 #include "qk/simd_x86.h"
 
@@ -154,7 +154,7 @@ const GemmUkernel kGemm = {
     /*kc=*/4096, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
-    row_sums, copy_a, kernel, gemv_generic, epilogue,
+    row_sums, copy_a, kernel, gemv_vnni, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false,
 };
 
