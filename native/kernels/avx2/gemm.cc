@@ -12,7 +12,7 @@
 
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
-#include "qk/gemv.h"
+#include "qk/gemv_avx2.h"
 #include "qk/kernels.h"
 
 namespace qk {
@@ -147,7 +147,7 @@ const GemmUkernel kGemm = {
     /*kc=*/512, /*mc=*/240, /*nc=*/2048, /*macs_per_us=*/75000,
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
-    row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
+    row_sums, /*copy_a=*/nullptr, kernel, gemv_avx2, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false,
 };
 

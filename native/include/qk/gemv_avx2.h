@@ -1,0 +1,239 @@
+// qkernels: the INT8 GEMV of qk/gemv.h (a few rows of A against a B that was not packed) with AVX2, for the avx2
+// tier's translation unit. Same contract as gemv_generic: d[i * ldd + j] = sum_p a[i][p] * b[p][j] over the raw
+// values, colsum[j] = sum_p b[p][j], wrapping modulo 2^32.
+//
+// Exact like the tier's GEMM: both operands are widened to int16 (sign- or zero-extended by their own
+// signedness, so no corrections are needed) and multiplied in pairs with vpmaddwd, whose pair sums fit in int32;
+// the column sums are one more vpmaddwd against int16 ones. (vpmaddubsw would saturate 255 x -128 pairs.)
+//
+// Row-major B (k x n): two rows of 16 columns are widened and interleaved into int16 pairs per column (the
+// unpacks leave columns 4-7 and 8-11 of each 16 swapped, undone when the results are written); accumulators for
+// up to 4096 columns stay in L1/L2 while the rows are walked in runs of kRunRows per 16-column block, with
+// software prefetch one run ahead (the VNNI version's layout: qk/gemv_vnni.h).
+// Column-major B (the n x k transB layout): a few columns x 16 k per step against every row of A, reduced with
+// horizontal adds at the end.
+#pragma once
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "qk/gemm.h"
+
+namespace qk {
+namespace {
+
+namespace gemv_avx2_detail {
+
+constexpr size_t kBlockCols = 4096;
+constexpr size_t kRunRows = 16;  // rows of B per run over a 16-column block (8 pairs)
+
+#define QK_GEMV2_INLINE inline __attribute__((always_inline))
+
+template <bool S>
+QK_GEMV2_INLINE __m256i widen16(const uint8_t* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return S ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
+}
+
+template <bool S>
+inline int32_t val(uint8_t v) {
+  return S ? static_cast<int32_t>(static_cast<int8_t>(v)) : static_cast<int32_t>(v);
+}
+
+// (a[p], a[p + 1]) as two int16 in one int32 (a[p + 1] = 0 past k).
+template <bool AS>
+inline int32_t a_pair(const uint8_t* a, size_t p, size_t k) {
+  const uint32_t lo = static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p])));
+  const uint32_t hi = p + 1 < k ? static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p + 1]))) : 0;
+  return static_cast<int32_t>(lo | hi << 16);
+}
+
+// Rows p, p + 1 of B (row1 null: past k, zero) at 16 columns, against M rows of A (pairs ap[r]).
+template <int M, bool BS>
+QK_GEMV2_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const int32_t* ap, size_t ap_stride,
+                               __m256i ones, __m256i (&c)[M][2], __m256i (&t)[2]) {
+  const __m256i w0 = widen16<BS>(row0), w1 = row1 ? widen16<BS>(row1) : _mm256_setzero_si256();
+  // g[0], 128-bit lane L: columns 8 L .. 8 L + 3; g[1]: 8 L + 4 .. 8 L + 7 (k pairs p, p + 1).
+  const __m256i g[2] = {_mm256_unpacklo_epi16(w0, w1), _mm256_unpackhi_epi16(w0, w1)};
+  t[0] = _mm256_add_epi32(t[0], _mm256_madd_epi16(ones, g[0]));
+  t[1] = _mm256_add_epi32(t[1], _mm256_madd_epi16(ones, g[1]));
+#pragma GCC unroll 4
+  for (int r = 0; r < M; ++r) {
+    const __m256i av = _mm256_set1_epi32(ap[r * ap_stride]);
+    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(av, g[0]));
+    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(av, g[1]));
+  }
+}
+
+template <int M, bool AS, bool BS>
+void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t rs, size_t j0, size_t j1,
+                uint32_t* d, size_t ldd, uint32_t* colsum) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  alignas(32) int32_t acc[M][kBlockCols];
+  alignas(32) int32_t cs[kBlockCols];
+  alignas(32) int32_t ap[M][kRunRows / 2];
+  alignas(16) uint8_t tail[2][16];
+  for (size_t jb = j0; jb < j1; jb += kBlockCols) {
+    const size_t w = std::min(kBlockCols, j1 - jb), subs = (w + 15) / 16;
+    for (int r = 0; r < M; ++r) std::memset(acc[r], 0, subs * 16 * sizeof(int32_t));
+    std::memset(cs, 0, subs * 16 * sizeof(int32_t));
+    for (size_t p0 = 0; p0 < k; p0 += kRunRows) {
+      const size_t p1 = std::min(k, p0 + kRunRows);
+      for (int r = 0; r < M; ++r)
+        for (size_t p = p0; p < p1; p += 2) ap[r][(p - p0) / 2] = a_pair<AS>(a + r * lda, p, k);
+      for (size_t s = 0; s < subs; ++s) {
+        const size_t c0 = jb + s * 16, cols = std::min<size_t>(16, w - s * 16);
+        __m256i c[M][2], t[2];
+#pragma GCC unroll 4
+        for (int r = 0; r < M; ++r) {
+          c[r][0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r] + s * 16));
+          c[r][1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r] + s * 16 + 8));
+        }
+        t[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(cs + s * 16));
+        t[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(cs + s * 16 + 8));
+        const bool pf = (c0 & 63) < 16;
+#pragma GCC unroll 2
+        for (size_t p = p0; p < p1; p += 2) {
+          const uint8_t* row0 = b + p * rs + c0;
+          const uint8_t* row1 = p + 1 < k ? row0 + rs : nullptr;
+          if (cols < 16) {  // the last columns: through a zero-padded copy (no reads past B)
+            std::memset(tail, 0, sizeof tail);
+            std::memcpy(tail[0], row0, cols);
+            if (row1) std::memcpy(tail[1], row1, cols);
+            row0 = tail[0];
+            row1 = row1 ? tail[1] : nullptr;
+          } else if (pf) {
+            // The same columns one run ahead, once per 64 bytes of a row (a prefetch past the matrix is harmless:
+            // prefetches do not fault).
+            _mm_prefetch(reinterpret_cast<const char*>(row0 + kRunRows * rs), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(row0 + (kRunRows + 1) * rs), _MM_HINT_T0);
+          }
+          rows_pair<M, BS>(row0, row1, &ap[0][(p - p0) / 2], kRunRows / 2, ones, c, t);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < M; ++r) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(acc[r] + s * 16), c[r][0]);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(acc[r] + s * 16 + 8), c[r][1]);
+        }
+        _mm256_store_si256(reinterpret_cast<__m256i*>(cs + s * 16), t[0]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(cs + s * 16 + 8), t[1]);
+      }
+    }
+    for (size_t q = 0; q < w; ++q) {
+      // Column 16 s + c of the block is at 16 s + c with bits 2 and 3 of c swapped (see rows_pair).
+      const size_t i = (q & ~size_t{12}) | ((q & 4) << 1) | ((q & 8) >> 1);
+      colsum[jb + q] = static_cast<uint32_t>(cs[i]);
+      for (int r = 0; r < M; ++r) d[r * ldd + jb + q] = static_cast<uint32_t>(acc[r][i]);
+    }
+  }
+}
+
+// out[q] = the sum of v[q]'s 8 dwords for four vectors (wrapping).
+QK_GEMV2_INLINE void hsum4(const __m256i (&v)[4], uint32_t* out) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), s);
+}
+
+// Column-major B: NC columns (each k contiguous bytes, cs_ apart) against M rows of A.
+template <int M, int NC, bool AS, bool BS>
+void cols_group(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t cs_, uint32_t* dot, uint32_t* sumb) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i c[M][4], t[4];
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm256_setzero_si256();
+    for (int r = 0; r < M; ++r) c[r][j] = _mm256_setzero_si256();
+  }
+  size_t p = 0;
+  for (; p + 16 <= k; p += 16) {
+    __m256i bv[NC];
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) {
+      bv[j] = widen16<BS>(b + j * cs_ + p);
+      t[j] = _mm256_add_epi32(t[j], _mm256_madd_epi16(ones, bv[j]));
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < M; ++r) {
+      const __m256i av = widen16<AS>(a + r * lda + p);
+#pragma GCC unroll 4
+      for (int j = 0; j < NC; ++j) c[r][j] = _mm256_add_epi32(c[r][j], _mm256_madd_epi16(av, bv[j]));
+    }
+  }
+  alignas(16) uint32_t s4[4];
+  hsum4(t, s4);
+  for (int j = 0; j < NC; ++j) sumb[j] = s4[j];
+  for (int r = 0; r < M; ++r) {
+    hsum4(c[r], s4);
+    for (int j = 0; j < NC; ++j) dot[r * NC + j] = s4[j];
+  }
+  for (; p < k; ++p) {  // the last k % 16
+    for (int j = 0; j < NC; ++j) {
+      const int32_t bv = val<BS>(b[j * cs_ + p]);
+      sumb[j] += static_cast<uint32_t>(bv);
+      for (int r = 0; r < M; ++r) dot[r * NC + j] += static_cast<uint32_t>(val<AS>(a[r * lda + p]) * bv);
+    }
+  }
+}
+
+template <int M, bool AS, bool BS>
+void cols_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t cs_, size_t j0, size_t j1,
+                uint32_t* d, size_t ldd, uint32_t* colsum) {
+  constexpr int kNC = M <= 2 ? 4 : 2;  // columns per step: accumulators M * kNC + kNC of the 16 registers
+  for (size_t j = j0; j < j1; j += kNC) {
+    const size_t nc = std::min<size_t>(kNC, j1 - j);
+    uint32_t dot[M * 4], sb[4];
+    const uint8_t* col = b + j * cs_;
+    switch (nc) {
+      case 1: cols_group<M, 1, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
+      case 2: cols_group<M, 2, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
+      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS>(k, a, lda, col, cs_, dot, sb); break;
+      default: cols_group<M, kNC, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
+    }
+    for (size_t q = 0; q < nc; ++q) {
+      colsum[j + q] = sb[q];
+      for (int r = 0; r < M; ++r) d[r * ldd + j + q] = dot[r * nc + q];
+    }
+  }
+}
+
+template <int M, bool AS, bool BS>
+void dispatch(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t rs, size_t cs, size_t j0, size_t j1,
+              uint32_t* d, size_t ldd, uint32_t* colsum) {
+  if (cs == 1) rows_major<M, AS, BS>(k, a, lda, b, rs, j0, j1, d, ldd, colsum);
+  else cols_major<M, AS, BS>(k, a, lda, b, cs, j0, j1, d, ldd, colsum);
+}
+
+template <int M>
+void by_sign(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs, size_t cs,
+             bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+  if (a_signed) {
+    if (b_signed) dispatch<M, true, true>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+    else dispatch<M, true, false>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+  } else {
+    if (b_signed) dispatch<M, false, true>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+    else dispatch<M, false, false>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+  }
+}
+
+#undef QK_GEMV2_INLINE
+
+}  // namespace gemv_avx2_detail
+
+// gemv_generic's contract (qk/gemm.h, GemmUkernel::gemv) with AVX2; m <= kGemvMaxRows.
+inline void gemv_avx2(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
+                      size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+  using namespace gemv_avx2_detail;
+  static_assert(kGemvMaxRows == 4, "one instantiation per row count");
+  switch (m) {
+    case 1: by_sign<1>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 2: by_sign<2>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 3: by_sign<3>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    default: by_sign<4>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+  }
+}
+
+}  // namespace
+}  // namespace qk
