@@ -48,7 +48,7 @@ class Pool {
   }
 
   // Returns false (and does nothing) if another job is running.
-  bool run(size_t tasks, int threads, const std::function<void(size_t)>& fn) {
+  bool run(size_t tasks, int threads, const TaskFn& fn) {
     std::unique_lock<std::mutex> busy(job_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     threads = std::min(threads, kMaxParts);
@@ -140,7 +140,7 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   std::vector<std::thread> workers_;
   // Written by the job's caller before job_ is published (release), read by its helpers after (acquire).
-  const std::function<void(size_t)>* fn_ = nullptr;
+  const TaskFn* fn_ = nullptr;
   size_t tasks_ = 0;
   // Each participant's share [next, end) of the current job, a cache line apiece.
   struct alignas(64) Range {
@@ -187,7 +187,7 @@ double min_micros_per_thread(int threads) {
 }
 void set_min_micros_per_thread(double us) { g_min_micros.store(us < 0 ? 0 : us, std::memory_order_relaxed); }
 
-void parallel_for(size_t tasks, int threads, const std::function<void(size_t)>& fn) {
+void parallel_for(size_t tasks, int threads, TaskFn fn) {
   threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), tasks));
   if (!(threads > 1 && pool().run(tasks, threads, fn)))
     for (size_t t = 0; t < tasks; ++t) fn(t);

@@ -1,7 +1,7 @@
 // qkernels: a small persistent thread pool for splitting one call across cores.
 #pragma once
 #include <cstddef>
-#include <functional>
+#include <type_traits>
 
 namespace qk {
 
@@ -20,9 +20,25 @@ void set_min_micros_per_thread(double us);
 // run pays one slow wake.
 double min_micros_per_thread(int threads);
 
+// A non-owning reference to a callable taking a task index (a function_ref): parallel_for's callers pass lambdas
+// that capture a dozen locals by reference, which a std::function would copy to the heap on every call (a malloc
+// per GEMM call, and a process abort when that allocation fails in a build without exceptions). The callable must
+// outlive the TaskFn: a lambda passed straight to parallel_for lives until the call returns.
+class TaskFn {
+ public:
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, TaskFn>>>
+  TaskFn(const F& f)  // NOLINT(google-explicit-constructor): built implicitly from the lambda argument
+      : obj_(&f), call_([](const void* o, size_t task) { (*static_cast<const F*>(o))(task); }) {}
+  void operator()(size_t task) const { call_(obj_, task); }
+
+ private:
+  const void* obj_;
+  void (*call_)(const void*, size_t);
+};
+
 // Runs fn(task) for task in [0, tasks) on up to `threads` threads (the caller is one of them) and returns when
 // all are done. If another call holds the pool (e.g. concurrent async work), runs everything on the caller:
 // results never depend on how tasks are spread.
-void parallel_for(size_t tasks, int threads, const std::function<void(size_t)>& fn);
+void parallel_for(size_t tasks, int threads, TaskFn fn);
 
 }  // namespace qk
