@@ -3,6 +3,7 @@
 // factory per op id it supports. Adding an op (INT8 GEMM, a calibrator, fake-quant) means one entry here and one
 // factory in each contender that can run it; run.mjs, the tables, the JSON and the charts need no change.
 import { quantizeDivJs } from './contenders/js.mjs';
+import { qkernels } from './contenders/qkernels.mjs';
 import { baseInput, channelsFor, normalFloats, prng, range, withTies } from './data.mjs';
 
 const f32 = Math.fround;
@@ -338,25 +339,28 @@ const gemmOp = (id, title, semantics, extra = {}) => ({
 });
 
 const SEM = 'C = sum_p (a[i][p] - 123) * (b[p][j] - 2), a u8, b s8';
+// GEMM outputs start on a 64-byte boundary (qkernels' alignedArray, what int8Gemm allocates itself without `out`),
+// like the C that oneDNN and ONNX Runtime allocate for themselves; a plain JavaScript array is 16-byte aligned.
+const gemmOut = (Ctor, s) => qkernels().alignedArray(Ctor, s.m * s.n);
 OPS.push(
   gemmOp('gemm-s32', 'int8Gemm, u8 x s8 -> int32, packed B (packB)', `${SEM}; exact int32`, {
-    newOutput: (s) => new Int32Array(s.m * s.n),
+    newOutput: (s) => gemmOut(Int32Array, s),
   }),
   gemmOp('gemm-s32-unpacked', 'int8Gemm, u8 x s8 -> int32, unpacked B (k x n)', `${SEM}; exact int32`, {
-    newOutput: (s) => new Int32Array(s.m * s.n),
+    newOutput: (s) => gemmOut(Int32Array, s),
   }),
   gemmOp('gemm-f32', 'int8Gemm, u8 x s8 -> float32 (aScale, per-column bScale, bias), packed B', `y = f32(C) * (aScale * bScale[j]) + bias[j]`, {
-    newOutput: (s) => new Float32Array(s.m * s.n),
+    newOutput: (s) => gemmOut(Float32Array, s),
   }),
   gemmOp('gemm-s8', 'int8Gemm, u8 x s8 -> requantized int8, packed B', 'q = clamp(rint(y / outScale) + outZp, -128, 127), y as for float32', {
-    newOutput: (s) => new Int8Array(s.m * s.n),
+    newOutput: (s) => gemmOut(Int8Array, s),
   }),
   gemmOp('linearDynamic', 'linearDynamic, float32 x packed s8 weights -> float32 (per-row dynamic u8 quantization)', 'y = dequant(quant_u8_per_row(x) x W) * bScale[j] + bias[j]', {
     family: 'gemm',
     shapes: [g(128, 4096, 4096), g(1, 4096, 4096)],
     quickShapes: [g(128, 1024, 1024), g(1, 4096, 4096)],
     makeData: linearData,
-    newOutput: (s) => new Float32Array(s.m * s.n),
+    newOutput: (s) => gemmOut(Float32Array, s),
   }),
 );
 

@@ -5,6 +5,7 @@
 //   'float32':      y = float(C) * (aScale * bScale[j]) + bias[j]   (then relu)   float32 arithmetic
 //   'int8'/'uint8': q = clamp(nearbyint(y * (1 / outScale)) + outZeroPoint)    quantize's rule; relu clamps at
 //                                                                                the output zero point
+import { newOutput } from './aligned';
 import { native } from './native';
 import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
 
@@ -179,7 +180,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
   }
   const Ctor = OUT_CTOR[output];
   let C: Int32Array | Float32Array | Int8Array | Uint8Array;
-  if (out === undefined) C = new Ctor(m * n);
+  if (out === undefined) C = newOutput<Int32Array | Float32Array | Int8Array | Uint8Array>(Ctor, m * n);
   else {
     if (!(out instanceof Ctor)) throw typeError('out', `a ${Ctor.name} (output '${output}')`, out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
@@ -265,7 +266,7 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
     bias = o.bias;
   }
   let y: Float32Array;
-  if (out === undefined) y = new Float32Array(m * n);
+  if (out === undefined) y = newOutput(Float32Array, m * n);
   else {
     if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);

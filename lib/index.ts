@@ -9,6 +9,7 @@ export type { Float16ArrayLike } from './float16';
 export { int8Gemm, int8GemmAsync, packB, PackedMatrix, linearDynamic, linearDynamicAsync, setNumThreads, getNumThreads } from './gemm';
 export type { GemmOptions, GemmOutput, GemmOutputArray, PackOptions, LinearDynamicOptions } from './gemm';
 export { sgemm, sgemmAsync, type SgemmOptions } from './sgemm';
+export { alignedArray, type AlignableArray } from './aligned';
 export { calibrate, Calibrator, CALIBRATION_METHODS, qparamsFromRange } from './calibrate';
 export type { CalibrateOptions, CalibrationMethod, Calibration, CalibrationResult, TensorCalibration, ChannelCalibration } from './calibrate';
 export { fakeQuant, fakeQuantBackward, fakeQuantLearnable, FakeQuantize } from './fakequant';

@@ -86,6 +86,8 @@ export interface NativeBinding {
    * (or reject with) their `qkernels: out of memory in <op>` RangeError; 0 turns it off.
    */
   _setAllocLimit(bytes: number): void;
+  /** Bytes from the start of the buffer's memory to the next 64-byte boundary (0-63). */
+  alignOffset(buffer: ArrayBuffer): number;
   sgemm(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB: boolean, out: Float32Array): void;
   sgemmAsync(...args: Parameters<NativeBinding['sgemm']>): Promise<void>;
   /** out[0] = min, out[1] = max (NaN ignored; +Inf / -Inf when there is no value), out[2] = NaN count. */
@@ -167,6 +169,7 @@ export const NATIVE_EXPORTS: readonly (keyof NativeBinding)[] = [
   'getNumThreads',
   'setMinMicrosPerThread',
   '_setAllocLimit',
+  'alignOffset',
   'sgemm',
   'sgemmAsync',
   'minmax',

@@ -3,6 +3,7 @@
 //
 // Accuracy: each tier sums in float32 (FMA on the SIMD tiers, blocked over k), so results are close to but not
 // bit-identical across tiers; for one tier they are deterministic and identical for any thread count.
+import { newOutput } from './aligned';
 import { native } from './native';
 import { rangeError, requireDim, requireObject, typeError } from './validate';
 
@@ -31,7 +32,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): Native
   if (a.length !== m * k) throw rangeError('a', `length ${m * k} (m * k = ${m} * ${k})`, a);
   if (b.length !== k * n) throw rangeError('b', `length ${k * n} (k * n = ${k} * ${n}${transB ? ', transB' : ''})`, b);
   let c: Float32Array;
-  if (out === undefined) c = new Float32Array(m * n);
+  if (out === undefined) c = newOutput(Float32Array, m * n);
   else {
     if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n = ${m} * ${n})`, out);

@@ -31,12 +31,12 @@ export default {
     'gemm-s32'(d, _out, _v, s, ctx) {
       const a = Float32Array.from(d.a, (v) => v - d.aZeroPoint);
       const b = Float32Array.from(d.b, (v) => v - d.bZeroPoint);
-      return runner(a, b, s, ctx, new Float32Array(s.m * s.n));
+      return runner(a, b, s, ctx, qkernels().alignedArray(Float32Array, s.m * s.n));
     },
     linearDynamic(d, _out, _v, s, ctx) {
       const w = new Float32Array(d.w.length);
       for (let p = 0, i = 0; p < s.k; p++) for (let j = 0; j < s.n; j++, i++) w[i] = d.w[i] * d.bScale[j];
-      return runner(d.x, w, s, ctx, new Float32Array(s.m * s.n));
+      return runner(d.x, w, s, ctx, qkernels().alignedArray(Float32Array, s.m * s.n));
     },
   },
 };
