@@ -9,6 +9,7 @@
 //   FakeQuantize       torch.ao.quantization.FakeQuantize: an observer (any Calibrator method) plus fake quant
 //
 // Every tier's native kernels agree bit for bit (native/include/qk/fakequant.h has the exact arithmetic).
+import { newOutput } from './aligned';
 import { Calibrator } from './calibrate';
 import type { CalibrateOptions, Calibration } from './calibrate';
 import { native } from './native';
@@ -187,7 +188,7 @@ function floatOut(
   inputs: [string, Float32Array][],
   kept: [string, Float32Array][] = [],
 ): Float32Array {
-  if (out === undefined) return new Float32Array(length);
+  if (out === undefined) return newOutput(Float32Array, length);
   if (!(out instanceof Float32Array)) throw typeError(name, 'a Float32Array', out);
   if (out.length !== length) throw rangeError(name, `length ${length}`, out);
   for (const [inName, input] of inputs)
@@ -199,7 +200,7 @@ function floatOut(
 }
 
 function maskOut(out: unknown, length: number, others: [string, ArrayBufferView][]): Uint8Array {
-  if (out === undefined) return new Uint8Array(length);
+  if (out === undefined) return newOutput(Uint8Array, length);
   if (!(out instanceof Uint8Array)) throw typeError('out.mask', 'a Uint8Array', out);
   if (out.length !== length) throw rangeError('out.mask', `length ${length}`, out);
   for (const [name, v] of others) if (overlaps(out, v)) throw rangeError('out.mask', `an array that does not overlap ${name}`, out);
@@ -545,8 +546,8 @@ export class FakeQuantize<const O extends FakeQuantizeOptions = FakeQuantizeOpti
       if (output !== x) output.set(x);
       return output;
     }
-    const mask = this.mask !== null && this.mask.length === x.length ? this.mask : new Uint8Array(x.length);
-    const y = output ?? new Float32Array(x.length);
+    const mask = this.mask !== null && this.mask.length === x.length ? this.mask : newOutput(Uint8Array, x.length);
+    const y = output ?? newOutput(Float32Array, x.length);
     const { quantMin: qmin, quantMax: qmax } = this;
     if (pc === null) native.fakeQuant(x, y, mask, this.s as number, this.z as number, qmin, qmax);
     else {

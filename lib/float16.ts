@@ -1,5 +1,6 @@
 // FP16 (IEEE binary16) and BF16 (bfloat16) <-> float32 conversion. Halves travel as their bit patterns in a
 // Uint16Array (Node 20 has no Float16Array); where the runtime has Float16Array it is accepted and returned too.
+import { newOutput } from './aligned';
 import { native } from './native';
 import { rangeError, typeError } from './validate';
 
@@ -24,7 +25,7 @@ function halfInput(name: string, h: unknown): Uint16Array {
 }
 
 function floatOut(out: unknown, length: number): Float32Array {
-  if (out === undefined) return new Float32Array(length);
+  if (out === undefined) return newOutput(Float32Array, length);
   if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
   if (out.length !== length) throw rangeError('out', `length ${length} (input length)`, out);
   return out;
@@ -32,7 +33,7 @@ function floatOut(out: unknown, length: number): Float32Array {
 
 function halfOut<O>(out: O | undefined, length: number, allowF16: boolean): [Uint16Array, O | Uint16Array] {
   if (out === undefined) {
-    const o = new Uint16Array(length);
+    const o = newOutput(Uint16Array, length);
     return [o, o];
   }
   if (!(out instanceof Uint16Array) && !(allowF16 && isFloat16Array(out)))

@@ -1,6 +1,7 @@
 // quantize / dequantize, per tensor and per channel, with PyTorch's semantics (bit-exact):
 //   q = clamp(nearbyint(x * (1.0f / scale)) + zeroPoint, quantMin, quantMax)   (float32 product, ties to even)
 //   x = (q - zeroPoint) * scale                                                  (one float32 rounding)
+import { newOutput } from './aligned';
 import { native } from './native';
 import {
   isObject,
@@ -140,7 +141,7 @@ export function quantize<D extends QuantDtype = 'int8'>(
   const dtype = p.dtype === undefined ? 'int8' : requireOneOf('dtype', p.dtype, DTYPES);
   const r = resolve(p, dtype, x.length);
   let o: Int8Array | Uint8Array;
-  if (out === undefined) o = dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+  if (out === undefined) o = dtype === 'int8' ? newOutput(Int8Array, x.length) : newOutput(Uint8Array, x.length);
   else {
     const want = dtype === 'int8' ? Int8Array : Uint8Array;
     if (!(out instanceof want)) throw typeError('out', `a ${want.name} (dtype '${dtype}')`, out);
@@ -168,7 +169,7 @@ export function dequantize(q: Int8Array | Uint8Array, params: QuantParams, out?:
     throw typeError('q', `a ${p.dtype === 'int8' ? 'Int8Array' : 'Uint8Array'} (params.dtype '${String(p.dtype)}')`, q);
   const r = resolve(p, dtype, q.length);
   let o = out;
-  if (o === undefined) o = new Float32Array(q.length);
+  if (o === undefined) o = newOutput(Float32Array, q.length);
   else {
     if (!(o instanceof Float32Array)) throw typeError('out', 'a Float32Array', o);
     if (o.length !== q.length) throw rangeError('out', `length ${q.length} (q.length)`, o);

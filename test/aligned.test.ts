@@ -1,7 +1,7 @@
 // alignedArray and the GEMM calls' own output arrays: data on a 64-byte boundary (checked through the addon's view
 // of the buffer's address), zeroed, the right type and length; results identical to an unaligned `out`.
 import t from 'tap';
-import { alignedArray, int8Gemm, linearDynamic, packB, sgemm } from '../lib/index';
+import { alignedArray, dequantize, fakeQuant, fromBFloat16, fromFloat16, int8Gemm, linearDynamic, packB, quantize, sgemm, toBFloat16, toFloat16 } from '../lib/index';
 import { native } from '../lib/native';
 import { rng } from './_harness';
 
@@ -61,4 +61,19 @@ t.test('GEMM outputs of 4 KiB and more are allocated aligned; results equal an u
   const small = int8Gemm(a.subarray(0, 2 * k), b, { m: 2, n, k });
   t.equal(small.byteOffset, 0);
   t.equal(small.buffer.byteLength, small.byteLength);
+});
+
+t.test('the element-wise ops return aligned arrays from 4 KiB (so quantize feeds int8Gemm an aligned A)', async (t) => {
+  const x = Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i));
+  const q8 = quantize(x, { scale: 0.01, zeroPoint: 3, dtype: 'uint8' });
+  t.ok(isAligned(q8), 'quantize');
+  t.ok(isAligned(dequantize(q8, { scale: 0.01, zeroPoint: 3, dtype: 'uint8' })), 'dequantize');
+  t.ok(isAligned(toFloat16(x)) && isAligned(fromFloat16(toFloat16(x))), 'float16');
+  t.ok(isAligned(toBFloat16(x)) && isAligned(fromBFloat16(toBFloat16(x))), 'bfloat16');
+  const fq = fakeQuant(x, { scale: 0.01, zeroPoint: 0, quantMin: -128, quantMax: 127 });
+  t.ok(isAligned(fq.output) && isAligned(fq.mask), 'fakeQuant output and mask');
+  // The same values as into a plain array.
+  const plain = new Uint8Array(x.length);
+  quantize(x, { scale: 0.01, zeroPoint: 3, dtype: 'uint8' }, plain);
+  t.same([...q8], [...plain]);
 });
