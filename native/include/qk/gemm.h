@@ -98,6 +98,11 @@ struct GemmUkernel {
 #if defined(__x86_64__) || defined(_M_X64)
 const GemmUkernel* gemm_avx2();
 const GemmUkernel* gemm_avx512();
+// The avx512 tier's VNNI loop for the amx tier's few-row tiles: rows <= 4 rows of uint8 A (row stride lda, kc a
+// multiple of 64 readable bytes each) against one amx B panel (k groups of 4 x 32 columns, 128 bytes each):
+// c[r * ldc + j] = (acc ? acc[r * ldacc + j] : 0) + sum a * b~, for j < 32.
+void gemm_rows32_vnni(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
+                      size_t ldacc, int32_t* c, size_t ldc);
 const GemmUkernel* gemm_amx();
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)

@@ -130,6 +130,11 @@ store:
 // Reads and writes 16 or 32 whole rows (a_full_rows; acc and c are the driver's 32 x 32 buffers).
 void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b_panel,
             const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc, const uint8_t*, size_t) {
+#ifndef QK_NO_ROWS32
+  // A few rows of uint8 A (m = 1 to 4: a GEMV against packed weights, memory-bound): the avx512 tier's VNNI loop
+  // over the same panel streams it faster than 16-row tiles that are mostly padding.
+  if (rows <= 4 && !a_signed) return gemm_rows32_vnni(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc);
+#endif
   if (rows > 16) {
     if (a_signed) tile<2, true>(kc, a, lda, b_panel, acc, ldacc, c, ldc);
     else tile<2, false>(kc, a, lda, b_panel, acc, ldacc, c, ldc);

@@ -158,8 +158,42 @@ const GemmUkernel kGemm = {
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false,
 };
 
+// R rows against an amx B panel: per k group, two vectors of 16 columns.
+template <int R>
+void rows32(size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
+            size_t ldc) {
+  __m512i c0[R], c1[R];
+  for (int r = 0; r < R; ++r) {
+    c0[r] = acc ? _mm512_loadu_si512(acc + r * ldacc) : _mm512_setzero_si512();
+    c1[r] = acc ? _mm512_loadu_si512(acc + r * ldacc + 16) : _mm512_setzero_si512();
+  }
+  for (size_t p = 0; p < kc; p += 4, b += 128) {
+    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = bcast4(a + r * lda + p);
+      c0[r] = _mm512_dpbusd_epi32(c0[r], av, b0);
+      c1[r] = _mm512_dpbusd_epi32(c1[r], av, b1);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    _mm512_storeu_si512(c + r * ldc, c0[r]);
+    _mm512_storeu_si512(c + r * ldc + 16, c1[r]);
+  }
+}
+
 }  // namespace
 
 const GemmUkernel* gemm_avx512() { return &kGemm; }
+
+void gemm_rows32_vnni(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
+                      size_t ldacc, int32_t* c, size_t ldc) {
+  switch (rows) {
+    case 1: rows32<1>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 2: rows32<2>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    case 3: rows32<3>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+    default: rows32<4>(kc, a, lda, b, acc, ldacc, c, ldc); break;
+  }
+}
 
 }  // namespace qk
