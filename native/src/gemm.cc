@@ -40,7 +40,7 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
 }
 
 // Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums.
-thread_local Scratch t_acc, t_apack, t_rsum, t_strip;
+thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail;
 
 // The output size from which rows_outer tiers write C through row strips (about an L2; tests lower it).
 std::atomic<size_t> g_strip_min_bytes{size_t{2} << 20};
@@ -288,7 +288,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const bool staged = direct && (flip != 0 || misaligned);
   const bool a_signed = flip ? !g.a_signed : g.a_signed;  // the sign-bit flip maps int8 to uint8 and back
   const size_t kst = round_up(std::max<size_t>(kc, 1), a_read);  // row stride of a staged block
-  AlignedBytes atail;
+  uint8_t* atail = nullptr;
   size_t tail_row0 = m, tail_lda = 0;
   if (direct && !staged) {
     // Row i's reads end at byte i * lda + kread of A, which holds (m - 1) * lda + k bytes: rows from `unsafe` on
@@ -300,10 +300,13 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     if (unsafe < m) {
       tail_row0 = unsafe / mr * mr;
       tail_lda = kread;
-      if (!atail.assign(round_up(m - tail_row0, mr) * kread)) return false;
+      // The calling thread's buffer, kept between calls (fresh, a 32-row tile of 4096 k is 128 KB of page faults and
+      // zeroing per call), and not zeroed: what the kernels read past k in a row, or in rows past m, meets B's zero
+      // padding or lands in rows of C that are never written out (like the staged path's per-thread copies).
+      atail = static_cast<uint8_t*>(t_atail.get(round_up(m - tail_row0, mr) * kread));
+      if (atail == nullptr) return false;
       if (k)
-        for (size_t i = tail_row0; i < m; ++i)
-          std::memcpy(atail.data() + (i - tail_row0) * kread, g.a + i * g.lda, k);
+        for (size_t i = tail_row0; i < m; ++i) std::memcpy(atail + (i - tail_row0) * kread, g.a + i * g.lda, k);
     }
   }
   // Row sums up front (staged tasks take their own while copying), in chunks of rows.
@@ -438,7 +441,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         size_t ld = g.lda;
         if (!direct) ap = apack + ((ir - i0) / mr) * a_bytes;
         else if (staged) ap = apack + (ir - i0) * kst, ld = kst;
-        else if (ir >= tail_row0) ap = atail.data() + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
+        else if (ir >= tail_row0) ap = atail + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
         else ap = g.a + ir * g.lda + p0;
         int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
         uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, last ? out : accp, last ? ldo : nr, tpf,
