@@ -40,7 +40,7 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
 }
 
 // Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums.
-thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail;
+thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail, t_gemv;
 
 // The output size from which rows_outer tiers write C through row strips (about an L2; tests lower it).
 std::atomic<size_t> g_strip_min_bytes{size_t{2} << 20};
@@ -172,11 +172,17 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const GemmUkernel& uk = *kt.gemm;
   const size_t m = g.m, n = g.n, k = g.k;
   const uint32_t ku = u(static_cast<int64_t>(k));
-  // d (m x n), colsum, b0, csk (n each), a0 and rsum (m each), zeroed, in one allocation.
-  const std::unique_ptr<uint32_t[]> buf = make_array<uint32_t>((m + 3) * n + 2 * m);
-  if (!buf) return false;
-  uint32_t *d = buf.get(), *colsum = d + m * n, *b0 = colsum + n, *csk = b0 + n, *a0 = csk + n, *rsum = a0 + m;
-  for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]);
+  // d (m rows of n, stride ldd), colsum, b0, csk (n each), a0 and rsum (m each) in this thread's buffer, kept
+  // between calls; d's rows and colsum start on 64-byte boundaries (the VNNI gemv accumulates in them with
+  // full-vector loads and stores, which cost twice across cache lines). Every value is written before it is read.
+  // Rows (and colsum) a multiple of 4 KB apart would have their loads wait on the stores to the other rows at the
+  // same offsets (4K aliasing): the stride then gets one more cache line.
+  size_t ldd = round_up(n, 16);
+  if (ldd % 1024 == 0) ldd += 16;
+  uint32_t* d = t_gemv.get<uint32_t>((m + 1) * ldd + 2 * n + 2 * m);
+  if (d == nullptr) return false;
+  uint32_t *colsum = d + m * ldd, *b0 = colsum + ldd, *csk = b0 + n, *a0 = csk + n, *rsum = a0 + m;
+  for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]), rsum[i] = 0;
   if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum));
   GemmTerms terms;
   terms.b0 = b0;
@@ -189,12 +195,12 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
-    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, n, colsum);
+    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
     for (size_t j = j0; j < j1; ++j) {
       b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]);
       csk[j] = colsum[j] - ku * b0[j];
     }
-    uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0, rsum, d + j0, n);
+    uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0, rsum, d + j0, ldd);
   });
   return true;
 }

@@ -7,8 +7,8 @@
 // the column sums are one more vpmaddwd against int16 ones. (vpmaddubsw would saturate 255 x -128 pairs.)
 //
 // Row-major B (k x n): two rows of 16 columns are widened and interleaved into int16 pairs per column (the
-// unpacks leave columns 4-7 and 8-11 of each 16 swapped, undone when the results are written); accumulators for
-// up to 4096 columns stay in L1/L2 while the rows are walked in runs of kRunRows per 16-column block, with
+// unpacks leave columns 4-7 and 8-11 of each 16 swapped, undone when the results are written); the sums for up to
+// 4096 columns stay in L1/L2 while the rows are walked in runs of kRunRows per 16-column block, with
 // software prefetch one run ahead (the VNNI version's layout: qk/gemv_vnni.h).
 // Column-major B (the n x k transB layout): a few columns x 16 k per step against every row of A, reduced with
 // horizontal adds at the end.
@@ -68,32 +68,51 @@ QK_GEMV2_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const i
   }
 }
 
+// The sums of each whole 16-column sub-block accumulate in place in d (row r at d + r * ldd) and colsum, the
+// caller's output arrays (no large stack arrays: a musl thread has 128 KB of stack), permuted, and are put in
+// order when the block is done; a last partial sub-block's go to a small buffer.
 template <int M, bool AS, bool BS>
 void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t rs, size_t j0, size_t j1,
                 uint32_t* d, size_t ldd, uint32_t* colsum) {
   const __m256i ones = _mm256_set1_epi16(1);
-  alignas(32) int32_t acc[M][kBlockCols];
-  alignas(32) int32_t cs[kBlockCols];
+  alignas(32) int32_t tacc[M][16], tcs[16];
   alignas(32) int32_t ap[M][kRunRows / 2];
   alignas(16) uint8_t tail[2][16];
   for (size_t jb = j0; jb < j1; jb += kBlockCols) {
     const size_t w = std::min(kBlockCols, j1 - jb), subs = (w + 15) / 16;
-    for (int r = 0; r < M; ++r) std::memset(acc[r], 0, subs * 16 * sizeof(int32_t));
-    std::memset(cs, 0, subs * 16 * sizeof(int32_t));
+    // Sub-block s's sums: row r at acc + r * ld, the column sums at csp.
+    auto where = [&](size_t s, int32_t** acc, size_t* ld, int32_t** csp) {
+      if (s * 16 + 16 <= w) {
+        *acc = reinterpret_cast<int32_t*>(d + jb + s * 16), *ld = ldd;
+        *csp = reinterpret_cast<int32_t*>(colsum + jb + s * 16);
+      } else {
+        *acc = tacc[0], *ld = 16, *csp = tcs;
+      }
+    };
+    for (size_t s = 0; s < subs; ++s) {
+      int32_t *acc, *csp;
+      size_t ld;
+      where(s, &acc, &ld, &csp);
+      for (int r = 0; r < M; ++r) std::memset(acc + r * ld, 0, 16 * sizeof(int32_t));
+      std::memset(csp, 0, 16 * sizeof(int32_t));
+    }
     for (size_t p0 = 0; p0 < k; p0 += kRunRows) {
       const size_t p1 = std::min(k, p0 + kRunRows);
       for (int r = 0; r < M; ++r)
         for (size_t p = p0; p < p1; p += 2) ap[r][(p - p0) / 2] = a_pair<AS>(a + r * lda, p, k);
       for (size_t s = 0; s < subs; ++s) {
         const size_t c0 = jb + s * 16, cols = std::min<size_t>(16, w - s * 16);
+        int32_t *acc, *csp;
+        size_t ld;
+        where(s, &acc, &ld, &csp);
         __m256i c[M][2], t[2];
 #pragma GCC unroll 4
         for (int r = 0; r < M; ++r) {
-          c[r][0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r] + s * 16));
-          c[r][1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc[r] + s * 16 + 8));
+          c[r][0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * ld));
+          c[r][1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * ld + 8));
         }
-        t[0] = _mm256_load_si256(reinterpret_cast<const __m256i*>(cs + s * 16));
-        t[1] = _mm256_load_si256(reinterpret_cast<const __m256i*>(cs + s * 16 + 8));
+        t[0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp));
+        t[1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp + 8));
         const bool pf = (c0 & 63) < 16;
 #pragma GCC unroll 2
         for (size_t p = p0; p < p1; p += 2) {
@@ -115,18 +134,27 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
         }
 #pragma GCC unroll 4
         for (int r = 0; r < M; ++r) {
-          _mm256_store_si256(reinterpret_cast<__m256i*>(acc[r] + s * 16), c[r][0]);
-          _mm256_store_si256(reinterpret_cast<__m256i*>(acc[r] + s * 16 + 8), c[r][1]);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ld), c[r][0]);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ld + 8), c[r][1]);
         }
-        _mm256_store_si256(reinterpret_cast<__m256i*>(cs + s * 16), t[0]);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(cs + s * 16 + 8), t[1]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp), t[0]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp + 8), t[1]);
       }
     }
-    for (size_t q = 0; q < w; ++q) {
-      // Column 16 s + c of the block is at 16 s + c with bits 2 and 3 of c swapped (see rows_pair).
-      const size_t i = (q & ~size_t{12}) | ((q & 4) << 1) | ((q & 8) >> 1);
-      colsum[jb + q] = static_cast<uint32_t>(cs[i]);
-      for (int r = 0; r < M; ++r) d[r * ldd + jb + q] = static_cast<uint32_t>(acc[r][i]);
+    for (size_t s = 0; s < subs; ++s) {
+      const size_t c0 = jb + s * 16, cols = std::min<size_t>(16, w - s * 16);
+      int32_t *acc, *csp;
+      size_t ld;
+      where(s, &acc, &ld, &csp);
+      int32_t pacc[M][16], pcs[16];  // the permuted sums, copied out before they are rewritten in order
+      for (int r = 0; r < M; ++r) std::memcpy(pacc[r], acc + r * ld, sizeof pacc[r]);
+      std::memcpy(pcs, csp, sizeof pcs);
+      for (size_t q = 0; q < cols; ++q) {
+        // Column c of a sub-block is at c with bits 2 and 3 swapped (see rows_pair).
+        const size_t i = (q & ~size_t{12}) | ((q & 4) << 1) | ((q & 8) >> 1);
+        colsum[c0 + q] = static_cast<uint32_t>(pcs[i]);
+        for (int r = 0; r < M; ++r) d[r * ldd + c0 + q] = static_cast<uint32_t>(pacc[r][i]);
+      }
     }
   }
 }

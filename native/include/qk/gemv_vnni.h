@@ -29,7 +29,7 @@ namespace {
 
 namespace gemv_vnni_detail {
 
-constexpr size_t kBlockCols = 4096;  // columns whose accumulators are kept (in L1) while their rows are walked
+constexpr size_t kBlockCols = 4096;  // columns whose sums are kept (in L1/L2) while their rows are walked
 constexpr size_t kRunRows = 16;      // rows of B per run over a 64-column sub-block
 
 // Raw row sums of A (wrapping), for the tb sum a term.
@@ -113,39 +113,51 @@ QK_GEMV_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t lda,
   }
 }
 
-// Row-major B, M rows of A, columns jb .. jb + w (w <= kBlockCols): acc[r][...] and cs[...] hold the permuted
-// sums of a~ b~ and b~ for the block.
+// Row-major B, M rows of A, columns jb .. jb + w (w <= kBlockCols): the permuted sums of a~ b~ and of b~ for each
+// whole 64-column sub-block accumulate in place in d (row r at d + r * ldd) and colsum, the caller's output arrays
+// (no large stack arrays: a musl thread has 128 KB of stack); a last partial sub-block's in tacc and tcs.
 template <int M>
 void rows_block(size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const uint8_t* b, size_t rs, uint8_t bflip,
-                size_t jb, size_t w, uint32_t (*acc)[kBlockCols], uint32_t* cs) {
+                size_t jb, size_t w, uint32_t* d, size_t ldd, uint32_t* colsum, uint32_t (*tacc)[64], uint32_t* tcs) {
   const __m512i vflip = _mm512_set1_epi8(static_cast<char>(bflip)), ones = _mm512_set1_epi8(1);
   const size_t subs = (w + 63) / 64, kfull = k / 4 * 4;
+  // Sub-block s's accumulators: row r at acc + r * ld, the column sums at csp.
+  auto where = [&](size_t s, uint32_t** acc, size_t* ld, uint32_t** csp) {
+    if (s * 64 + 64 <= w) *acc = d + jb + s * 64, *ld = ldd, *csp = colsum + jb + s * 64;
+    else *acc = tacc[0], *ld = 64, *csp = tcs;
+  };
   for (size_t s = 0; s < subs; ++s) {
+    uint32_t *acc, *csp;
+    size_t ld;
+    where(s, &acc, &ld, &csp);
     for (int r = 0; r < M; ++r)
-      for (int x = 0; x < 4; ++x) _mm512_store_si512(acc[r] + s * 64 + x * 16, _mm512_setzero_si512());
-    for (int x = 0; x < 4; ++x) _mm512_store_si512(cs + s * 64 + x * 16, _mm512_setzero_si512());
+      for (int x = 0; x < 4; ++x) _mm512_storeu_si512(acc + r * ld + x * 16, _mm512_setzero_si512());
+    for (int x = 0; x < 4; ++x) _mm512_storeu_si512(csp + x * 16, _mm512_setzero_si512());
   }
   for (size_t p0 = 0; p0 < k; p0 += kRunRows) {
     const size_t p1 = std::min(k, p0 + kRunRows), pfull = std::min(p1, kfull);
     for (size_t s = 0; s < subs; ++s) {
       const size_t c0 = jb + s * 64, cols = std::min<size_t>(64, w - s * 64);
       const __mmask64 mask = cols == 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+      uint32_t *acc, *csp;
+      size_t ld;
+      where(s, &acc, &ld, &csp);
       __m512i c[M][4], t[4];
 #pragma GCC unroll 4
       for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x) c[r][x] = _mm512_load_si512(acc[r] + s * 64 + x * 16);
+        for (int x = 0; x < 4; ++x) c[r][x] = _mm512_loadu_si512(acc + r * ld + x * 16);
 #pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x) t[x] = _mm512_load_si512(cs + s * 64 + x * 16);
+      for (int x = 0; x < 4; ++x) t[x] = _mm512_loadu_si512(csp + x * 16);
       size_t p = p0;
       for (; p < pfull; p += 4) rows_group<M, false>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t);
       if (p < p1) rows_group<M, true>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t);
 #pragma GCC unroll 4
       for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x) _mm512_store_si512(acc[r] + s * 64 + x * 16, c[r][x]);
+        for (int x = 0; x < 4; ++x) _mm512_storeu_si512(acc + r * ld + x * 16, c[r][x]);
 #pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x) _mm512_store_si512(cs + s * 64 + x * 16, t[x]);
+      for (int x = 0; x < 4; ++x) _mm512_storeu_si512(csp + x * 16, t[x]);
     }
   }
 }
@@ -157,17 +169,28 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uin
   const uint32_t ku = static_cast<uint32_t>(k);
   uint32_t suma[M];
   for (int r = 0; r < M; ++r) suma[r] = raw_sum(a + r * lda, k, a_signed);
-  alignas(64) uint32_t acc[M][kBlockCols];
-  alignas(64) uint32_t cs[kBlockCols];
+  alignas(64) uint32_t tacc[M][64], tcs[64];  // a last partial sub-block's sums
+  alignas(64) uint32_t pacc[M][64], pcs[64];  // a whole one's, copied out of d before it is rewritten in order
   for (size_t jb = j0; jb < j1; jb += kBlockCols) {
     const size_t w = std::min(kBlockCols, j1 - jb);
-    rows_block<M>(k, a, lda, aflip, b, rs, b_signed ? 0 : 0x80, jb, w, acc, cs);
-    for (size_t t = 0; t < w; ++t) {
-      // Column 64 s + 16 L + 4 x + e of the block is at 64 s + 16 x + 4 L + e of the accumulators.
-      const size_t i = (t & ~size_t{63}) + ((t >> 2) & 3) * 16 + ((t >> 4) & 3) * 4 + (t & 3);
-      const uint32_t sumb = cs[i] + ku * tb;
-      colsum[jb + t] = sumb;
-      for (int r = 0; r < M; ++r) d[r * ldd + jb + t] = acc[r][i] + tb * suma[r] - sa * sumb + ku * sa * tb;
+    rows_block<M>(k, a, lda, aflip, b, rs, b_signed ? 0 : 0x80, jb, w, d, ldd, colsum, tacc, tcs);
+    for (size_t s = 0; s * 64 < w; ++s) {
+      const size_t c0 = jb + s * 64, cols = std::min<size_t>(64, w - s * 64);
+      const uint32_t(*sacc)[64] = tacc;
+      const uint32_t* scs = tcs;
+      if (cols == 64) {
+        for (int r = 0; r < M; ++r) std::memcpy(pacc[r], d + r * ldd + c0, sizeof pacc[r]);
+        std::memcpy(pcs, colsum + c0, sizeof pcs);
+        sacc = pacc;
+        scs = pcs;
+      }
+      for (size_t t = 0; t < cols; ++t) {
+        // Column 16 L + 4 x + e of a sub-block is at 16 x + 4 L + e of its sums.
+        const size_t i = ((t >> 2) & 3) * 16 + ((t >> 4) & 3) * 4 + (t & 3);
+        const uint32_t sumb = scs[i] + ku * tb;
+        colsum[c0 + t] = sumb;
+        for (int r = 0; r < M; ++r) d[r * ldd + c0 + t] = sacc[r][i] + tb * suma[r] - sa * sumb + ku * sa * tb;
+      }
     }
   }
 }
