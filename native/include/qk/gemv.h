@@ -1,6 +1,7 @@
 // qkernels: the INT8 GEMV for a few rows of A against a B that was not packed (packing B costs far more than a
-// product with one row). Straight loops that each SIMD tier's translation unit compiles with its own flags (they
-// vectorize there); internal linkage, see the weak-symbol check in scripts/native-tests.sh.
+// product with one row). Straight loops that a tier's translation unit compiles with its own flags (they vectorize
+// there): the NEON tiers use them; the x86 tiers have their own (qk/gemv_avx2.h, qk/gemv_vnni.h, 2-4x faster).
+// Internal linkage, see the weak-symbol check in scripts/native-tests.sh.
 //
 // d[i * ldd + j] = sum_p a[i][p] * b[p][j] over the raw values (int8 or uint8 each, no shifts), wrapping modulo 2^32,
 // and colsum[j] = sum_p b[p][j], for i < m and j0 <= j < j1; the driver applies the zero-point corrections.
