@@ -1951,6 +1951,12 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_histogram(ref, k, r);
   test_histogram_channels(ref, k, r);
   test_gemm(k, r);
+  if (k.gemm && k.gemm->pack_a == nullptr) {  // again with a staged A copied one k block at a time
+    const size_t before = qk::gemm_stage_all_max_bytes();
+    qk::set_gemm_stage_all_max_bytes(0);
+    test_gemm(k, r);
+    qk::set_gemm_stage_all_max_bytes(before);
+  }
   if (k.gemm && k.gemm->rows_outer) {  // again with every shape through the row-strip path
     const size_t before = qk::gemm_strip_min_bytes();
     qk::set_gemm_strip_min_bytes(0);

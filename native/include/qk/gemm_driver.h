@@ -115,6 +115,11 @@ bool pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
 void set_gemm_strip_min_bytes(size_t bytes);
 size_t gemm_strip_min_bytes();
 
+// The most bytes of a task's rows that a staged A (flipped or realigned for the kernel) copies for all of k at once
+// and reuses across the thread's tasks on those rows (default 1 MB); beyond it, one k block at a time. Tests set 0.
+void set_gemm_stage_all_max_bytes(size_t bytes);
+size_t gemm_stage_all_max_bytes();
+
 // The oracle: direct loops over the definition, then the same epilogue. False: out of memory (its row buffer).
 bool gemm_reference(const GemmArgs& args, const uint8_t* b, size_t rs, size_t cs, bool b_signed);
 
