@@ -39,7 +39,8 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
   return static_cast<int>(std::min<double>(std::max(threads, 1), std::max(1.0, by_work)));
 }
 
-// Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums.
+// Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums, the rows-outer strip, the
+// copy of A's last rows, the gemv path's sums and correction terms.
 thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail, t_gemv;
 // What this thread's t_apack and t_rsum hold when a call staged all of a row block's k (see the driver): the
 // call's number and the block's first row.

@@ -274,6 +274,8 @@ void dispatch(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8
   else cols_major<M>(k, a, lda, a_signed, b, cs, b_signed, j0, j1, d, ldd, colsum);
 }
 
+#undef QK_GEMV_INLINE
+
 }  // namespace gemv_vnni_detail
 
 // gemv_generic's contract (qk/gemm.h, GemmUkernel::gemv) with VNNI; m <= kGemvMaxRows.

@@ -21,7 +21,6 @@ inline std::atomic<size_t> g_alloc_limit{0};
 // Test hook: every allocation these helpers (and AlignedBytes) make of more than `bytes` fails as if out of memory,
 // so the failure paths can be tested for real; 0 (the default) turns it off.
 inline void set_alloc_limit_for_tests(size_t bytes) { detail::g_alloc_limit.store(bytes, std::memory_order_relaxed); }
-inline size_t alloc_limit_for_tests() { return detail::g_alloc_limit.load(std::memory_order_relaxed); }
 // Whether a request of `bytes` must fail under the test limit.
 inline bool alloc_refused(size_t bytes) {
   const size_t limit = detail::g_alloc_limit.load(std::memory_order_relaxed);
