@@ -5,7 +5,22 @@
 // kept) must give exact results again. On every tier: the scalar tier's reference loops, the packed kernels and
 // the few-rows gemv path fail in different places.
 import t from 'tap';
-import { int8Gemm, int8GemmAsync, linearDynamic, linearDynamicAsync, packB, sgemm, sgemmAsync, withIsa } from '../lib/index';
+import {
+  Calibrator,
+  calibrate,
+  dequantize,
+  fakeQuant,
+  fakeQuantLearnable,
+  int8Gemm,
+  int8GemmAsync,
+  linearDynamic,
+  linearDynamicAsync,
+  packB,
+  quantize,
+  sgemm,
+  sgemmAsync,
+  withIsa,
+} from '../lib/index';
 import { native } from '../lib/native';
 import { TIERS, rng, sameBits, scalar } from './_harness';
 
@@ -128,3 +143,42 @@ for (const isa of TIERS)
       sameBits(t, withIsa(isa, () => sgemm(inPlace, sq, { m, n, k: n }, inPlace)), sqwant, `sgemm ${at} in place, after the limit`);
     }
   });
+
+// The element-wise and calibration bindings: their per-channel parameter expansions, the histogram's scratch
+// counts and the threshold searches' per-bin arrays are taken without throwing too (a failed std::vector in the
+// addon, built without exceptions, would abort the process). Each call throws a RangeError naming the native
+// operation, leaves the process running, and gives the unlimited result once the limit is lifted.
+t.test('element-wise and calibration ops', async (t) => {
+  const shape = [3, 20, 2]; // axis 1: 20 channels of 2 values (80-byte parameter arrays, expanded per element)
+  const x = Float32Array.from(smallInts(120, 901), (v, i) => v / 4 + (i % 7) / 16);
+  const scale = Float32Array.from({ length: 20 }, (_, c) => 0.05 + c / 200);
+  const zeroPoint = Int32Array.from({ length: 20 }, (_, c) => (c % 5) - 2);
+  const qp = { scale, zeroPoint, axis: 1, shape };
+  const q = quantize(x, qp);
+  t.throws(() => limited(() => quantize(x, qp)), oom('quantizePerChannel'), 'quantize per channel');
+  sameBits(t, quantize(x, qp), q, 'quantize per channel, after the limit');
+  const y = dequantize(q, qp);
+  t.throws(() => limited(() => dequantize(q, qp)), oom('dequantizePerChannel'), 'dequantize per channel');
+  sameBits(t, dequantize(q, qp), y, 'dequantize per channel, after the limit');
+
+  const fp = { scale, zeroPoint, axis: 1, shape, quantMin: -128, quantMax: 127 };
+  const fq = fakeQuant(x, fp);
+  t.throws(() => limited(() => fakeQuant(x, fp)), oom('fakeQuantPerChannel'), 'fakeQuant per channel');
+  sameBits(t, fakeQuant(x, fp).output, fq.output, 'fakeQuant per channel, after the limit');
+  const lsq = fakeQuantLearnable(x, { ...fp, zeroPoint: Float32Array.from(zeroPoint) }); // learnable: float zero points
+  const g = smallInts(120, 902);
+  const grads = lsq.backward(g);
+  t.throws(() => limited(() => lsq.backward(g)), oom('lsqBackwardPerChannel'), 'the learnable backward per channel');
+  sameBits(t, lsq.backward(g).gradScale, grads.gradScale, 'the learnable backward per channel, after the limit');
+
+  // Histograms: the per-tensor histogram's scratch counts (2048 bins), then each search over observed histograms.
+  const data = Float32Array.from(smallInts(4096, 903), (v, i) => v + Math.sin(i));
+  t.throws(() => limited(() => calibrate(data, { method: 'percentile' })), oom('histogram'), 'a histogram calibration');
+  for (const method of ['entropy', 'mse'] as const) {
+    const want = calibrate(data, { method });
+    const cal = new Calibrator({ method });
+    cal.observe(data);
+    t.throws(() => limited(() => cal.compute()), oom(`${method}Search`), `the ${method} search`);
+    t.same(cal.compute().scale, want.scale, `the ${method} search, after the limit`);
+  }
+});

@@ -19,15 +19,18 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <vector>
+#include <memory>
 
 #include "binding/args.h"
 #include "binding/bindings.h"
+#include "binding/worker.h"
 #include "qk/dispatch.h"
 #include "qk/reduce.h"
+#include "qk/scratch.h"
 #include "qk/search.h"
 #include "qk/threads.h"
 
@@ -108,12 +111,16 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
   const float* xp = static_cast<const float*>(x.data);
   double* cp = static_cast<double*>(counts.data);
   const qk::Kernels& k = qk::active();
-  std::vector<uint32_t> scratch(bins);
+  const std::unique_ptr<uint32_t[]> scratch = qk::make_array<uint32_t>(bins);
+  if (!scratch) {
+    throw_out_of_memory(env, "histogram");
+    return env.Undefined();
+  }
   size_t nans = 0;
   for (size_t i = 0; i < x.length; i += kHistChunk) {
     const size_t m = x.length - i < kHistChunk ? x.length - i : kHistChunk;
-    std::fill(scratch.begin(), scratch.end(), 0u);
-    nans += k.histogram(xp + i, m, lo, scale, bins, abs, scratch.data());
+    std::fill(scratch.get(), scratch.get() + bins, 0u);
+    nans += k.histogram(xp + i, m, lo, scale, bins, abs, scratch.get());
     for (uint32_t b = 0; b < bins; ++b) cp[b] += scratch[b];
   }
   return Napi::Number::New(env, static_cast<double>(nans));
@@ -213,11 +220,15 @@ Napi::Value EntropySearch(const Napi::CallbackInfo& info) {
   const double* cp = static_cast<const double*>(counts.data);
   const int32_t* bp = static_cast<const int32_t*>(bins.data);
   int32_t* ip = static_cast<int32_t*>(index.data);
+  std::atomic<bool> oom{false};
   qk::parallel_for(channels, qk::num_threads(), [&](size_t c) {
-    ip[c] = bp[c] == 0 ? -1
-                       : static_cast<int32_t>(qk::entropy_search(cp + c * st, static_cast<size_t>(bp[c]),
-                                                                 static_cast<uint32_t>(lp[c]), dp ? dp + c * per : nullptr));
+    const int64_t r = bp[c] == 0 ? -1
+                                 : qk::entropy_search(cp + c * st, static_cast<size_t>(bp[c]),
+                                                      static_cast<uint32_t>(lp[c]), dp ? dp + c * per : nullptr);
+    if (r == qk::kSearchOutOfMemory) oom.store(true, std::memory_order_relaxed);
+    ip[c] = static_cast<int32_t>(r);
   });
+  if (oom.load()) throw_out_of_memory(env, "entropySearch");
   return env.Undefined();
 }
 
@@ -263,6 +274,7 @@ Napi::Value MseSearch(const Napi::CallbackInfo& info) {
   const double* cp = static_cast<const double*>(counts.data);
   double* tp = static_cast<double*>(threshold.data);
   int32_t* kp = static_cast<int32_t*>(candidate.data);
+  std::atomic<bool> oom{false};
   qk::parallel_for(channels, qk::num_threads(), [&](size_t c) {
     if (bp[c] == 0) {
       tp[c] = 0;
@@ -272,9 +284,11 @@ Napi::Value MseSearch(const Napi::CallbackInfo& info) {
     const qk::MseHistogram h{cp + c * st, static_cast<size_t>(bp[c]), gp[3 * c], gp[3 * c + 1], gp[3 * c + 2],
                              dp[3 * c], dp[3 * c + 1], dp[3 * c + 2]};
     const qk::MseResult r = qk::mse_search(h, q);
+    if (!r.ok) oom.store(true, std::memory_order_relaxed);
     tp[c] = r.threshold;
     kp[c] = static_cast<int32_t>(r.candidate);
   });
+  if (oom.load()) throw_out_of_memory(env, "mseSearch");
   return env.Undefined();
 }
 

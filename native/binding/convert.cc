@@ -11,11 +11,13 @@
 #include <cmath>
 #include <limits>
 #include <string>
-#include <vector>
+#include <memory>
 
 #include "binding/args.h"
 #include "binding/bindings.h"
+#include "binding/worker.h"
 #include "qk/dispatch.h"
+#include "qk/scratch.h"
 
 namespace qkb {
 namespace {
@@ -88,7 +90,11 @@ Napi::Value QuantizePerChannel(const Napi::CallbackInfo& info) {
     return env.Undefined();
   const float* scale = static_cast<const float*>(sv.data);
   const int32_t* zp = static_cast<const int32_t*>(zv.data);
-  std::vector<float> inv(channels);
+  const std::unique_ptr<float[]> inv = qk::make_array<float>(channels);
+  if (!inv) {
+    throw_out_of_memory(env, "quantizePerChannel");
+    return env.Undefined();
+  }
   for (size_t c = 0; c < channels; ++c) {
     if (!positive_scale(info, scale[c])) return env.Undefined();
     if (zp[c] < qmin || zp[c] > qmax) {
@@ -110,20 +116,24 @@ Napi::Value QuantizePerChannel(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const size_t row = channels * inner;
-  std::vector<float> inv_e;
-  std::vector<int32_t> zp_e;
-  const float* iv = inv.data();
+  std::unique_ptr<float[]> inv_e;
+  std::unique_ptr<int32_t[]> zp_e;
+  const float* iv = inv.get();
   const int32_t* zpv = zp;
   if (inner > 1) {
-    inv_e.resize(row);
-    zp_e.resize(row);
+    inv_e = qk::make_array<float>(row);
+    zp_e = qk::make_array<int32_t>(row);
+    if (!inv_e || !zp_e) {
+      throw_out_of_memory(env, "quantizePerChannel");
+      return env.Undefined();
+    }
     for (size_t c = 0; c < channels; ++c)
       for (size_t j = 0; j < inner; ++j) {
         inv_e[c * inner + j] = inv[c];
         zp_e[c * inner + j] = zp[c];
       }
-    iv = inv_e.data();
-    zpv = zp_e.data();
+    iv = inv_e.get();
+    zpv = zp_e.get();
   }
   for (size_t o = 0; o < outer; ++o) {
     if (s8) k.quantize_s8_vec(xp + o * row, q8 + o * row, row, iv, zpv, qmin, qmax);
@@ -182,20 +192,24 @@ Napi::Value DequantizePerChannel(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const size_t row = channels * inner;
-  std::vector<float> s_e;
-  std::vector<int32_t> zp_e;
+  std::unique_ptr<float[]> s_e;
+  std::unique_ptr<int32_t[]> zp_e;
   const float* sv_p = scale;
   const int32_t* zp_p = zp;
   if (inner > 1) {
-    s_e.resize(row);
-    zp_e.resize(row);
+    s_e = qk::make_array<float>(row);
+    zp_e = qk::make_array<int32_t>(row);
+    if (!s_e || !zp_e) {
+      throw_out_of_memory(env, "dequantizePerChannel");
+      return env.Undefined();
+    }
     for (size_t c = 0; c < channels; ++c)
       for (size_t j = 0; j < inner; ++j) {
         s_e[c * inner + j] = scale[c];
         zp_e[c * inner + j] = zp[c];
       }
-    sv_p = s_e.data();
-    zp_p = zp_e.data();
+    sv_p = s_e.get();
+    zp_p = zp_e.get();
   }
   for (size_t o = 0; o < outer; ++o) {
     if (s8) k.dequantize_s8_vec(q8 + o * row, y + o * row, row, sv_p, zp_p);

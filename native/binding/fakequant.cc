@@ -15,11 +15,13 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <vector>
+#include <memory>
 
 #include "binding/args.h"
 #include "binding/bindings.h"
+#include "binding/worker.h"
 #include "qk/dispatch.h"
+#include "qk/scratch.h"
 
 namespace qkb {
 namespace {
@@ -48,16 +50,20 @@ bool zero_point_in(const Napi::CallbackInfo& info, int64_t zp, int32_t qmin, int
 }
 
 
-// Per-channel scales and zero points, checked; inv[c] = 1.0f / scale[c].
+// Per-channel scales and zero points, checked; inv[c] = 1.0f / scale[c]. Out of memory throws (op's name).
 bool channel_params(const Napi::CallbackInfo& info, size_t i, size_t channels, int32_t qmin, int32_t qmax,
-                    const float** scale, const int32_t** zp, std::vector<float>* inv) {
+                    const float** scale, const int32_t** zp, std::unique_ptr<float[]>* inv, const char* op) {
   View sv, zv;
   if (!typed(info, i, "scale", napi_float32_array, &sv) || !typed(info, i + 1, "zeroPoint", napi_int32_array, &zv) ||
       !same_length(info, "scale", sv.length, channels) || !same_length(info, "zeroPoint", zv.length, channels))
     return false;
   *scale = static_cast<const float*>(sv.data);
   *zp = static_cast<const int32_t*>(zv.data);
-  inv->resize(channels);
+  *inv = qk::make_array<float>(channels);
+  if (!*inv) {
+    throw_out_of_memory(info.Env(), op);
+    return false;
+  }
   for (size_t c = 0; c < channels; ++c) {
     const std::string idx = "[" + std::to_string(c) + "]";
     if (!positive_scale(info, (*scale)[c], "scale" + idx) || !zero_point_in(info, (*zp)[c], qmin, qmax, "zeroPoint" + idx))
@@ -67,12 +73,15 @@ bool channel_params(const Napi::CallbackInfo& info, size_t i, size_t channels, i
   return true;
 }
 
-// Per-element copies of one row's per-channel parameters (channels * inner entries).
+// Per-element copies of one row's per-channel parameters (channels * inner entries); ok() is false when out of
+// memory.
 struct Expanded {
-  std::vector<float> scale, inv;
-  std::vector<int32_t> zp;
-  Expanded(size_t channels, size_t inner, const float* s, const std::vector<float>& iv, const int32_t* z)
-      : scale(channels * inner), inv(channels * inner), zp(channels * inner) {
+  std::unique_ptr<float[]> scale, inv;
+  std::unique_ptr<int32_t[]> zp;
+  Expanded(size_t channels, size_t inner, const float* s, const float* iv, const int32_t* z)
+      : scale(qk::make_array<float>(channels * inner)), inv(qk::make_array<float>(channels * inner)),
+        zp(qk::make_array<int32_t>(channels * inner)) {
+    if (!ok()) return;
     for (size_t c = 0; c < channels; ++c)
       for (size_t j = 0; j < inner; ++j) {
         scale[c * inner + j] = s[c];
@@ -80,6 +89,7 @@ struct Expanded {
         zp[c * inner + j] = z[c];
       }
   }
+  bool ok() const { return scale && inv && zp; }
 };
 
 bool grad_factor(const Napi::CallbackInfo& info, size_t i, float* gf) {
@@ -117,11 +127,12 @@ Napi::Value FakeQuantPerChannel(const Napi::CallbackInfo& info) {
   int32_t qmin, qmax;
   const float* scale;
   const int32_t* zp;
-  std::vector<float> inv;
+  std::unique_ptr<float[]> inv;
   if (!typed(info, 0, "x", napi_float32_array, &x) || !typed(info, 1, "y", napi_float32_array, &y) ||
       !typed(info, 2, "mask", napi_uint8_array, &mask) || !same_length(info, "y", y.length, x.length) ||
       !same_length(info, "mask", mask.length, x.length) || !layout(info, 5, x.length, &outer, &channels, &inner) ||
-      !qrange(info, 8, &qmin, &qmax) || !channel_params(info, 3, channels, qmin, qmax, &scale, &zp, &inv))
+      !qrange(info, 8, &qmin, &qmax) ||
+      !channel_params(info, 3, channels, qmin, qmax, &scale, &zp, &inv, "fakeQuantPerChannel"))
     return env.Undefined();
   const qk::Kernels& k = qk::active();
   const float* xp = static_cast<const float*>(x.data);
@@ -135,9 +146,13 @@ Napi::Value FakeQuantPerChannel(const Napi::CallbackInfo& info) {
   }
   const size_t row = channels * inner;
   if (row == 0) return env.Undefined();
-  const Expanded e(channels, inner, scale, inv, zp);
+  const Expanded e(channels, inner, scale, inv.get(), zp);
+  if (!e.ok()) {
+    throw_out_of_memory(env, "fakeQuantPerChannel");
+    return env.Undefined();
+  }
   for (size_t o = 0; o < outer; ++o)
-    k.fake_quant_vec(xp + o * row, yp + o * row, mp + o * row, row, e.scale.data(), e.inv.data(), e.zp.data(), qmin,
+    k.fake_quant_vec(xp + o * row, yp + o * row, mp + o * row, row, e.scale.get(), e.inv.get(), e.zp.get(), qmin,
                      qmax);
   return env.Undefined();
 }
@@ -188,9 +203,10 @@ Napi::Value LsqBackwardPerChannel(const Napi::CallbackInfo& info) {
   float gf;
   const float* scale;
   const int32_t* zp;
-  std::vector<float> inv;
+  std::unique_ptr<float[]> inv;
   if (!lsq_arrays(info, &x, &dy, &dx) || !layout(info, 5, x.length, &outer, &channels, &inner) ||
-      !qrange(info, 8, &qmin, &qmax) || !channel_params(info, 3, channels, qmin, qmax, &scale, &zp, &inv) ||
+      !qrange(info, 8, &qmin, &qmax) ||
+      !channel_params(info, 3, channels, qmin, qmax, &scale, &zp, &inv, "lsqBackwardPerChannel") ||
       !grad_factor(info, 10, &gf) || !typed(info, 11, "gradScale", napi_float64_array, &gs) ||
       !typed(info, 12, "gradZeroPoint", napi_float64_array, &gz) ||
       !same_length(info, "gradScale", gs.length, channels) || !same_length(info, "gradZeroPoint", gz.length, channels))
@@ -214,11 +230,15 @@ Napi::Value LsqBackwardPerChannel(const Napi::CallbackInfo& info) {
   }
   const size_t row = channels * inner;
   if (row == 0) return env.Undefined();
-  const Expanded e(channels, inner, scale, inv, zp);
-  std::vector<float> ts(row), tz(row);
+  const Expanded e(channels, inner, scale, inv.get(), zp);
+  const std::unique_ptr<float[]> ts = qk::make_array<float>(row), tz = qk::make_array<float>(row);
+  if (!e.ok() || !ts || !tz) {
+    throw_out_of_memory(env, "lsqBackwardPerChannel");
+    return env.Undefined();
+  }
   for (size_t o = 0; o < outer; ++o) {
     const size_t off = o * row;
-    k.lsq_grad_vec(xp + off, gp + off, dxp + off, ts.data(), tz.data(), row, e.scale.data(), e.inv.data(), e.zp.data(),
+    k.lsq_grad_vec(xp + off, gp + off, dxp + off, ts.get(), tz.get(), row, e.scale.get(), e.inv.get(), e.zp.get(),
                    qmin, qmax, gf);
     for (size_t c = 0; c < channels; ++c)
       for (size_t j = 0; j < inner; ++j) {

@@ -29,7 +29,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <vector>
+#include <memory>
+
+#include "qk/scratch.h"
 
 namespace qk {
 
@@ -117,9 +119,13 @@ inline double round_even(double u) {
 
 int64_t entropy_search(const double* counts, size_t n, uint32_t levels, double* divergences, bool memoize) {
   if (n < kSearchStartBin || levels == 0) return -1;
-  std::vector<double> b(counts, counts + n);
+  // Arrays that scale with the histogram, taken without throwing (the addon is built without exceptions, where a
+  // failed std::vector allocation aborts the process): out of memory is reported.
+  const std::unique_ptr<double[]> b = make_array<double>(n), cum = make_array<double>(n + 1),
+                                  nz = make_array<double>(n + 1), plogp = make_array<double>(n + 1);
+  if (!b || !cum || !nz || !plogp) return kSearchOutOfMemory;
+  std::copy(counts, counts + n, b.get());
   if (n > 1) b[0] = b[1];
-  std::vector<double> cum(n + 1), nz(n + 1), plogp(n + 1);
   cum[0] = nz[0] = plogp[0] = 0.0;
   for (size_t k = 0; k < n; ++k) {
     const double v = b[k];
@@ -136,8 +142,10 @@ int64_t entropy_search(const double* counts, size_t n, uint32_t levels, double* 
   // memo[j0 * span + len]: the term of the level [j0, j0 + len), NaN until computed. A level spans at most
   // ceil(n / L) bins (one more should the float64 ceiling round up).
   const size_t span = (n + L - 1) / L + 2;
-  std::vector<double> memo;
-  if (memoize && n + 1 <= kMaxMemo / span) memo.assign((n + 1) * span, std::numeric_limits<double>::quiet_NaN());
+  // Without memory for the table, every term is computed directly (the same bits, only slower).
+  std::unique_ptr<double[]> memo;
+  if (memoize && n + 1 <= kMaxMemo / span && (memo = make_array<double>((n + 1) * span)))
+    std::fill(memo.get(), memo.get() + (n + 1) * span, std::numeric_limits<double>::quiet_NaN());
   // The term of the level [j0, j0 + len): qs log(qs / qc) over its qc non-empty bins holding qs, 0 when it has
   // none (search.ts skips it then; adding +0 to the non-negative sum changes nothing).
   auto term = [&](size_t j0, size_t len) {
@@ -172,7 +180,7 @@ int64_t entropy_search(const double* counts, size_t n, uint32_t levels, double* 
         if (pow2) return ((l + 1) * i + L - 1) >> shift;
         return static_cast<size_t>(static_cast<int64_t>(std::ceil(static_cast<double>(l + 1) * step)));
       };
-      if (!memo.empty()) {
+      if (memo) {
         // Every level's term from the table, in order (an empty level's term is 0: adding it changes nothing,
         // as skipping it does).
         for (size_t l = 0; l + 1 < L; ++l) {
@@ -267,11 +275,13 @@ struct MseSetup {
   const MseHistogram& h;
   const MseQuantizer& q;
   size_t candidates = 0;
-  std::vector<double> centers, weights;  // the m non-empty bins, in order
+  std::unique_ptr<double[]> centers, weights;  // the m non-empty bins, in order
+  size_t nonempty = 0;                         // m
   // The estimate: every bin's center v[j] (empty ones too), prefix sums p0 (exact), p1 = sum w v, p2 =
   // sum w v^2, and the quantities of the error bound.
-  std::vector<double> v, p0, p1, p2;
+  std::unique_ptr<double[]> v, p0, p1, p2;
   double m1 = 0, v0 = 0, vmax = 0, delta = 0, inv_w = 0;
+  bool ok = false;  // false: out of memory (nothing else is set up)
 
   MseSetup(const MseHistogram& hist, const MseQuantizer& quant) : h(hist), q(quant) {
     for (size_t i = kSearchStartBin;; ++i) {
@@ -281,17 +291,24 @@ struct MseSetup {
     }
     ++candidates;  // max |x|
     const size_t n = h.n;
-    v.resize(n);
-    p0.assign(n + 1, 0.0);
-    p1.assign(n + 1, 0.0);
-    p2.assign(n + 1, 0.0);
+    for (size_t j = 0; j < n; ++j) nonempty += h.counts[j] > 0;
+    // Zeroed, without throwing (see entropy_search).
+    v = make_array<double>(n);
+    p0 = make_array<double>(n + 1);
+    p1 = make_array<double>(n + 1);
+    p2 = make_array<double>(n + 1);
+    centers = make_array<double>(nonempty);
+    weights = make_array<double>(nonempty);
+    if (!v || !p0 || !p1 || !p2 || !centers || !weights) return;
+    ok = true;
+    size_t m = 0;
     auto edge = [&](size_t k) { return h.anchor + (h.first + static_cast<double>(k)) * h.width; };
     for (size_t j = 0; j < n; ++j) {
       v[j] = (edge(j) + edge(j + 1)) / 2;
       const double w = h.counts[j];
       if (w > 0) {
-        centers.push_back(v[j]);
-        weights.push_back(w);
+        centers[m] = v[j];
+        weights[m++] = w;
       }
       p0[j + 1] = p0[j] + w;
       p1[j + 1] = p1[j] + w * v[j];
@@ -339,7 +356,7 @@ struct MseSetup {
   // The candidate's exact cost: mseThreshold's loops.
   double exact(const QParams& p) const {
     const double s = p.scale, z = p.zero_point, qmin = q.qmin, qmax = q.qmax, top = (qmax - z) * s;
-    const size_t m = centers.size();
+    const size_t m = nonempty;
     double cost = 0;
     size_t j = 0;
     for (; j < m; ++j) {
@@ -385,7 +402,7 @@ struct MseSetup {
     // the sum's over the levels, with a factor 2 to spare; plus an absolute term for underflow.
     const double Qa = (la - z) * s, Qb = (lb - z) * s;
     const double qbig = std::max(std::fabs(Qa), std::fabs(Qb)) * (1 + 4 * kU);
-    const double N = p0[n], m = static_cast<double>(centers.size());
+    const double N = p0[n], m = static_cast<double>(nonempty);
     const double e = 8 * kU * (static_cast<double>(n) + (lb - la + 1) + 16) * (qbig * qbig * N + 8 * qbig * m1 + p2[n]) +
                      1e-300 * (N + 1);
     const double shrink = 1 - 2 * (m + 8) * kU;
@@ -445,6 +462,7 @@ size_t mse_candidates(const MseHistogram& h) {
 MseResult mse_search_exhaustive(const MseHistogram& h, const MseQuantizer& q, double* costs) {
   const MseSetup st(h, q);
   MseResult res{fround(h.max_abs), -1, 0};
+  if (!st.ok) return {0, -1, 0, false};
   double best = kInf;
   for (size_t k = 0; k < st.candidates; ++k) {
     const double t = st.candidate(k);
@@ -460,16 +478,19 @@ MseResult mse_search_exhaustive(const MseHistogram& h, const MseQuantizer& q, do
   return res;
 }
 
-void mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb) {
+bool mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb) {
   const MseSetup st(h, q);
+  if (!st.ok) return false;
   for (size_t k = 0; k < st.candidates; ++k) {
     double a;
     lb[k] = st.bound(k, st.params(st.candidate(k)), kInf, &a);
   }
+  return true;
 }
 
 MseResult mse_search(const MseHistogram& h, const MseQuantizer& q) {
   const MseSetup st(h, q);
+  if (!st.ok) return {0, -1, 0, false};
   MseResult res{fround(h.max_abs), -1, 0};
   const size_t nc = st.candidates;
   // A good first limit U: the exact cost of the candidate with the least estimate among every 16th one and the

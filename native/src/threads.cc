@@ -4,6 +4,11 @@
 // microsecond instead of a futex wake-up (tens of microseconds on a VM). Each participant (the caller works too)
 // runs its own contiguous share of the tasks, then helps with the others'; the caller then waits for the helpers
 // by polling.
+//
+// Workers are POSIX threads where there are any: the addon is built without exceptions, where a std::thread that
+// cannot be created (a container's pids limit, address space) throws std::system_error into code that cannot
+// catch it and the process aborts. A worker that cannot be started is skipped: the call runs on the threads it has
+// (results never depend on the thread count), and the next call tries again.
 #include "qk/threads.h"
 
 #include <algorithm>
@@ -13,7 +18,13 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define QK_PTHREADS 1
+#else
 #include <vector>
+#endif
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -29,6 +40,7 @@ namespace {
 
 std::atomic<int> g_threads{0};
 std::atomic<double> g_min_micros{20.0};
+std::atomic<int> g_spawn_limit{-1};  // test hook: starting a worker fails once the pool has this many (-1: off)
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kSpin = std::chrono::microseconds(300);  // how long an idle worker keeps spinning
@@ -44,7 +56,11 @@ class Pool {
       stop_.store(true);
     }
     cv_.notify_all();
+#if QK_PTHREADS
+    for (int i = 0; i < nworkers_; ++i) pthread_join(workers_[i], nullptr);
+#else
     for (auto& t : workers_) t.join();
+#endif
   }
 
   // Returns false (and does nothing) if another job is running.
@@ -52,13 +68,12 @@ class Pool {
     std::unique_lock<std::mutex> busy(job_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     threads = std::min(threads, kMaxParts);
-    const int helpers = threads - 1;
-    while (static_cast<int>(workers_.size()) < helpers) {
-      // The new worker starts from the current generation: the bump below is its first job, however late it runs.
-      const int id = static_cast<int>(workers_.size());
-      const uint64_t seen = job_.load(std::memory_order_relaxed) >> kGenShift;
-      workers_.emplace_back([this, id, seen] { loop(id, seen); });
+    // The new workers start from the current generation: the bump below is their first job, however late they run.
+    while (workers() < threads - 1 && spawn(job_.load(std::memory_order_relaxed) >> kGenShift)) {
     }
+    threads = std::min(threads, workers() + 1);  // a worker that could not be started: fewer threads
+    if (threads <= 1) return false;               // the caller runs the job alone
+    const int helpers = threads - 1;
     fn_ = &fn;
     tasks_ = tasks;
     parts_ = threads;
@@ -96,6 +111,44 @@ class Pool {
       for (size_t t; (t = r.next.fetch_add(1, std::memory_order_relaxed)) < r.end;) (*fn_)(t);
     }
   }
+
+  int workers() const {
+#if QK_PTHREADS
+    return nworkers_;
+#else
+    return static_cast<int>(workers_.size());
+#endif
+  }
+
+  // Starts worker number workers(), which has handled generation `seen`; false if it could not be started.
+  bool spawn(uint64_t seen) {
+    const int id = workers();
+    const int limit = g_spawn_limit.load(std::memory_order_relaxed);
+    if (limit >= 0 && id >= limit) return false;
+#if QK_PTHREADS
+    starts_[id] = {this, id, seen};
+    pthread_t th;
+    if (pthread_create(&th, nullptr, &Pool::entry, &starts_[id]) != 0) return false;
+    workers_[nworkers_++] = th;
+    return true;
+#else
+    workers_.emplace_back([this, id, seen] { loop(id, seen); });
+    return true;
+#endif
+  }
+
+#if QK_PTHREADS
+  struct Start {
+    Pool* pool;
+    int id;
+    uint64_t seen;
+  };
+  static void* entry(void* arg) {
+    const Start* s = static_cast<const Start*>(arg);
+    s->pool->loop(s->id, s->seen);
+    return nullptr;
+  }
+#endif
 
   // `seen`: the last generation this worker has handled (worked on, or skipped when not needed).
   void loop(int id, uint64_t seen) {
@@ -138,7 +191,14 @@ class Pool {
   std::mutex job_mu_;  // one job at a time
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
+  static constexpr int kMaxParts = 257;  // set_num_threads caps at 256
+#if QK_PTHREADS
+  pthread_t workers_[kMaxParts];
+  Start starts_[kMaxParts];  // each worker's start arguments (the pool is never moved)
+  int nworkers_ = 0;
+#else
   std::vector<std::thread> workers_;
+#endif
   // Written by the job's caller before job_ is published (release), read by its helpers after (acquire).
   const TaskFn* fn_ = nullptr;
   size_t tasks_ = 0;
@@ -147,7 +207,6 @@ class Pool {
     std::atomic<size_t> next{0};
     size_t end = 0;
   };
-  static constexpr int kMaxParts = 257;  // set_num_threads caps at 256
   Range ranges_[kMaxParts];
   int parts_ = 0;
   std::atomic<int> pending_{0};
@@ -190,6 +249,8 @@ double min_micros_per_thread(int threads) {
   const auto since = Clock::now().time_since_epoch() - Clock::duration(g_last_end.load(std::memory_order_relaxed));
   return since < kWarm ? us / 4 : us;
 }
+void set_thread_spawn_limit_for_tests(int workers) { g_spawn_limit.store(workers, std::memory_order_relaxed); }
+
 void set_min_micros_per_thread(double us) { g_min_micros.store(us < 0 ? 0 : us, std::memory_order_relaxed); }
 
 void parallel_for(size_t tasks, int threads, TaskFn fn) {

@@ -1290,6 +1290,39 @@ void search_tests() {
         }
   }
   {
+    // Out of memory: the searches report it (entropy: kSearchOutOfMemory; mse: ok false) instead of aborting, at
+    // every limit below their arrays; a limit that only refuses the entropy memo table gives the same pick and
+    // divergences (computed directly); once lifted, the same results as before.
+    Group g("search", "search_out_of_memory");
+    const size_t n = 2048;
+    const std::vector<double> c = random_counts(r, n, 1);
+    std::vector<double> d0(n - 127), d1(n - 127);
+    const int64_t want = qk::entropy_search(c.data(), n, 128, d0.data());
+    const qk::MseQuantizer q{false, 0, 255, 128};
+    const qk::MseHistogram h{c.data(), n, 0.0, 0.0, 1.0 / 64, 32.0, 0.0, 32.0};
+    const qk::MseResult mwant = qk::mse_search(h, q);
+    g.check(want >= 128 && mwant.ok, "searches without a limit");
+    for (size_t limit : {size_t{64}, size_t{1024}, size_t{8192}, size_t{16400}}) {
+      AllocLimit cap(limit);  // below the n + 1 float64 prefix sums (16392 bytes) and the bins (16384)
+      g.check(qk::entropy_search(c.data(), n, 128, d1.data()) == qk::kSearchOutOfMemory || limit >= 16392,
+              strf("entropy_search under a %zu-byte limit must report out of memory", limit));
+      const qk::MseResult mr = qk::mse_search(h, q);
+      const qk::MseResult me = qk::mse_search_exhaustive(h, q, nullptr);
+      g.check((!mr.ok && !me.ok) || limit >= 16392, strf("mse_search under a %zu-byte limit must report out of memory", limit));
+      std::vector<double> lb(qk::mse_candidates(h));
+      g.check(!qk::mse_lower_bounds(h, q, lb.data()) || limit >= 16392,
+              strf("mse_lower_bounds under a %zu-byte limit must report out of memory", limit));
+      if (limit >= 16392) {  // the prefix sums fit, the memo table (n + 1) * 18 float64 does not
+        const int64_t got = qk::entropy_search(c.data(), n, 128, d1.data());
+        g.check(got == want && std::memcmp(d0.data(), d1.data(), d0.size() * 8) == 0,
+                strf("entropy_search without its memo table: pick %" PRId64 ", expected %" PRId64, got, want));
+        g.check(mr.ok && mr.candidate == mwant.candidate, "mse_search with its arrays allowed");
+      }
+    }
+    g.check(qk::entropy_search(c.data(), n, 128, d1.data()) == want && qk::mse_search(h, q).candidate == mwant.candidate,
+            "the searches after the limit is lifted");
+  }
+  {
     Group g("search", "mse_bound");
     const qk::MseQuantizer quants[] = {{true, -128, 127, 0}, {false, 0, 255, 128}, {false, -128, 127, 0},
                                        {true, -8, 7, 0},     {true, 0, 255, 128}, {false, -64, 63, 0},
@@ -1335,7 +1368,10 @@ void search_tests() {
       // The bound the search prunes with never exceeds the exact cost, and is tight (within 1e-5) for most
       // candidates (else the search would compute many exact costs).
       std::vector<double> lb(costs.size());
-      qk::mse_lower_bounds(h, q, lb.data());
+      if (!qk::mse_lower_bounds(h, q, lb.data())) {
+        g.fail(at + ": mse_lower_bounds reported out of memory without a limit");
+        break;
+      }
       size_t tight = 0;
       for (size_t k = 0; k < costs.size(); ++k) {
         if (!(lb[k] <= costs[k])) {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,34 @@ std::string strf(const char* fmt, Args... args) {
   char buf[512];
   std::snprintf(buf, sizeof buf, fmt, args...);
   return buf;
+}
+
+// Workers that cannot be started (the spawn hook; pthread_create failing under a pids limit): every task still runs
+// once, on the threads the pool has. Runs first, while the pool has no workers yet.
+void test_spawn_failure() {
+  auto run = [&](size_t tasks, int threads, int limit, size_t max_ids) {
+    qk::set_thread_spawn_limit_for_tests(limit);
+    std::vector<std::atomic<int>> hits(tasks);
+    for (auto& h : hits) h.store(0);
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    qk::parallel_for(tasks, threads, [&](size_t t) {
+      hits[t].fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // so that every started worker gets tasks
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(std::this_thread::get_id());
+    });
+    for (size_t t = 0; t < tasks; ++t)
+      if (hits[t].load() != 1)
+        return fail(strf("spawn limit %d: task %zu of %zu ran %d times with %d threads", limit, t, tasks,
+                         hits[t].load(), threads));
+    if (ids.size() > max_ids)
+      fail(strf("spawn limit %d: %zu threads ran tasks, at most %zu expected", limit, ids.size(), max_ids));
+  };
+  run(64, 4, 0, 1);  // no worker can start: the caller runs everything
+  run(64, 4, 1, 2);  // one worker
+  run(64, 4, -1, 4);  // the hook off: the missing workers start now
+  qk::set_thread_spawn_limit_for_tests(-1);
 }
 
 void test_thread_pool() {
@@ -72,9 +102,17 @@ void test_thread_pool() {
 }  // namespace
 
 int main() {
+  int passed = 0, failed = 0;
+  auto report = [&](const char* name) {
+    if (g_failures) std::printf("FAIL common %s: %s\n", name, g_first.c_str()), ++failed;
+    else std::printf("ok common %s\n", name), ++passed;
+    g_failures = 0;
+    g_first.clear();
+  };
+  test_spawn_failure();  // first: it needs a pool without workers
+  report("thread_spawn_failure");
   test_thread_pool();
-  if (g_failures) std::printf("FAIL common thread_pool: %s\n", g_first.c_str());
-  else std::printf("ok common thread_pool\n");
-  std::printf("%d passed, %d failed\n", g_failures ? 0 : 1, g_failures ? 1 : 0);
-  return g_failures ? 1 : 0;
+  report("thread_pool");
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
 }

@@ -21,8 +21,11 @@ constexpr size_t kSearchStartBin = 128;  // both searches start at bin 128 (NVID
 constexpr double kMseMargin = 0.035;
 constexpr double kMseKeep = 1 - kMseMargin;
 
+// entropy_search's result when the memory its prefix sums need (4 float64 arrays of n) cannot be had.
+constexpr int64_t kSearchOutOfMemory = -2;
+
 // Entropy threshold of the histogram counts[0 .. n) (integer-valued float64 counts) with `levels` quantized levels
-// (entropyThreshold): returns the chosen bin edge index i* in [128, n], or -1 when n < 128. When divergences is
+// (entropyThreshold): returns the chosen bin edge index i* in [128, n], -1 when n < 128, or kSearchOutOfMemory. When divergences is
 // not null it receives D(i) at divergences[i - 128] (n - 127 entries). memoize = false evaluates every level
 // term directly (the reference the memoized search is tested against; same bits).
 int64_t entropy_search(const double* counts, size_t n, uint32_t levels, double* divergences, bool memoize = true);
@@ -48,6 +51,7 @@ struct MseResult {
   double threshold;  // the winning candidate (a float32 value)
   int64_t candidate;  // its index among the candidates
   size_t exact;       // candidates whose exact cost was computed
+  bool ok = true;     // false: out of memory (the search's per-bin arrays); nothing else is set
 };
 
 // mseThreshold: the first candidate with the least cost (the last candidate's cost times kMseKeep). The fast
@@ -60,6 +64,6 @@ MseResult mse_search_exhaustive(const MseHistogram& h, const MseQuantizer& q, do
 size_t mse_candidates(const MseHistogram& h);
 // The lower bound mse_search prunes with, for every candidate (for the tests: lb[k] <= the cost costs[k] of
 // mse_search_exhaustive).
-void mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb);
+bool mse_lower_bounds(const MseHistogram& h, const MseQuantizer& q, double* lb);  // false: out of memory
 
 }  // namespace qk

@@ -20,6 +20,10 @@ void set_min_micros_per_thread(double us);
 // run pays one slow wake.
 double min_micros_per_thread(int threads);
 
+// Test hook: starting a pool worker fails (as pthread_create would under a pids limit) once the pool has `workers`
+// of them; -1 (the default) turns it off. Calls then run on the workers the pool has, plus the caller.
+void set_thread_spawn_limit_for_tests(int workers);
+
 // A non-owning reference to a callable taking a task index (a function_ref): parallel_for's callers pass lambdas
 // that capture a dozen locals by reference, which a std::function would copy to the heap on every call (a malloc
 // per GEMM call, and a process abort when that allocation fails in a build without exceptions). The callable must
