@@ -176,8 +176,9 @@ const PackedPanels* PackedB::panels(const GemmUkernel* uk, int threads) {
 namespace {
 
 // A few rows of A against an unpacked B: the tier's gemv on column chunks in parallel, each chunk corrected and
-// written by the epilogue as soon as it is done. The gemv sums raw values (no shifts: sa = sb = 0). False: out of
-// memory.
+// written by the epilogue as soon as it is done. The gemv sums raw values (no shifts: sa = sb = 0), or, with the
+// tier's gemv_centered, A minus its zero point (then A0 = 0 and the row sums are those of a - za: no column sums
+// needed). False: out of memory.
 bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, bool b_signed, int threads) {
   const GemmUkernel& uk = *kt.gemm;
   const size_t m = g.m, n = g.n, k = g.k;
@@ -192,8 +193,15 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   uint32_t* d = t_gemv.get<uint32_t>((m + 1) * ldd + 2 * n + 2 * m);
   if (d == nullptr) return false;
   uint32_t *colsum = d + m * ldd, *b0 = colsum + ldd, *csk = b0 + n, *a0 = csk + n, *rsum = a0 + m;
+  // Centering keeps |a - za| <= 255 (the products exact in the tier's int16 pairs) for zero points in A's range,
+  // which is all the API accepts; the core takes any int32, so others keep the column sums.
+  const int32_t zlo = g.a_signed ? -128 : 0, zhi = g.a_signed ? 127 : 255;
+  bool centered = uk.gemv_centered != nullptr;
+  for (size_t i = 0; i < m; ++i) centered &= g.za[i * g.za_step] >= zlo && g.za[i * g.za_step] <= zhi;
   for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]), rsum[i] = 0;
   if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum));
+  if (centered)
+    for (size_t i = 0; i < m; ++i) rsum[i] -= ku * a0[i], a0[i] = 0;  // sum (a - za) = rowsum - k za
   GemmTerms terms;
   terms.b0 = b0;
   terms.csk = csk;
@@ -205,10 +213,15 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
-    uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
-    for (size_t j = j0; j < j1; ++j) {
-      b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]);
-      csk[j] = colsum[j] - ku * b0[j];
+    if (centered) {
+      uk.gemv_centered(m, k, g.a, g.lda, g.a_signed, g.za, g.za_step, b, rs, cs, b_signed, j0, j1, d, ldd);
+      for (size_t j = j0; j < j1; ++j) b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]), csk[j] = 0;
+    } else {
+      uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
+      for (size_t j = j0; j < j1; ++j) {
+        b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]);
+        csk[j] = colsum[j] - ku * b0[j];
+      }
     }
     uk.epilogue(g, terms, 0, m, j0, j1 - j0, a0, rsum, d + j0, ldd);
   });

@@ -1,8 +1,9 @@
 // qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
-//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned] [--zb0] [MxNxK ...]
-// --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not); --zb0 makes the weights' zero point 0
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned] [--aligned-c] [--zb0] [MxNxK ...]
+// --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not), --aligned-c only C (what npm run bench
+// gives: an alignedArray out, plain inputs); --zb0 makes the weights' zero point 0
 // (symmetric weights: no row sums needed); --transb stores B as n x k (the PyTorch Linear weight layout).
 #include <algorithm>
 #include <chrono>
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   qk::Isa isa = qk::available_isas().front();
   int threads = 1;
   int mode = 0;
-  bool unpacked = false, transb = false, aligned = false, zb0 = false;
+  bool unpacked = false, transb = false, aligned = false, aligned_c = false, zb0 = false;
   std::vector<std::string> shapes;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
       mode = m == "float32" ? 1 : m == "int8" ? 2 : 0;
     } else if (a == "--unpacked") unpacked = true;
     else if (a == "--transb") transb = true;
-    else if (a == "--aligned") aligned = true;
+    else if (a == "--aligned") aligned = aligned_c = true;
+    else if (a == "--aligned-c") aligned_c = true;
     else if (a == "--zb0") zb0 = true;
     else shapes.push_back(a);
   }
@@ -100,7 +102,7 @@ int main(int argc, char** argv) {
     std::vector<int32_t> za(1, 123), zb(1, zb0 ? 0 : 2);
     std::vector<float> as(1, 0.02f), bs(n, 0.01f), bias(n, 0.5f);
     std::vector<unsigned char> cbuf(m * n * 4 + 64);
-    unsigned char* c = cbuf.data() + (aligned ? (64 - reinterpret_cast<uintptr_t>(cbuf.data()) % 64) % 64 : 0);
+    unsigned char* c = cbuf.data() + (aligned_c ? (64 - reinterpret_cast<uintptr_t>(cbuf.data()) % 64) % 64 : 0);
     qk::GemmArgs g;
     g.m = m, g.n = n, g.k = kk, g.a = a, g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
     g.mode = static_cast<qk::GemmOut>(mode), g.c = c, g.ldc = n;

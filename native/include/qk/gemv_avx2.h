@@ -5,6 +5,8 @@
 // Exact like the tier's GEMM: both operands are widened to int16 (sign- or zero-extended by their own
 // signedness, so no corrections are needed) and multiplied in pairs with vpmaddwd, whose pair sums fit in int32;
 // the column sums are one more vpmaddwd against int16 ones. (vpmaddubsw would saturate 255 x -128 pairs.)
+// gemv_avx2_centered takes A's zero point off each value first (|a - za| <= 255 still fits int16, a pair sum of
+// products 2 * 255 * 255 still int32): then no column sums are needed, a third of the row-major loop's arithmetic.
 //
 // Row-major B (k x n): two rows of 16 columns are widened and interleaved into int16 pairs per column (the
 // unpacks leave columns 4-7 and 8-11 of each 16 swapped, undone when the results are written); the sums for up to
@@ -43,23 +45,26 @@ inline int32_t val(uint8_t v) {
   return S ? static_cast<int32_t>(static_cast<int8_t>(v)) : static_cast<int32_t>(v);
 }
 
-// (a[p], a[p + 1]) as two int16 in one int32 (a[p + 1] = 0 past k).
+// (a[p] - za, a[p + 1] - za) as two int16 in one int32 (0 past k).
 template <bool AS>
-inline int32_t a_pair(const uint8_t* a, size_t p, size_t k) {
-  const uint32_t lo = static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p])));
-  const uint32_t hi = p + 1 < k ? static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p + 1]))) : 0;
+inline int32_t a_pair(const uint8_t* a, size_t p, size_t k, int32_t za) {
+  const uint32_t lo = static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p]) - za));
+  const uint32_t hi = p + 1 < k ? static_cast<uint16_t>(static_cast<int16_t>(val<AS>(a[p + 1]) - za)) : 0;
   return static_cast<int32_t>(lo | hi << 16);
 }
 
-// Rows p, p + 1 of B (row1 null: past k, zero) at 16 columns, against M rows of A (pairs ap[r]).
-template <int M, bool BS>
+// Rows p, p + 1 of B (row1 null: past k, zero) at 16 columns, against M rows of A (pairs ap[r]); CS: the column
+// sums in t too.
+template <int M, bool BS, bool CS>
 QK_GEMV2_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const int32_t* ap, size_t ap_stride,
                                __m256i ones, __m256i (&c)[M][2], __m256i (&t)[2]) {
   const __m256i w0 = widen16<BS>(row0), w1 = row1 ? widen16<BS>(row1) : _mm256_setzero_si256();
   // g[0], 128-bit lane L: columns 8 L .. 8 L + 3; g[1]: 8 L + 4 .. 8 L + 7 (k pairs p, p + 1).
   const __m256i g[2] = {_mm256_unpacklo_epi16(w0, w1), _mm256_unpackhi_epi16(w0, w1)};
-  t[0] = _mm256_add_epi32(t[0], _mm256_madd_epi16(ones, g[0]));
-  t[1] = _mm256_add_epi32(t[1], _mm256_madd_epi16(ones, g[1]));
+  if (CS) {
+    t[0] = _mm256_add_epi32(t[0], _mm256_madd_epi16(ones, g[0]));
+    t[1] = _mm256_add_epi32(t[1], _mm256_madd_epi16(ones, g[1]));
+  }
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
     const __m256i av = _mm256_set1_epi32(ap[r * ap_stride]);
@@ -71,9 +76,10 @@ QK_GEMV2_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const i
 // The sums of each whole 16-column sub-block accumulate in place in d (row r at d + r * ldd) and colsum, the
 // caller's output arrays (no large stack arrays: a musl thread has 128 KB of stack), permuted, and are put in
 // order when the block is done; a last partial sub-block's go to a small buffer.
-template <int M, bool AS, bool BS>
-void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t rs, size_t j0, size_t j1,
-                uint32_t* d, size_t ldd, uint32_t* colsum) {
+// CS false (centered A): colsum is not written, and za holds each row's zero point.
+template <int M, bool AS, bool BS, bool CS>
+void rows_major(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const uint8_t* b, size_t rs, size_t j0,
+                size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
   const __m256i ones = _mm256_set1_epi16(1);
   alignas(32) int32_t tacc[M][16], tcs[16];
   alignas(32) int32_t ap[M][kRunRows / 2];
@@ -84,7 +90,7 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
     auto where = [&](size_t s, int32_t** acc, size_t* ld, int32_t** csp) {
       if (s * 16 + 16 <= w) {
         *acc = reinterpret_cast<int32_t*>(d + jb + s * 16), *ld = ldd;
-        *csp = reinterpret_cast<int32_t*>(colsum + jb + s * 16);
+        *csp = CS ? reinterpret_cast<int32_t*>(colsum + jb + s * 16) : tcs;
       } else {
         *acc = tacc[0], *ld = 16, *csp = tcs;
       }
@@ -99,7 +105,7 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
     for (size_t p0 = 0; p0 < k; p0 += kRunRows) {
       const size_t p1 = std::min(k, p0 + kRunRows);
       for (int r = 0; r < M; ++r)
-        for (size_t p = p0; p < p1; p += 2) ap[r][(p - p0) / 2] = a_pair<AS>(a + r * lda, p, k);
+        for (size_t p = p0; p < p1; p += 2) ap[r][(p - p0) / 2] = a_pair<AS>(a + r * lda, p, k, CS ? 0 : za[r]);
       for (size_t s = 0; s < subs; ++s) {
         const size_t c0 = jb + s * 16, cols = std::min<size_t>(16, w - s * 16);
         int32_t *acc, *csp;
@@ -111,8 +117,10 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
           c[r][0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * ld));
           c[r][1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * ld + 8));
         }
-        t[0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp));
-        t[1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp + 8));
+        if (CS) {
+          t[0] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp));
+          t[1] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(csp + 8));
+        }
         const bool pf = (c0 & 63) < 16;
 #pragma GCC unroll 2
         for (size_t p = p0; p < p1; p += 2) {
@@ -130,15 +138,17 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
             _mm_prefetch(reinterpret_cast<const char*>(row0 + kRunRows * rs), _MM_HINT_T0);
             _mm_prefetch(reinterpret_cast<const char*>(row0 + (kRunRows + 1) * rs), _MM_HINT_T0);
           }
-          rows_pair<M, BS>(row0, row1, &ap[0][(p - p0) / 2], kRunRows / 2, ones, c, t);
+          rows_pair<M, BS, CS>(row0, row1, &ap[0][(p - p0) / 2], kRunRows / 2, ones, c, t);
         }
 #pragma GCC unroll 4
         for (int r = 0; r < M; ++r) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ld), c[r][0]);
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + r * ld + 8), c[r][1]);
         }
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp), t[0]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp + 8), t[1]);
+        if (CS) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp), t[0]);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(csp + 8), t[1]);
+        }
       }
     }
     for (size_t s = 0; s < subs; ++s) {
@@ -152,7 +162,7 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
       for (size_t q = 0; q < cols; ++q) {
         // Column c of a sub-block is at c with bits 2 and 3 swapped (see rows_pair).
         const size_t i = (q & ~size_t{12}) | ((q & 4) << 1) | ((q & 8) >> 1);
-        colsum[c0 + q] = static_cast<uint32_t>(pcs[i]);
+        if (CS) colsum[c0 + q] = static_cast<uint32_t>(pcs[i]);
         for (int r = 0; r < M; ++r) d[r * ldd + c0 + q] = static_cast<uint32_t>(pacc[r][i]);
       }
     }
@@ -166,9 +176,11 @@ QK_GEMV2_INLINE void hsum4(const __m256i (&v)[4], uint32_t* out) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), s);
 }
 
-// Column-major B: NC columns (each k contiguous bytes, cs_ apart) against M rows of A.
-template <int M, int NC, bool AS, bool BS>
-void cols_group(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t cs_, uint32_t* dot, uint32_t* sumb) {
+// Column-major B: NC columns (each k contiguous bytes, cs_ apart) against M rows of A; CS false: A centered on za[r]
+// and no column sums (sumb unwritten).
+template <int M, int NC, bool AS, bool BS, bool CS>
+void cols_group(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const uint8_t* b, size_t cs_,
+                uint32_t* dot, uint32_t* sumb) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i c[M][4], t[4];
   for (int j = 0; j < 4; ++j) {
@@ -181,18 +193,21 @@ void cols_group(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
 #pragma GCC unroll 4
     for (int j = 0; j < NC; ++j) {
       bv[j] = widen16<BS>(b + j * cs_ + p);
-      t[j] = _mm256_add_epi32(t[j], _mm256_madd_epi16(ones, bv[j]));
+      if (CS) t[j] = _mm256_add_epi32(t[j], _mm256_madd_epi16(ones, bv[j]));
     }
 #pragma GCC unroll 4
     for (int r = 0; r < M; ++r) {
-      const __m256i av = widen16<AS>(a + r * lda + p);
+      __m256i av = widen16<AS>(a + r * lda + p);
+      if (!CS) av = _mm256_sub_epi16(av, _mm256_set1_epi16(static_cast<int16_t>(za[r])));
 #pragma GCC unroll 4
       for (int j = 0; j < NC; ++j) c[r][j] = _mm256_add_epi32(c[r][j], _mm256_madd_epi16(av, bv[j]));
     }
   }
   alignas(16) uint32_t s4[4];
-  hsum4(t, s4);
-  for (int j = 0; j < NC; ++j) sumb[j] = s4[j];
+  if (CS) {
+    hsum4(t, s4);
+    for (int j = 0; j < NC; ++j) sumb[j] = s4[j];
+  }
   for (int r = 0; r < M; ++r) {
     hsum4(c[r], s4);
     for (int j = 0; j < NC; ++j) dot[r * NC + j] = s4[j];
@@ -200,67 +215,88 @@ void cols_group(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t
   for (; p < k; ++p) {  // the last k % 16
     for (int j = 0; j < NC; ++j) {
       const int32_t bv = val<BS>(b[j * cs_ + p]);
-      sumb[j] += static_cast<uint32_t>(bv);
-      for (int r = 0; r < M; ++r) dot[r * NC + j] += static_cast<uint32_t>(val<AS>(a[r * lda + p]) * bv);
+      if (CS) sumb[j] += static_cast<uint32_t>(bv);
+      for (int r = 0; r < M; ++r)
+        dot[r * NC + j] += static_cast<uint32_t>((val<AS>(a[r * lda + p]) - (CS ? 0 : za[r])) * bv);
     }
   }
 }
 
-template <int M, bool AS, bool BS>
-void cols_major(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t cs_, size_t j0, size_t j1,
-                uint32_t* d, size_t ldd, uint32_t* colsum) {
+template <int M, bool AS, bool BS, bool CS>
+void cols_major(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const uint8_t* b, size_t cs_, size_t j0,
+                size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
   constexpr int kNC = M <= 2 ? 4 : 2;  // columns per step: accumulators M * kNC + kNC of the 16 registers
   for (size_t j = j0; j < j1; j += kNC) {
     const size_t nc = std::min<size_t>(kNC, j1 - j);
     uint32_t dot[M * 4], sb[4];
     const uint8_t* col = b + j * cs_;
     switch (nc) {
-      case 1: cols_group<M, 1, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
-      case 2: cols_group<M, 2, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
-      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS>(k, a, lda, col, cs_, dot, sb); break;
-      default: cols_group<M, kNC, AS, BS>(k, a, lda, col, cs_, dot, sb); break;
+      case 1: cols_group<M, 1, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
+      case 2: cols_group<M, 2, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
+      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
+      default: cols_group<M, kNC, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
     }
     for (size_t q = 0; q < nc; ++q) {
-      colsum[j + q] = sb[q];
+      if (CS) colsum[j + q] = sb[q];
       for (int r = 0; r < M; ++r) d[r * ldd + j + q] = dot[r * nc + q];
     }
   }
 }
 
-template <int M, bool AS, bool BS>
-void dispatch(size_t k, const uint8_t* a, size_t lda, const uint8_t* b, size_t rs, size_t cs, size_t j0, size_t j1,
-              uint32_t* d, size_t ldd, uint32_t* colsum) {
-  if (cs == 1) rows_major<M, AS, BS>(k, a, lda, b, rs, j0, j1, d, ldd, colsum);
-  else cols_major<M, AS, BS>(k, a, lda, b, cs, j0, j1, d, ldd, colsum);
+template <int M, bool AS, bool BS, bool CS>
+void dispatch(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const uint8_t* b, size_t rs, size_t cs,
+              size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+  if (cs == 1) rows_major<M, AS, BS, CS>(k, a, lda, za, b, rs, j0, j1, d, ldd, colsum);
+  else cols_major<M, AS, BS, CS>(k, a, lda, za, b, cs, j0, j1, d, ldd, colsum);
 }
 
+// colsum null: centered on za (one zero point per row, za[r]).
 template <int M>
-void by_sign(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs, size_t cs,
-             bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+void by_sign(size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za, const uint8_t* b, size_t rs,
+             size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
+#define QK_GEMV2_CALL(AS, BS)                                                                   \
+  (colsum ? dispatch<M, AS, BS, true>(k, a, lda, za, b, rs, cs, j0, j1, d, ldd, colsum)         \
+          : dispatch<M, AS, BS, false>(k, a, lda, za, b, rs, cs, j0, j1, d, ldd, colsum))
   if (a_signed) {
-    if (b_signed) dispatch<M, true, true>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
-    else dispatch<M, true, false>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+    if (b_signed) QK_GEMV2_CALL(true, true);
+    else QK_GEMV2_CALL(true, false);
   } else {
-    if (b_signed) dispatch<M, false, true>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
-    else dispatch<M, false, false>(k, a, lda, b, rs, cs, j0, j1, d, ldd, colsum);
+    if (b_signed) QK_GEMV2_CALL(false, true);
+    else QK_GEMV2_CALL(false, false);
   }
+#undef QK_GEMV2_CALL
 }
 
 #undef QK_GEMV2_INLINE
+
+// m <= kGemvMaxRows rows; colsum null: centered on za (row r's zero point za[r]).
+inline void gemv_avx2_rows(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
+                           const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d,
+                           size_t ldd, uint32_t* colsum) {
+  static_assert(kGemvMaxRows == 4, "one instantiation per row count");
+  switch (m) {
+    case 1: by_sign<1>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 2: by_sign<2>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 3: by_sign<3>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    default: by_sign<4>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+  }
+}
 
 }  // namespace gemv_avx2_detail
 
 // gemv_generic's contract (qk/gemm.h, GemmUkernel::gemv) with AVX2; m <= kGemvMaxRows.
 inline void gemv_avx2(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
                       size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
-  using namespace gemv_avx2_detail;
-  static_assert(kGemvMaxRows == 4, "one instantiation per row count");
-  switch (m) {
-    case 1: by_sign<1>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
-    case 2: by_sign<2>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
-    case 3: by_sign<3>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
-    default: by_sign<4>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
-  }
+  gemv_avx2_detail::gemv_avx2_rows(m, k, a, lda, a_signed, nullptr, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
+}
+
+// GemmUkernel::gemv_centered with AVX2: A's zero points taken off, no column sums.
+inline void gemv_avx2_centered(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
+                               size_t za_step, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0,
+                               size_t j1, uint32_t* d, size_t ldd) {
+  int32_t z[kGemvMaxRows];
+  for (size_t r = 0; r < m && r < kGemvMaxRows; ++r) z[r] = za[r * za_step];
+  gemv_avx2_detail::gemv_avx2_rows(m, k, a, lda, a_signed, z, b, rs, cs, b_signed, j0, j1, d, ldd, nullptr);
 }
 
 }  // namespace
