@@ -9,6 +9,7 @@ import {
   toBFloat16,
   toFloat16,
 } from '../lib/index';
+import { native } from '../lib/native';
 import { forEachIsa, randomFloats, sameBits } from './_harness';
 
 /** Round half to even on a float32 value, in float64 (exact for float32 inputs). */
@@ -159,4 +160,20 @@ t.test('bad input throws a TypeError or RangeError naming the parameter', async 
     ['fromBFloat16 h', () => fromBFloat16(new Float32Array(1) as never), TypeError, /bfloat16 bit patterns for h/],
   ];
   for (const [name, fn, type, re] of cases) t.throws(fn, { constructor: type, message: re }, name);
+});
+
+// The addon re-checks every length itself (the TypeScript layer is not the only caller): dimensions go up to
+// 2^40, so m * k as a size_t wraps (2^32 * 2^32 = 0), and a check against the raw product would let empty arrays
+// through to a GEMM of 2^96 multiply-adds on them. Each binding must refuse such a call with a RangeError.
+t.test('the native bindings refuse dimensions whose products wrap', async (t) => {
+  const big = 2 ** 32;
+  const u8 = new Uint8Array(0), i8 = new Int8Array(0);
+  const tooMany = /would have more elements than any typed array/;
+  t.throws(() => native.gemm(u8, i8, null, big, big, big, false, 0, 0, 0, null, null, null, false, 1, 0, new Int32Array(0)), { constructor: RangeError, message: tooMany }, 'gemm');
+  t.throws(() => native.packB(i8, big, big, false), { constructor: RangeError, message: tooMany }, 'packB');
+  t.throws(() => native.sgemm(new Float32Array(0), new Float32Array(0), big, big, big, false, new Float32Array(0)), { constructor: RangeError, message: tooMany }, 'sgemm');
+  const pw = native.packB(new Int8Array(4), 2, 2, false);
+  t.throws(() => native.linearDynamic(new Float32Array(0), pw, 2 ** 40, 2, 2, 1, null, false, new Float32Array(0)), { constructor: RangeError, message: /must have length/ }, 'linearDynamic');
+  // One dimension past what a typed array holds, the others small: refused as well, before any work.
+  t.throws(() => native.gemm(new Uint8Array(2 ** 13), i8, null, 1, 2 ** 40, 2 ** 13, false, 0, 0, 0, null, null, null, false, 1, 0, new Int32Array(0)), { constructor: RangeError, message: tooMany }, 'gemm with n * k past 2^52');
 });

@@ -85,6 +85,22 @@ inline bool same_length(const Napi::CallbackInfo& info, const char* name, size_t
   return true;
 }
 
+// Element count of an r x c matrix, or false (RangeError) if it cannot fit in memory anyway. Dimensions go up to
+// 2^40, so their product can wrap a size_t (2^32 x 2^32 is 0): lengths are always checked against this, never
+// against a raw product.
+inline bool count(const Napi::CallbackInfo& info, const char* name, size_t r, size_t c, size_t* out) {
+  if (c != 0 && r > (static_cast<size_t>(1) << 52) / c)
+    return throw_range(info.Env(), std::string(name) + " would have more elements than any typed array");
+  *out = r * c;
+  return true;
+}
+
+// same_length against the element count of an r x c matrix (count's check first).
+inline bool same_count(const Napi::CallbackInfo& info, const char* name, size_t got, size_t r, size_t c) {
+  size_t want = 0;
+  return count(info, name, r, c, &want) && same_length(info, name, got, want);
+}
+
 // A non-negative integer dimension (below 2^40).
 inline bool dim(const Napi::CallbackInfo& info, size_t i, const char* name, size_t* out) {
   int64_t v;

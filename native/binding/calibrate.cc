@@ -207,7 +207,7 @@ Napi::Value EntropySearch(const Napi::CallbackInfo& info) {
   double* dp = nullptr;
   if (!info[5].IsNull()) {
     if (!typed(info, 5, "divergences", napi_float64_array, &div) ||
-        !same_length(info, "divergences", div.length, channels * per))
+        !same_count(info, "divergences", div.length, channels, per))
       return env.Undefined();
     dp = static_cast<double*>(div.data);
   }

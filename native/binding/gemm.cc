@@ -121,7 +121,7 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
   if (!byte_matrix(info, 0, "a", &a, &g.a_signed)) return false;
   if (!dim(info, 3, "m", &g.m) || !dim(info, 4, "n", &g.n) || !dim(info, 5, "k", &g.k)) return false;
   const bool trans_b = info[6].ToBoolean().Value();
-  if (!same_length(info, "a", a.length, g.m * g.k)) return false;
+  if (!same_count(info, "a", a.length, g.m, g.k)) return false;
   g.a = static_cast<const uint8_t*>(a.data);
   g.lda = g.k;
   if (!info[2].IsNull() && !info[2].IsUndefined()) {
@@ -133,7 +133,7 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
     call->b_signed = call->packed->b_signed();
   } else {
     View b;
-    if (!byte_matrix(info, 1, "b", &b, &call->b_signed) || !same_length(info, "b", b.length, g.k * g.n)) return false;
+    if (!byte_matrix(info, 1, "b", &b, &call->b_signed) || !same_count(info, "b", b.length, g.k, g.n)) return false;
     call->b = static_cast<const uint8_t*>(b.data);
     call->rs = trans_b ? 1 : g.n;
     call->cs = trans_b ? g.k : 1;
@@ -153,7 +153,7 @@ bool parse(const Napi::CallbackInfo& info, GemmCall* call) {
                                                   napi_uint8_array};
   if (out.type != kOutType[mode])
     return throw_type(env, std::string("out must be a ") + type_name(kOutType[mode]) + ", got " + type_name(out.type));
-  if (!same_length(info, "out", out.length, g.m * g.n)) return false;
+  if (!same_count(info, "out", out.length, g.m, g.n)) return false;
   g.c = out.data;
   g.ldc = g.n;
   if (g.mode != GemmOut::Int32) {
@@ -230,7 +230,7 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
     return throw_range(env, "packed matrix is " + std::to_string(call.packed->k()) + " x " +
                                 std::to_string(call.packed->n()) + " but the call needs k x n = " +
                                 std::to_string(g.k) + " x " + std::to_string(g.n));
-  if (!same_length(info, "x", x.length, g.m * g.k)) return false;
+  if (!same_count(info, "x", x.length, g.m, g.k)) return false;
   if (!vec_or_number<float>(info, 5, "bScale", napi_float32_array, g.n, 0, 0, &g.b_scale, &g.b_scale_step, &call.bs1,
                             &call.bs_number))
     return false;
@@ -238,7 +238,7 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
   if (!vec<float>(info, 6, "bias", napi_float32_array, g.n, true, &g.bias, &bias_step)) return false;
   if (g.bias && bias_step == 0 && g.n != 1) return throw_range(env, "bias must have length n");
   g.relu = info[7].ToBoolean().Value();
-  if (!typed(info, 8, "out", napi_float32_array, &out) || !same_length(info, "out", out.length, g.m * g.n)) return false;
+  if (!typed(info, 8, "out", napi_float32_array, &out) || !same_count(info, "out", out.length, g.m, g.n)) return false;
   static const int32_t kZero = 0;
   lc->x = static_cast<const float*>(x.data);
   g.mode = GemmOut::Float32;
@@ -310,7 +310,7 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
   bool b_signed = false;
   size_t k, n;
   if (!byte_matrix(info, 0, "b", &b, &b_signed) || !dim(info, 1, "k", &k) || !dim(info, 2, "n", &n) ||
-      !same_length(info, "b", b.length, k * n))
+      !same_count(info, "b", b.length, k, n))
     return env.Undefined();
   const bool trans_b = info[3].ToBoolean().Value();
   std::unique_ptr<qk::PackedB> owned =

@@ -27,13 +27,6 @@ struct SgemmCall {
 };
 
 
-// Element count of an r x c matrix, or false (RangeError) if it cannot fit in memory anyway.
-bool count(const Napi::CallbackInfo& info, const char* name, size_t r, size_t c, size_t* out) {
-  if (c != 0 && r > (static_cast<size_t>(1) << 52) / c)
-    return throw_range(info.Env(), std::string(name) + " would have more elements than any typed array");
-  *out = r * c;
-  return true;
-}
 
 bool parse(const Napi::CallbackInfo& info, SgemmCall* call) {
   Napi::Env env = info.Env();

@@ -155,7 +155,7 @@ const GemmUkernel kGemm = {
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, copy_a, kernel, gemv_vnni, epilogue,
-    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false,
+    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr,
 };
 
 // R rows against an amx B panel: per k group, two vectors of 16 columns.
