@@ -30,3 +30,14 @@ t.test('examples/qat-mlp.mjs: QAT recovers what 4-bit PTQ loses', async (t) => {
     t.ok(qat >= f - 1, `QAT within 1 point of float32 (${qat}% vs ${f}%)`);
   }
 });
+
+t.test('examples/int8-mlp.mjs: a static int8 MLP stays close to float32', async (t) => {
+  const r = run('int8-mlp.mjs');
+  t.equal(r.status, 0, r.stderr);
+  const m = /logits relative error ([\d.]+)%, top-1 agreement ([\d.]+)%/.exec(r.stdout);
+  t.ok(m, r.stdout);
+  if (m) {
+    t.ok(Number(m[1]) < 5, `logits relative error ${m[1]}%`);
+    t.ok(Number(m[2]) >= 95, `top-1 agreement ${m[2]}%`);
+  }
+});
