@@ -243,6 +243,13 @@ export interface LinearDynamicOptions {
   /** Added per output column (length n). */
   bias?: Float32Array;
   relu?: boolean;
+  /**
+   * How each row of x is quantized. 'uint8' (default): affine, the row's range (widened to include 0) over 255
+   * levels, with a zero point (ONNX Runtime's DynamicQuantizeLinear, PyTorch's dynamic Linear). 'int8': symmetric,
+   * scale max|x| / 127.5 and zero point 0 (PyTorch's symmetric qint8 rule, what `calibrate(row, { symmetric: true })`
+   * gives), as W8A8 schemes with symmetric activations use.
+   */
+  dtype?: 'uint8' | 'int8';
 }
 
 function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): [Parameters<typeof native.linearDynamic>, Float32Array] {
@@ -272,14 +279,16 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
     y = out;
   }
-  return [[x, handles.get(w), m, n, k, bScale, bias, o.relu === true, y], y];
+  const dtype = o.dtype === undefined ? 'uint8' : requireOneOf('dtype', o.dtype, ['uint8', 'int8'] as const);
+  return [[x, handles.get(w), m, n, k, bScale, bias, o.relu === true, y, dtype === 'int8'], y];
 }
 
 /**
  * The dynamic-quantization linear layer (ONNX Runtime's DynamicQuantizeMatMul, PyTorch's dynamic Linear):
  * each row of x is quantized to uint8 with its own scale and zero point (its range, widened to include 0, over
- * 255 levels), multiplied by the packed int8 weights, and dequantized with the weight scales; plus bias.
- * Float32 in, float32 out (m x n).
+ * 255 levels; or, with `dtype: 'int8'`, symmetric int8 with scale max|x| / 127.5), multiplied by the packed int8
+ * weights, and dequantized with the weight scales; plus bias. Float32 in, float32 out (m x n). Each row's result
+ * is exactly `int8Gemm` of that row quantized with those parameters (float32 output).
  * @example
  * const pw = packB(wInt8, { k: 4096, n: 4096, transB: true })     // quantized PyTorch Linear weight
  * const y = linearDynamic(x, pw, { m: 128, bScale: wScales, bias }) // x: Float32Array 128 x 4096

@@ -75,6 +75,7 @@ export interface NativeBinding {
     bias: Float32Array | null,
     relu: boolean,
     out: Float32Array,
+    int8: boolean,
   ): void;
   linearDynamicAsync(...args: Parameters<NativeBinding['linearDynamic']>): Promise<void>;
   setNumThreads(threads: number): void;

@@ -3,6 +3,8 @@
 // reference against a TypeScript model of the definition, and the fused outputs against float64.
 import t from 'tap';
 import {
+  calibrate,
+  quantize,
   getNumThreads,
   int8Gemm,
   int8GemmAsync,
@@ -242,6 +244,55 @@ t.test('linearDynamic: quantize rows, int8 GEMM, dequantize', async (t) => {
   const y = linearDynamic(x, pw, { m, bScale: wScale, bias });
   sameBits(t, await linearDynamicAsync(x, pw, { m, bScale: wScale, bias }), y, 'async equals sync');
   t.same([...linearDynamic(new Float32Array(k), pw, { m: 1, bScale: 1 })], new Array(n).fill(0), 'zero input row');
+});
+
+// Each row of linearDynamic is exactly int8Gemm of that row quantized with the documented per-row parameters: for
+// uint8, the row's range widened to include 0 over 255 levels (scale and zero point in float32 as the addon computes
+// them); for int8, calibrate()'s symmetric rule (PyTorch's qint8 observer: max|x| / 127.5, zero point 0).
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+function rowParams(row: Float32Array, dtype: 'uint8' | 'int8'): { scale: number; zeroPoint: number } {
+  if (dtype === 'int8') {
+    const c = calibrate(row, { symmetric: true, dtype: 'int8' });
+    return { scale: c.scale as number, zeroPoint: c.zeroPoint as number };
+  }
+  let lo = 0, hi = 0;
+  for (const v of row) if (!Number.isNaN(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  let scale = Math.fround(Math.fround(hi - lo) / 255);
+  if (!(scale > 0) || !Number.isFinite(scale) || !Number.isFinite(Math.fround(1 / scale))) scale = 1;
+  const inv = Math.fround(1 / scale);
+  return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(Math.fround(-lo * inv)))) };
+}
+
+t.test('linearDynamic: each row is int8Gemm of the row quantized with its own parameters', async (t) => {
+  const m = 5, n = 37, k = 70;
+  const r = rng(77);
+  // Rows of different ranges: all positive, all negative, mixed, tiny, and one with a zero.
+  const x = Float32Array.from({ length: m * k }, (_, i) => {
+    const row = Math.floor(i / k), v = r() - 0.5;
+    return [v * 8 + 4, v * 8 - 4, v * 3, v * 1e-6, i % k === 0 ? 0 : v * 50][row]!;
+  });
+  const w = randBytes(n * k, 78, true) as Int8Array;
+  const bScale = Float32Array.from({ length: n }, () => 0.005 + r() * 0.02);
+  const bias = Float32Array.from({ length: n }, () => r() - 0.5);
+  const pw = packB(w, { k, n, transB: true });
+  for (const dtype of ['uint8', 'int8'] as const)
+    for (const relu of [false, true])
+      forEachIsa(t, (t) => {
+        const y = linearDynamic(x, pw, { m, bScale, bias, relu, dtype });
+        for (let i = 0; i < m; i++) {
+          const row = x.subarray(i * k, (i + 1) * k);
+          const qp = rowParams(row, dtype);
+          const q = quantize(row, { ...qp, dtype });
+          const want = int8Gemm(q, pw, { m: 1, n, k, aZeroPoint: qp.zeroPoint, output: 'float32', aScale: qp.scale, bScale, bias, relu });
+          sameBits(t, y.subarray(i * n, (i + 1) * n), want, `${dtype}${relu ? ' relu' : ''} row ${i}`);
+        }
+      });
+  const y8 = linearDynamic(x, pw, { m, bScale, bias, dtype: 'int8' });
+  sameBits(t, await linearDynamicAsync(x, pw, { m, bScale, bias, dtype: 'int8' }), y8, 'int8: async equals sync');
+  t.throws(() => linearDynamic(x, pw, { m, bScale, dtype: 'int4' as never }), { constructor: RangeError, message: /one of 'uint8', 'int8' for dtype/ });
 });
 
 t.test('bad input', async (t) => {

@@ -206,9 +206,12 @@ Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
   return queue_promise(info, std::move(call), run_mut, "qkernels:gemm", "int8GemmAsync");
 }
 
-// linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array)
-// Quantizes each row of x to uint8 with its own scale and zero point (the row's range, widened to include 0,
-// over 255 levels), multiplies by the packed int8/uint8 weights and writes float32 out.
+// linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array,
+//               int8: boolean)
+// Quantizes each row of x with its own scale, multiplies by the packed int8/uint8 weights and writes float32 out:
+//   uint8 (default): the row's range, widened to include 0, over 255 levels, with a zero point;
+//   int8: symmetric, scale max|x| / 127.5 (at least 2^-23; PyTorch's symmetric qint8 observer rule, as
+//         calibrate({ symmetric: true }) computes it), zero point 0, values in [-128, 127].
 struct LinearCall {
   GemmCall call;
   const float* x = nullptr;
@@ -245,7 +248,7 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
   g.c = out.data;
   g.ldc = g.n;
   g.lda = g.k;
-  g.a_signed = false;
+  g.a_signed = info.Length() > 9 && info[9].ToBoolean().Value();
   g.zb = &kZero;
   g.zb_step = 0;
   g.za_step = 1;
@@ -277,6 +280,14 @@ bool run_linear(LinearCall& lc) {
       float mn, mx;
       k.minmax(row, g.k, &mn, &mx);
       const float lo = mn < 0.0f ? mn : 0.0f, hi = mx > 0.0f ? mx : 0.0f;  // the range includes 0; NaN rows: [0, 0]
+      if (g.a_signed) {
+        float scale = std::max(std::max(-lo, hi) / 127.5f, 0x1p-23f);
+        if (!std::isfinite(scale)) scale = 1.0f;  // an infinite value
+        k.quantize_s8(row, reinterpret_cast<int8_t*>(lc.qa + i * g.k), g.k, 1.0f / scale, 0, -128, 127);
+        lc.za[i] = 0;
+        lc.a_scale[i] = scale;
+        continue;
+      }
       float scale = (hi - lo) / 255.0f;
       if (!(scale > 0.0f) || !std::isfinite(scale) || !std::isfinite(1.0f / scale)) scale = 1.0f;
       const float inv = 1.0f / scale;
