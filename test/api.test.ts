@@ -173,7 +173,7 @@ t.test('the native bindings refuse dimensions whose products wrap', async (t) =>
   t.throws(() => native.packB(i8, big, big, false), { constructor: RangeError, message: tooMany }, 'packB');
   t.throws(() => native.sgemm(new Float32Array(0), new Float32Array(0), big, big, big, false, new Float32Array(0)), { constructor: RangeError, message: tooMany }, 'sgemm');
   const pw = native.packB(new Int8Array(4), 2, 2, false);
-  t.throws(() => native.linearDynamic(new Float32Array(0), pw, 2 ** 40, 2, 2, 1, null, false, new Float32Array(0)), { constructor: RangeError, message: /must have length/ }, 'linearDynamic');
+  t.throws(() => native.linearDynamic(new Float32Array(0), pw, 2 ** 40, 2, 2, 1, null, false, new Float32Array(0), false), { constructor: RangeError, message: /must have length/ }, 'linearDynamic');
   // One dimension past what a typed array holds, the others small: refused as well, before any work.
   t.throws(() => native.gemm(new Uint8Array(2 ** 13), i8, null, 1, 2 ** 40, 2 ** 13, false, 0, 0, 0, null, null, null, false, 1, 0, new Int32Array(0)), { constructor: RangeError, message: tooMany }, 'gemm with n * k past 2^52');
 });
