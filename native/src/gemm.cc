@@ -196,9 +196,13 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   // Centering keeps |a - za| <= 255 (the products exact in the tier's int16 pairs) for zero points in A's range,
   // which is all the API accepts; the core takes any int32, so others keep the column sums.
   const int32_t zlo = g.a_signed ? -128 : 0, zhi = g.a_signed ? 127 : 255;
+  int32_t za[kGemvMaxRows];  // the rows' zero points, contiguous for gemv_centered
   bool centered = uk.gemv_centered != nullptr;
-  for (size_t i = 0; i < m; ++i) centered &= g.za[i * g.za_step] >= zlo && g.za[i * g.za_step] <= zhi;
-  for (size_t i = 0; i < m; ++i) a0[i] = static_cast<uint32_t>(g.za[i * g.za_step]), rsum[i] = 0;
+  for (size_t i = 0; i < m; ++i) {
+    za[i] = g.za[i * g.za_step];
+    centered &= za[i] >= zlo && za[i] <= zhi;
+    a0[i] = static_cast<uint32_t>(za[i]), rsum[i] = 0;
+  }
   if (k) uk.row_sums(g.a, g.lda, g.a_signed, m, k, reinterpret_cast<int32_t*>(rsum));
   if (centered)
     for (size_t i = 0; i < m; ++i) rsum[i] -= ku * a0[i], a0[i] = 0;  // sum (a - za) = rowsum - k za
@@ -214,7 +218,7 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
     if (centered) {
-      uk.gemv_centered(m, k, g.a, g.lda, g.a_signed, g.za, g.za_step, b, rs, cs, b_signed, j0, j1, d, ldd);
+      uk.gemv_centered(m, k, g.a, g.lda, g.a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd);
       for (size_t j = j0; j < j1; ++j) b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]), csk[j] = 0;
     } else {
       uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);

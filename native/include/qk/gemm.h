@@ -94,12 +94,12 @@ struct GemmUkernel {
   // epilogue writes as whole rows (see the driver).
   bool rows_outer;
   // Optional (null: gemv): gemv with A's zero points taken off first, for tiers whose products stay exact on
-  // centered values (the avx2 tier's int16 pairs): d[i * ldd + j] = sum_p (a[i][p] - za[i * za_step]) * b[p][j],
-  // raw B, wrapping, for columns j0 .. j1, and no column sums (nothing for A's zero point to multiply: the m x n
-  // column-sum pass is left out). za[i * za_step] lies in A's value range, so |a - za| <= 255.
+  // centered values (the avx2 tier's int16 pairs): d[i * ldd + j] = sum_p (a[i][p] - za[i]) * b[p][j], raw B,
+  // wrapping, for columns j0 .. j1, and no column sums (nothing for A's zero point to multiply: the m x n
+  // column-sum pass is left out). za holds m values, each in A's value range, so |a - za| <= 255.
   void (*gemv_centered)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
-                        size_t za_step, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1,
-                        uint32_t* d, size_t ldd);
+                        const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d,
+                        size_t ldd);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -292,11 +292,9 @@ inline void gemv_avx2(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_s
 
 // GemmUkernel::gemv_centered with AVX2: A's zero points taken off, no column sums.
 inline void gemv_avx2_centered(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
-                               size_t za_step, const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0,
-                               size_t j1, uint32_t* d, size_t ldd) {
-  int32_t z[kGemvMaxRows];
-  for (size_t r = 0; r < m && r < kGemvMaxRows; ++r) z[r] = za[r * za_step];
-  gemv_avx2_detail::gemv_avx2_rows(m, k, a, lda, a_signed, z, b, rs, cs, b_signed, j0, j1, d, ldd, nullptr);
+                               const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1,
+                               uint32_t* d, size_t ldd) {
+  gemv_avx2_detail::gemv_avx2_rows(m, k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, nullptr);
 }
 
 }  // namespace
