@@ -97,7 +97,7 @@ bool gemm_reference(const GemmArgs& g, const uint8_t* b, size_t rs, size_t cs, b
         const uint8_t av = g.a[i * g.lda + p], bv = b[p * rs + j * cs];
         const int32_t ai = g.a_signed ? static_cast<int8_t>(av) : av;
         const int32_t bi = b_signed ? static_cast<int8_t>(bv) : bv;
-        acc += u(static_cast<int64_t>(ai - za) * static_cast<int64_t>(bi - zb));
+        acc += u((static_cast<int64_t>(ai) - za) * (static_cast<int64_t>(bi) - zb));  // any int32 zero point
       }
       row[j] = acc;
     }

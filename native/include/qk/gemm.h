@@ -137,20 +137,21 @@ inline void pack_rows(const uint8_t* a, size_t lda, size_t rows, size_t k, T* ds
 }
 
 // A B panel of `cols` columns (element (p, j) at b[p * rs + j * cs]); k is the outer loop so row-major B is read
-// along its rows. colsum[j] = sum of f(b) over k.
+// along its rows. colsum[j] = sum of f(b) over k, modulo 2^32 (summed as uint32: k may exceed 2^24, where an
+// int32 sum of bytes could overflow).
 template <int NR, int KR, typename T, typename F>
 inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_t k, T* dst, int32_t* colsum, F f) {
-  int32_t sums[NR] = {};
+  uint32_t sums[NR] = {};
   for (size_t p = 0; p < k; ++p) {
     const uint8_t* row = b + p * rs;
     T* d = dst + (p / KR) * NR * KR + p % KR;
     for (size_t c = 0; c < cols; ++c) {
       const T v = f(row[c * cs]);
       d[c * KR] = v;
-      sums[c] += v;
+      sums[c] += static_cast<uint32_t>(static_cast<int32_t>(v));
     }
   }
-  for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
+  for (size_t c = 0; c < cols; ++c) colsum[c] = static_cast<int32_t>(sums[c]);
 }
 
 // pack_cols for byte operands (T = int8, f(v) = v ^ flip) with fast paths for the two layouts B comes in: a
@@ -190,7 +191,7 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
                             int8_t* dst, int32_t* colsum) {
   static_assert(KR == 2 || KR == 4, "byte groups of 2 or 4");
   const size_t kfull = k / KR * KR;
-  int32_t sums[NR] = {};
+  uint32_t sums[NR] = {};  // modulo 2^32, like pack_cols
   uint8_t* d = reinterpret_cast<uint8_t*>(dst);
   if (cs == 1) {
     size_t c16 = 0;  // columns done by the vector path
@@ -204,7 +205,8 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
         else interleave2_16(r0 + c, rs, vflip, d + c * KR);
       }
       for (int i = 0; i < KR; ++i)  // column sums: a loop the compiler vectorizes
-        for (size_t c = 0; c < c16; ++c) sums[c] += static_cast<int8_t>(r0[i * rs + c] ^ flip);
+        for (size_t c = 0; c < c16; ++c)
+          sums[c] += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(r0[i * rs + c] ^ flip)));
     }
     d = reinterpret_cast<uint8_t*>(dst);
 #endif
@@ -215,7 +217,7 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
           for (int i = 0; i < KR; ++i) {
             const uint8_t v = r0[i * rs + c] ^ flip;
             d[c * KR + i] = v;
-            sums[c] += static_cast<int8_t>(v);
+            sums[c] += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
           }
       }
   } else if (rs == 1) {
@@ -250,20 +252,20 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
         for (size_t p = 0; p < kv; p += 16) acc = _mm_add_epi64(acc, sad_int8(col + p, vflip80));
         alignas(16) uint64_t lanes[2];
         _mm_store_si128(reinterpret_cast<__m128i*>(lanes), acc);
-        sums[c] = static_cast<int32_t>(static_cast<uint32_t>(lanes[0] + lanes[1]) - 128u * static_cast<uint32_t>(kv));
+        sums[c] = static_cast<uint32_t>(lanes[0] + lanes[1]) - 128u * static_cast<uint32_t>(kv);
       }
     }
 #endif
     for (size_t c = 0; c < cols; ++c) {
       const size_t p_from = c < c4 ? kv : 0;
       const uint8_t* col = b + c * cs;
-      int32_t s = 0;
+      uint32_t s = 0;
       uint8_t* dc = d + c * KR + (p_from / KR) * NR * KR;
       for (size_t p = p_from; p < kfull; p += KR, dc += NR * KR)
         for (int i = 0; i < KR; ++i) {
           const uint8_t v = col[p + i] ^ flip;
           dc[i] = v;
-          s += static_cast<int8_t>(v);
+          s += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
         }
       sums[c] += s;
     }
@@ -275,9 +277,9 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
     int32_t tail[NR] = {};
     pack_cols<NR, KR>(b + kfull * rs, rs, cs, cols, k - kfull, dst + kfull * NR, tail,
                       [flip](uint8_t v) { return int8_t(v ^ flip); });
-    for (size_t c = 0; c < cols; ++c) sums[c] += tail[c];
+    for (size_t c = 0; c < cols; ++c) sums[c] += static_cast<uint32_t>(tail[c]);
   }
-  for (size_t c = 0; c < cols; ++c) colsum[c] = sums[c];
+  for (size_t c = 0; c < cols; ++c) colsum[c] = static_cast<int32_t>(sums[c]);
 }
 
 // Row sums of raw int8 / uint8 values (wrapping), written so each tier's compiler vectorizes it.
