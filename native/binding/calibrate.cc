@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <memory>
 
@@ -126,6 +127,16 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(nans));
 }
 
+// A native copy of a parameter array's `n` elements (null: out of memory). The bindings check and use only such
+// copies of the values that bound memory accesses (bin counts, strides): a SharedArrayBuffer's values can be
+// changed by another thread between a check and a later read.
+template <typename T>
+std::unique_ptr<T[]> copy_of(const View& v, size_t n) {
+  std::unique_ptr<T[]> c = qk::make_array<T>(std::max<size_t>(n, 1));
+  if (c && n) std::memcpy(c.get(), v.data, n * sizeof(T));
+  return c;
+}
+
 Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, lo, scale, bins, counts;
@@ -157,9 +168,15 @@ Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
                          ") elements, fewer than 2^32, got " + std::to_string(counts.length));
     return env.Undefined();
   }
-  const float* lp = static_cast<const float*>(lo.data);
-  const float* sp = static_cast<const float*>(scale.data);
-  const uint32_t* bp = static_cast<const uint32_t*>(bins.data);
+  const std::unique_ptr<float[]> lo_c = copy_of<float>(lo, channels), scale_c = copy_of<float>(scale, channels);
+  const std::unique_ptr<uint32_t[]> bins_c = copy_of<uint32_t>(bins, channels);
+  if (!lo_c || !scale_c || !bins_c) {
+    throw_out_of_memory(env, "histogramPerChannel");
+    return env.Undefined();
+  }
+  const float* lp = lo_c.get();
+  const float* sp = scale_c.get();
+  const uint32_t* bp = bins_c.get();
   for (size_t c = 0; c < channels; ++c) {
     if (!std::isfinite(lp[c])) {
       throw_range(env, "lo[" + std::to_string(c) + "] must be finite");
@@ -180,10 +197,11 @@ Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(nans));
 }
 
-// Histogram c of a search: bins[c] counts at counts[c * stride ...] (bins[c] = 0: skipped).
-bool search_histograms(const Napi::CallbackInfo& info, const View& counts, int64_t stride, const View& bins) {
-  const int32_t* bp = static_cast<const int32_t*>(bins.data);
-  const size_t channels = bins.length, st = static_cast<size_t>(stride);
+// Histogram c of a search: bins[c] counts at counts[c * stride ...] (bins[c] = 0: skipped). bp: a native copy of
+// bins (see copy_of).
+bool search_histograms(const Napi::CallbackInfo& info, const View& counts, int64_t stride, const int32_t* bp,
+                       size_t channels) {
+  const size_t st = static_cast<size_t>(stride);
   if (channels > 0 && (channels - 1 > counts.length / (st ? st : 1) || (channels - 1) * st > counts.length))
     return throw_range(info.Env(), "counts must hold bins.length * stride elements");
   for (size_t c = 0; c < channels; ++c)
@@ -199,10 +217,16 @@ Napi::Value EntropySearch(const Napi::CallbackInfo& info) {
   if (!typed(info, 0, "counts", napi_float64_array, &counts) ||
       !integer(info, 1, "stride", 0, static_cast<int64_t>(1) << 40, &stride) ||
       !typed(info, 2, "bins", napi_int32_array, &bins) || !typed(info, 3, "levels", napi_int32_array, &levels) ||
-      !typed(info, 4, "index", napi_int32_array, &index) || !search_histograms(info, counts, stride, bins) ||
+      !typed(info, 4, "index", napi_int32_array, &index) ||
       !same_length(info, "levels", levels.length, bins.length) || !same_length(info, "index", index.length, bins.length))
     return env.Undefined();
   const size_t channels = bins.length, st = static_cast<size_t>(stride);
+  const std::unique_ptr<int32_t[]> bins_c = copy_of<int32_t>(bins, channels), levels_c = copy_of<int32_t>(levels, channels);
+  if (!bins_c || !levels_c) {
+    throw_out_of_memory(env, "entropySearch");
+    return env.Undefined();
+  }
+  if (!search_histograms(info, counts, stride, bins_c.get(), channels)) return env.Undefined();
   const size_t per = st > qk::kSearchStartBin ? st - qk::kSearchStartBin + 1 : 1;
   double* dp = nullptr;
   if (!info[5].IsNull()) {
@@ -211,14 +235,17 @@ Napi::Value EntropySearch(const Napi::CallbackInfo& info) {
       return env.Undefined();
     dp = static_cast<double*>(div.data);
   }
-  const int32_t* lp = static_cast<const int32_t*>(levels.data);
+  const int32_t* lp = levels_c.get();
+  // Quantization levels: 256 at most in the API's use; the search's work grows with them, so a bound keeps a
+  // crafted call from running for hours.
+  constexpr int32_t kMaxLevels = 1 << 16;
   for (size_t c = 0; c < channels; ++c)
-    if (lp[c] < 1) {
-      throw_range(env, "levels[" + std::to_string(c) + "] must be positive");
+    if (lp[c] < 1 || lp[c] > kMaxLevels) {
+      throw_range(env, "levels[" + std::to_string(c) + "] must be in [1, " + std::to_string(kMaxLevels) + "]");
       return env.Undefined();
     }
   const double* cp = static_cast<const double*>(counts.data);
-  const int32_t* bp = static_cast<const int32_t*>(bins.data);
+  const int32_t* bp = bins_c.get();
   int32_t* ip = static_cast<int32_t*>(index.data);
   std::atomic<bool> oom{false};
   qk::parallel_for(channels, qk::num_threads(), [&](size_t c) {
@@ -242,7 +269,7 @@ Napi::Value MseSearch(const Napi::CallbackInfo& info) {
       !typed(info, 4, "data", napi_float64_array, &data) || !integer(info, 6, "quantMin", -128, 255, &qmin) ||
       !integer(info, 7, "quantMax", -128, 255, &qmax) || !integer(info, 8, "symmetricZeroPoint", -128, 255, &szp) ||
       !typed(info, 9, "threshold", napi_float64_array, &threshold) ||
-      !typed(info, 10, "candidate", napi_int32_array, &candidate) || !search_histograms(info, counts, stride, bins))
+      !typed(info, 10, "candidate", napi_int32_array, &candidate))
     return env.Undefined();
   if (!info[5].IsBoolean()) {
     throw_type(env, "symmetric must be a boolean");
@@ -257,15 +284,28 @@ Napi::Value MseSearch(const Napi::CallbackInfo& info) {
     throw_range(env, "quantMin must be below quantMax");
     return env.Undefined();
   }
-  const double* gp = static_cast<const double*>(grid.data);
-  const double* dp = static_cast<const double*>(data.data);
-  const int32_t* bp = static_cast<const int32_t*>(bins.data);
+  const std::unique_ptr<int32_t[]> bins_c = copy_of<int32_t>(bins, channels);
+  const std::unique_ptr<double[]> grid_c = copy_of<double>(grid, 3 * channels), data_c = copy_of<double>(data, 3 * channels);
+  if (!bins_c || !grid_c || !data_c) {
+    throw_out_of_memory(env, "mseSearch");
+    return env.Undefined();
+  }
+  if (!search_histograms(info, counts, stride, bins_c.get(), channels)) return env.Undefined();
+  const double* gp = grid_c.get();
+  const double* dp = data_c.get();
+  const int32_t* bp = bins_c.get();
   for (size_t c = 0; c < channels; ++c) {
     if (bp[c] == 0) continue;
     const double w = gp[3 * c + 2];
     if (!(w > 0) || !std::isfinite(w) || !std::isfinite(gp[3 * c]) || !std::isfinite(gp[3 * c + 1]) ||
         !std::isfinite(dp[3 * c]) || !std::isfinite(dp[3 * c + 1]) || !std::isfinite(dp[3 * c + 2])) {
       throw_range(env, "the grid and data range of histogram " + std::to_string(c) + " must be finite");
+      return env.Undefined();
+    }
+    // The candidates are the bin edges below max|x| (about max|x| / width of them); their index is an int32.
+    if (!(dp[3 * c] / w < 2147483647.0)) {
+      throw_range(env, "histogram " + std::to_string(c) + " has too many mse candidates (max|x| / bin width must be "
+                       "below 2^31)");
       return env.Undefined();
     }
   }

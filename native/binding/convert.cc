@@ -8,6 +8,8 @@
 // All write `out` and return undefined.
 #include <napi.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -89,19 +91,24 @@ Napi::Value QuantizePerChannel(const Napi::CallbackInfo& info) {
       !channel_params(info, 2, channels, &sv, &zv) || !qrange(info, 7, s8, &qmin, &qmax))
     return env.Undefined();
   const float* scale = static_cast<const float*>(sv.data);
-  const int32_t* zp = static_cast<const int32_t*>(zv.data);
+  // The zero points are copied before they are checked and only the copy is used: a SharedArrayBuffer's
+  // values can change between a check and a later read.
   const std::unique_ptr<float[]> inv = qk::make_array<float>(channels);
-  if (!inv) {
+  const std::unique_ptr<int32_t[]> zpc = qk::make_array<int32_t>(channels);
+  if (!inv || !zpc) {
     throw_out_of_memory(env, "quantizePerChannel");
     return env.Undefined();
   }
+  std::memcpy(zpc.get(), zv.data, channels * sizeof(int32_t));
+  const int32_t* zp = zpc.get();
   for (size_t c = 0; c < channels; ++c) {
-    if (!positive_scale(info, scale[c])) return env.Undefined();
+    const float sc = scale[c];
+    if (!positive_scale(info, sc)) return env.Undefined();
     if (zp[c] < qmin || zp[c] > qmax) {
       throw_range(env, "zeroPoint[" + std::to_string(c) + "] must lie in [quantMin, quantMax]");
       return env.Undefined();
     }
-    inv[c] = 1.0f / scale[c];
+    inv[c] = 1.0f / sc;
   }
   const qk::Kernels& k = qk::active();
   const float* xp = static_cast<const float*>(x.data);
@@ -178,7 +185,21 @@ Napi::Value DequantizePerChannel(const Napi::CallbackInfo& info) {
       !channel_params(info, 2, channels, &sv, &zv))
     return env.Undefined();
   const float* scale = static_cast<const float*>(sv.data);
-  const int32_t* zp = static_cast<const int32_t*>(zv.data);
+  // Checked on a copy, like quantizePerChannel's (the kernels compute q - zp in int32).
+  const std::unique_ptr<int32_t[]> zpc = qk::make_array<int32_t>(channels);
+  if (!zpc) {
+    throw_out_of_memory(env, "dequantizePerChannel");
+    return env.Undefined();
+  }
+  std::memcpy(zpc.get(), zv.data, channels * sizeof(int32_t));
+  const int32_t* zp = zpc.get();
+  const int32_t zlo = s8 ? -128 : 0, zhi = s8 ? 127 : 255;
+  for (size_t c = 0; c < channels; ++c)
+    if (zp[c] < zlo || zp[c] > zhi) {
+      throw_range(env, "zeroPoint[" + std::to_string(c) + "] must lie in [" + std::to_string(zlo) + ", " +
+                           std::to_string(zhi) + "]");
+      return env.Undefined();
+    }
   const qk::Kernels& k = qk::active();
   float* y = static_cast<float*>(out.data);
   const int8_t* q8 = static_cast<const int8_t*>(q.data);
