@@ -76,6 +76,7 @@ export interface NativeBinding {
     relu: boolean,
     out: Float32Array,
     int8: boolean,
+    bZeroPoint?: number | Int32Array,
   ): void;
   linearDynamicAsync(...args: Parameters<NativeBinding['linearDynamic']>): Promise<void>;
   setNumThreads(threads: number): void;

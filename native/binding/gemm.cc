@@ -1,6 +1,6 @@
 // qkernels binding: INT8 GEMM (sync and async), packed B matrices and the thread count.
 //
-// packB(b: Int8Array|Uint8Array, k, n, transB) -> External (owning a qk::PackedB)
+// packB(b: Int8Array|Uint8Array, k, n, transB) -> an opaque handle object (owning a qk::PackedB)
 // gemm(a, b | null, packed | null, m, n, k, transB, za: number | Int32Array(1|m), zb: number | Int32Array(1|n), mode,
 //      aScale: number | Float32Array(1|m) | null, bScale: number | Float32Array(1|n) | null, bias: Float32Array(n) | null, relu,
 //      outScale, outZeroPoint, out) -> undefined
@@ -11,6 +11,8 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -57,10 +59,19 @@ struct GemmCall {
   }
 };
 
+// packB's handle: a plain object wrapping the qk::PackedB, type-tagged so that no other value (another addon's
+// wrapped object or External) is ever taken for one.
+constexpr napi_type_tag kPackedTag = {0x716b65726e656c73ull, 0x7061636b65644200ull};  // "qkernels", "packedB"
+
 bool get_packed(const Napi::CallbackInfo& info, size_t i, qk::PackedB** out) {
-  if (!info[i].IsExternal()) return throw_type(info.Env(), "packed must be a matrix returned by packB");
-  *out = info[i].As<Napi::External<qk::PackedB>>().Data();
-  return *out != nullptr || throw_type(info.Env(), "packed must be a matrix returned by packB");
+  napi_env env = info.Env();
+  bool tagged = false;
+  void* p = nullptr;
+  if (!info[i].IsObject() || napi_check_object_type_tag(env, info[i], &kPackedTag, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, info[i], &p) != napi_ok || p == nullptr)
+    return throw_type(info.Env(), "packed must be a matrix returned by packB");
+  *out = static_cast<qk::PackedB*>(p);
+  return true;
 }
 
 
@@ -98,7 +109,19 @@ template <typename T>
 bool vec_or_number(const Napi::CallbackInfo& info, size_t i, const char* name, napi_typedarray_type type,
                    size_t full, double lo, double hi, const T** data, size_t* step, T* scalar, bool* is_number) {
   *is_number = info[i].IsNumber();
-  if (!*is_number) return vec<T>(info, i, name, type, full, false, data, step);
+  if (!*is_number) {
+    if (!vec<T>(info, i, name, type, full, false, data, step)) return false;
+    if (std::is_integral<T>::value) {
+      // Zero points: the same range as a number's. (The driver copies what it uses once, so a SharedArrayBuffer
+      // changed afterwards gives wrong values, never a wrong memory access.)
+      const size_t len = *step ? full : 1;
+      for (size_t j = 0; j < len; ++j)
+        if (!(static_cast<double>((*data)[j]) >= lo && static_cast<double>((*data)[j]) <= hi))
+          return throw_range(info.Env(), std::string(name) + "[" + std::to_string(j) + "] must be an integer in [" +
+                                             std::to_string(int64_t(lo)) + ", " + std::to_string(int64_t(hi)) + "]");
+    }
+    return true;
+  }
   const double d = info[i].As<Napi::Number>().DoubleValue();
   if (std::is_integral<T>::value) {
     if (!(d >= lo && d <= hi) || d != std::floor(d))
@@ -206,14 +229,17 @@ Napi::Value GemmAsync(const Napi::CallbackInfo& info) {
   return queue_promise(info, std::move(call), run_mut, "qkernels:gemm", "int8GemmAsync");
 }
 
-// linearDynamic(x: Float32Array, packed, m, n, k, bScale: Float32Array(1|n), bias | null, relu, out: Float32Array,
-//               int8: boolean)
-// Quantizes each row of x with its own scale, multiplies by the packed int8/uint8 weights and writes float32 out:
+// linearDynamic(x: Float32Array, packed, m, n, k, bScale: number | Float32Array(1|n), bias | null, relu,
+//               out: Float32Array, int8: boolean, bZeroPoint?: number | Int32Array(1|n))
+// Quantizes each row of x with its own scale, multiplies by the packed int8/uint8 weights (minus bZeroPoint,
+// default 0) and writes float32 out:
 //   uint8 (default): the row's range, widened to include 0, over 255 levels, with a zero point;
 //   int8: symmetric, scale max|x| / 127.5 (at least 2^-23; PyTorch's symmetric qint8 observer rule, as
 //         calibrate({ symmetric: true }) computes it), zero point 0, values in [-128, 127].
+// A row holding NaN or +-Infinity has no range: the call fails with a RangeError naming the first such row.
 struct LinearCall {
   GemmCall call;
+  CallFailure failure;
   const float* x = nullptr;
   uint8_t* qa = nullptr;  // m x k quantized rows, in the running thread's buffer (every byte is written)
   std::unique_ptr<int32_t[]> za;  // m each (qk::make_array: out of memory is reported, not fatal)
@@ -251,9 +277,15 @@ bool parse_linear(const Napi::CallbackInfo& info, LinearCall* lc) {
   g.a_signed = info.Length() > 9 && info[9].ToBoolean().Value();
   g.zb = &kZero;
   g.zb_step = 0;
+  call.b_signed = call.packed->b_signed();
+  if (info.Length() > 10 && !info[10].IsUndefined()) {
+    const double blo = call.b_signed ? -128 : 0, bhi = call.b_signed ? 127 : 255;
+    if (!vec_or_number<int32_t>(info, 10, "bZeroPoint", napi_int32_array, g.n, blo, bhi, &g.zb, &g.zb_step,
+                                &call.zb1, &call.zb_number))
+      return false;
+  }
   g.za_step = 1;
   g.a_scale_step = 1;
-  call.b_signed = call.packed->b_signed();
   call.kernels = &qk::active();
   call.threads = qk::num_threads();
   return true;
@@ -274,22 +306,30 @@ bool run_linear(LinearCall& lc) {
   constexpr size_t kRows = 8;
   const size_t chunks = (g.m + kRows - 1) / kRows;
   const int threads = g.m * g.k >= (size_t{1} << 16) ? lc.call.threads : 1;
+  std::atomic<size_t> bad_row{SIZE_MAX};  // the first row holding NaN or +-Infinity
   qk::parallel_for(chunks, threads, [&](size_t c) {
     for (size_t i = c * kRows; i < std::min(g.m, (c + 1) * kRows); ++i) {
       const float* row = lc.x + i * g.k;
       float mn, mx;
-      k.minmax(row, g.k, &mn, &mx);
-      const float lo = mn < 0.0f ? mn : 0.0f, hi = mx > 0.0f ? mx : 0.0f;  // the range includes 0; NaN rows: [0, 0]
+      const size_t nans = k.minmax(row, g.k, &mn, &mx);
+      if (g.k && (nans || !std::isfinite(mn) || !std::isfinite(mx))) {
+        size_t seen = bad_row.load(std::memory_order_relaxed);
+        while (i < seen && !bad_row.compare_exchange_weak(seen, i, std::memory_order_relaxed)) {
+        }
+        continue;
+      }
+      const float lo = mn < 0.0f ? mn : 0.0f, hi = mx > 0.0f ? mx : 0.0f;  // the range includes 0 (k = 0: [0, 0])
       if (g.a_signed) {
-        float scale = std::max(std::max(-lo, hi) / 127.5f, 0x1p-23f);
-        if (!std::isfinite(scale)) scale = 1.0f;  // an infinite value
+        const float scale = std::max(std::max(-lo, hi) / 127.5f, 0x1p-23f);  // finite: |x| <= FLT_MAX
         k.quantize_s8(row, reinterpret_cast<int8_t*>(lc.qa + i * g.k), g.k, 1.0f / scale, 0, -128, 127);
         lc.za[i] = 0;
         lc.a_scale[i] = scale;
         continue;
       }
       float scale = (hi - lo) / 255.0f;
-      if (!(scale > 0.0f) || !std::isfinite(scale) || !std::isfinite(1.0f / scale)) scale = 1.0f;
+      // A range wider than FLT_MAX (hi - lo overflows float32): the same quotient in float64, which is finite.
+      if (std::isinf(scale)) scale = static_cast<float>((static_cast<double>(hi) - static_cast<double>(lo)) / 255.0);
+      if (!(scale > 0.0f) || !std::isfinite(1.0f / scale)) scale = 1.0f;  // all zeros, or a subnormal range
       const float inv = 1.0f / scale;
       const int32_t zp = qk::ref::quantize_one(-lo, inv, 0, 0, 255);
       k.quantize_u8(row, lc.qa + i * g.k, g.k, inv, zp, 0, 255);
@@ -297,6 +337,14 @@ bool run_linear(LinearCall& lc) {
       lc.a_scale[i] = scale;
     }
   });
+  const size_t bad = bad_row.load();
+  if (bad != SIZE_MAX) {
+    std::snprintf(lc.failure.message, sizeof lc.failure.message,
+                  "qkernels: expected finite values for x (linearDynamic quantizes each row by its range), received "
+                  "NaN or Infinity in row %zu",
+                  bad);
+    return false;
+  }
   g.a = lc.qa;
   g.za = lc.za.get();
   g.a_scale = lc.a_scale.get();
@@ -305,7 +353,10 @@ bool run_linear(LinearCall& lc) {
 
 Napi::Value LinearDynamic(const Napi::CallbackInfo& info) {
   LinearCall lc;
-  if (parse_linear(info, &lc) && !run_linear(lc)) throw_out_of_memory(info.Env(), "linearDynamic");
+  if (parse_linear(info, &lc) && !run_linear(lc)) {
+    if (lc.failure.set()) Napi::RangeError::New(info.Env(), lc.failure.message).ThrowAsJavaScriptException();
+    else throw_out_of_memory(info.Env(), "linearDynamic");
+  }
   return info.Env().Undefined();
 }
 
@@ -313,6 +364,17 @@ Napi::Value LinearDynamicAsync(const Napi::CallbackInfo& info) {
   LinearCall lc;
   if (!parse_linear(info, &lc)) return info.Env().Undefined();
   return queue_promise(info, std::move(lc), run_linear, "qkernels:linearDynamic", "linearDynamicAsync");
+}
+
+// What a packed matrix holds, for V8's external-memory accounting: the values plus about one packed copy.
+int64_t packed_bytes(size_t k, size_t n) { return static_cast<int64_t>(k * n * 2); }
+
+void FinalizePacked(napi_env env, void* data, void*) {
+  auto* p = static_cast<qk::PackedB*>(data);
+  const int64_t bytes = packed_bytes(p->k(), p->n());
+  delete p;
+  int64_t adjusted;
+  napi_adjust_external_memory(env, -bytes, &adjusted);
 }
 
 Napi::Value PackB(const Napi::CallbackInfo& info) {
@@ -333,13 +395,15 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
     throw_out_of_memory(env, "packB");
     return env.Undefined();
   }
-  qk::PackedB* packed = owned.release();  // owned by the External from here on
-  const int64_t bytes = static_cast<int64_t>(k * n * 2);
-  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return Napi::External<qk::PackedB>::New(env, packed, [bytes](Napi::Env e, qk::PackedB* p) {
-    delete p;
-    Napi::MemoryManagement::AdjustExternalMemory(e, -bytes);
-  });
+  Napi::Object handle = Napi::Object::New(env);
+  if (napi_type_tag_object(env, handle, &kPackedTag) != napi_ok ||
+      napi_wrap(env, handle, owned.get(), FinalizePacked, nullptr, nullptr) != napi_ok) {
+    Napi::Error::New(env, "qkernels: packB could not make its handle").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  owned.release();  // owned by the handle from here on (FinalizePacked deletes it)
+  Napi::MemoryManagement::AdjustExternalMemory(env, packed_bytes(k, n));
+  return handle;
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {

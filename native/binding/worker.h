@@ -17,10 +17,28 @@ inline void throw_out_of_memory(const Napi::Env& env, const char* op) {
   Napi::RangeError::New(env, out_of_memory(op)).ThrowAsJavaScriptException();
 }
 
+// A call's own failure other than out of memory (bad input found while running, e.g. a non-finite row of
+// linearDynamic's x): a fixed buffer, so reporting it allocates nothing off the main thread.
+struct CallFailure {
+  char message[200] = {0};
+  bool set() const { return message[0] != 0; }
+};
+
+// The failure message a call recorded, or null (calls without a `failure` member never record one).
+template <typename Call>
+auto failure_of(const Call& c, int) -> decltype(c.failure.set(), static_cast<const char*>(nullptr)) {
+  return c.failure.set() ? c.failure.message : nullptr;
+}
+template <typename Call>
+const char* failure_of(const Call&, long) {
+  return nullptr;
+}
+
 template <typename Call>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  // run(call) returns false when out of memory: the Promise then rejects with out_of_memory(op).
+  // run(call) returns false on failure: the Promise then rejects with a RangeError, the call's own failure
+  // message (failure_of) or else out_of_memory(op).
   using RunFn = bool (*)(Call&);
   PromiseWorker(const Napi::CallbackInfo& info, Call&& call, RunFn run, const char* name, const char* op)
       : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), run_(run), op_(op),
@@ -32,14 +50,16 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   // Off the main thread: no JS here; SetError only records the message for OnError.
   void Execute() override {
-    if (!run_(call_)) SetError(out_of_memory(op_));
+    if (run_(call_)) return;
+    const char* failure = failure_of(call_, 0);
+    SetError(failure ? std::string(failure) : out_of_memory(op_));
   }
   void OnOK() override {
     pinned_.Reset();
     deferred_.Resolve(Env().Undefined());
   }
-  // Execute's only failure is out of memory: a RangeError, as the sync calls throw (AsyncWorker's default
-  // would be a plain Error).
+  // Execute's failures (out of memory, a call's own failure) are RangeErrors, as the sync calls throw
+  // (AsyncWorker's default would be a plain Error).
   void OnError(const Napi::Error& e) override {
     pinned_.Reset();
     deferred_.Reject(Napi::RangeError::New(Env(), e.Message()).Value());
