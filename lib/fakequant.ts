@@ -14,7 +14,7 @@ import { Calibrator } from './calibrate';
 import type { CalibrateOptions, Calibration } from './calibrate';
 import { native } from './native';
 import type { QuantDtype } from './quantize';
-import { rangeError, requireDim, requireInteger, requireObject, requireScale, requireScales, typeError } from './validate';
+import { overlaps, rangeError, requireDim, requireInteger, requireObject, requireScale, requireScales, typeError } from './validate';
 
 /** quantMin / quantMax bound: every integer of the range and every difference of two is exact in float32. */
 const Q_LIMIT = 2 ** 24;
@@ -144,6 +144,7 @@ function channelLayout(p: Record<string, unknown>, length: number): Layout {
   if (p.axis === undefined) throw typeError('axis', 'an integer channel axis (per-channel: scale is an array)', p.axis);
   const a = requireInteger('axis', p.axis, -rank, rank - 1);
   const axis = a < 0 ? a + rank : a;
+  if ((shape[axis] as number) < 1) throw rangeError(`shape[${axis}]`, 'at least one channel (shape[axis] >= 1)', shape[axis]);
   let outer = 1;
   for (let i = 0; i < axis; i++) outer *= shape[i] as number;
   let inner = 1;
@@ -170,9 +171,6 @@ function requireFloat32Input(name: string, v: unknown): Float32Array {
   return v;
 }
 
-function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-}
 function sameRange(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }
@@ -400,7 +398,7 @@ export function fakeQuantLearnable(x: Float32Array, params: LearnableParams, out
 
 /**
  * FakeQuantize options: the observer's (Calibrator) options. The method defaults to `'movingAverage'` (PyTorch's
- * default FakeQuantize observer); per channel (`axis` and `shape`) with `'minmax'` or `'movingAverage'`.
+ * default FakeQuantize observer); per channel with `axis` and `shape` (any method).
  */
 export type FakeQuantizeOptions = CalibrateOptions;
 

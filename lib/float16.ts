@@ -2,20 +2,25 @@
 // Uint16Array (Node 20 has no Float16Array); where the runtime has Float16Array it is accepted and returned too.
 import { newOutput } from './aligned';
 import { native } from './native';
-import { rangeError, typeError } from './validate';
+import { rangeError, requireDisjoint, typeError } from './validate';
 
 type F16ArrayCtor = { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): ArrayLike<number> & ArrayBufferView };
 const Float16ArrayCtor: F16ArrayCtor | undefined = (globalThis as { Float16Array?: F16ArrayCtor }).Float16Array;
 
-/** A runtime `Float16Array` (Node 24+); on older runtimes this type never matches. */
-export type Float16ArrayLike = ArrayBufferView & ArrayLike<number>;
+/**
+ * The runtime's `Float16Array` type where the TypeScript lib in use declares one (`lib: ["ESNext"]` with a
+ * TypeScript that knows it), else `never`: a Float32Array or Int16Array never type-checks as halves.
+ */
+export type Float16ArrayLike = typeof globalThis extends { Float16Array: { prototype: infer P } } ? P & ArrayBufferView & ArrayLike<number> : never;
 
 function isFloat16Array(v: unknown): v is Float16ArrayLike {
   return Float16ArrayCtor !== undefined && v instanceof Float16ArrayCtor;
 }
 
 function bitsView(v: Uint16Array | Float16ArrayLike): Uint16Array {
-  return v instanceof Uint16Array ? v : new Uint16Array(v.buffer, v.byteOffset, v.length);
+  if (v instanceof Uint16Array) return v;
+  const f = v as ArrayBufferView & ArrayLike<number>;  // a runtime Float16Array (isFloat16Array checked it)
+  return new Uint16Array(f.buffer, f.byteOffset, f.length);
 }
 
 function halfInput(name: string, h: unknown): Uint16Array {
@@ -24,14 +29,15 @@ function halfInput(name: string, h: unknown): Uint16Array {
   throw typeError(name, Float16ArrayCtor ? 'a Uint16Array (binary16 bits) or a Float16Array' : 'a Uint16Array of 16-bit patterns', h);
 }
 
-function floatOut(out: unknown, length: number): Float32Array {
+function floatOut(out: unknown, length: number, input: Uint16Array): Float32Array {
   if (out === undefined) return newOutput(Float32Array, length);
   if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
   if (out.length !== length) throw rangeError('out', `length ${length} (input length)`, out);
+  requireDisjoint('out', out, [['h', input]]);  // 4-byte results would overwrite halves not yet read
   return out;
 }
 
-function halfOut<O>(out: O | undefined, length: number, allowF16: boolean): [Uint16Array, O | Uint16Array] {
+function halfOut<O>(out: O | undefined, length: number, allowF16: boolean, input: Float32Array): [Uint16Array, O | Uint16Array] {
   if (out === undefined) {
     const o = newOutput(Uint16Array, length);
     return [o, o];
@@ -40,6 +46,7 @@ function halfOut<O>(out: O | undefined, length: number, allowF16: boolean): [Uin
     throw typeError('out', allowF16 && Float16ArrayCtor ? 'a Uint16Array or a Float16Array' : 'a Uint16Array', out);
   const view = bitsView(out as unknown as Uint16Array);
   if (view.length !== length) throw rangeError('out', `length ${length} (x.length)`, out);
+  requireDisjoint('out', view, [['x', input]]);
   return [view, out];
 }
 
@@ -57,7 +64,7 @@ export function toFloat16(x: Float32Array): Uint16Array;
 export function toFloat16<O extends Uint16Array | Float16ArrayLike>(x: Float32Array, out: O): O;
 export function toFloat16(x: Float32Array, out?: Uint16Array | Float16ArrayLike): Uint16Array | Float16ArrayLike {
   const xs = floatInput(x);
-  const [view, result] = halfOut(out, xs.length, true);
+  const [view, result] = halfOut(out, xs.length, true, xs);
   native.f32ToF16(xs, view);
   return result;
 }
@@ -68,7 +75,7 @@ export function toFloat16(x: Float32Array, out?: Uint16Array | Float16ArrayLike)
  */
 export function fromFloat16(h: Uint16Array | Float16ArrayLike, out?: Float32Array): Float32Array {
   const hs = halfInput('h', h);
-  const o = floatOut(out, hs.length);
+  const o = floatOut(out, hs.length, hs);
   native.f16ToF32(hs, o);
   return o;
 }
@@ -79,7 +86,7 @@ export function fromFloat16(h: Uint16Array | Float16ArrayLike, out?: Float32Arra
  */
 export function toBFloat16(x: Float32Array, out?: Uint16Array): Uint16Array {
   const xs = floatInput(x);
-  const [view] = halfOut(out, xs.length, false);
+  const [view] = halfOut(out, xs.length, false, xs);
   native.f32ToBf16(xs, view);
   return view;
 }
@@ -90,7 +97,7 @@ export function toBFloat16(x: Float32Array, out?: Uint16Array): Uint16Array {
  */
 export function fromBFloat16(h: Uint16Array, out?: Float32Array): Float32Array {
   if (!(h instanceof Uint16Array)) throw typeError('h', 'a Uint16Array of bfloat16 bit patterns', h);
-  const o = floatOut(out, h.length);
+  const o = floatOut(out, h.length, h);
   native.bf16ToF32(h, o);
   return o;
 }

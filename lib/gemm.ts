@@ -7,7 +7,7 @@
 //                                                                                the output zero point
 import { newOutput } from './aligned';
 import { native } from './native';
-import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireDisjoint, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
 
 export type GemmOutput = 'int32' | 'float32' | 'int8' | 'uint8';
 export type GemmOutputArray<O extends GemmOutput> = O extends 'float32'
@@ -23,6 +23,9 @@ const MODE: Record<GemmOutput, number> = { int32: 0, float32: 1, int8: 2, uint8:
 const OUT_CTOR = { int32: Int32Array, float32: Float32Array, int8: Int8Array, uint8: Uint8Array } as const;
 
 const handles = new WeakMap<PackedMatrix, unknown>();
+// Only packB makes packed matrices: a constructor call without this token throws (a PackedMatrix with no native
+// handle would otherwise pass every instanceof check and fail in the addon with a confusing message).
+const PACK_TOKEN: unique symbol = Symbol('qkernels.packB');
 
 /**
  * A B matrix packed once for reuse across calls (`packB`): the layout every tier's micro-kernel reads, plus the
@@ -36,8 +39,9 @@ export class PackedMatrix {
   readonly n: number;
   /** The element type B was packed from. */
   readonly dtype: 'int8' | 'uint8';
-  /** @internal */
-  constructor(handle: unknown, k: number, n: number, dtype: 'int8' | 'uint8') {
+  /** Not for direct use: packed matrices come from `packB` (anything else throws a TypeError). */
+  constructor(token: typeof PACK_TOKEN, handle: unknown, k: number, n: number, dtype: 'int8' | 'uint8') {
+    if (token !== PACK_TOKEN) throw typeError('PackedMatrix', 'a call of packB() (the constructor is not public)', token);
     handles.set(this, handle);
     this.k = k;
     this.n = n;
@@ -72,12 +76,13 @@ function byteMatrix(name: string, v: unknown): 'int8' | 'uint8' {
 export function packB(b: Int8Array | Uint8Array, options: PackOptions): PackedMatrix {
   const dtype = byteMatrix('b', b);
   const o = requireObject('options', options);
-  const k = requireDim('k', o.k, 1);
-  const n = requireDim('n', o.n, 1);
+  const k = requireDim('k', o.k, 1, MAX_GEMM_DIM);
+  const n = requireDim('n', o.n, 1, MAX_GEMM_DIM);
+  const transB = requireBoolean('transB', o.transB);
   if (o.dtype !== undefined && requireOneOf('dtype', o.dtype, ['int8', 'uint8'] as const) !== dtype)
     throw typeError('b', `a ${o.dtype === 'int8' ? 'Int8Array' : 'Uint8Array'} (dtype '${String(o.dtype)}')`, b);
   if (b.length !== k * n) throw rangeError('b', `length ${k * n} (k * n)`, b);
-  return new PackedMatrix(native.packB(b, k, n, o.transB === true), k, n, dtype);
+  return new PackedMatrix(PACK_TOKEN, native.packB(b, k, n, transB), k, n, dtype);
 }
 
 export interface GemmOptions<O extends GemmOutput = GemmOutput> {
@@ -110,12 +115,28 @@ const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
 
 type NativeArgs = Parameters<typeof native.gemm>;
 
+/** B's zero point: 0 when absent, a number, or an Int32Array of one per column; each in b's dtype range. */
+function columnZeroPoint(v: unknown, n: number, bType: 'int8' | 'uint8'): number | Int32Array {
+  const [blo, bhi] = DTYPE_RANGE[bType];
+  if (v === undefined) return 0;
+  if (typeof v === 'number') return requireInteger('bZeroPoint', v, blo, bhi);
+  if (!(v instanceof Int32Array)) throw typeError('bZeroPoint', 'a number or an Int32Array (one per column)', v);
+  if (v.length !== n) throw rangeError('bZeroPoint', `length ${n} (n)`, v);
+  for (let j = 0; j < n; j++) {
+    const z = v[j]!;
+    if (z < blo || z > bhi) throw rangeError(`bZeroPoint[${j}]`, `an integer in [${blo}, ${bhi}]`, z);
+  }
+  return v;
+}
+
 function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args: NativeArgs; out: Int32Array | Float32Array | Int8Array | Uint8Array } {
   const aType = byteMatrix('a', a);
   const o = requireObject('options', options);
-  const m = requireDim('m', o.m);
-  const n = requireDim('n', o.n);
-  const k = requireDim('k', o.k);
+  const m = requireDim('m', o.m, 0, MAX_GEMM_DIM);
+  const n = requireDim('n', o.n, 0, MAX_GEMM_DIM);
+  const k = requireDim('k', o.k, 0, MAX_GEMM_DIM);
+  const transB = requireBoolean('transB', o.transB);
+  const relu = requireBoolean('relu', o.relu);
   const A = a as Int8Array | Uint8Array;
   if (A.length !== m * k) throw rangeError('a', `length ${m * k} (m * k)`, A);
   let bArray: Int8Array | Uint8Array | null = null;
@@ -135,18 +156,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
   const [alo, ahi] = DTYPE_RANGE[aType];
   // Broadcast values go to the addon as numbers (a one-element typed array per call costs about a microsecond).
   const za = o.aZeroPoint === undefined ? 0 : requireInteger('aZeroPoint', o.aZeroPoint, alo, ahi);
-  const [blo, bhi] = DTYPE_RANGE[bType];
-  let zb: number | Int32Array;
-  if (o.bZeroPoint === undefined) zb = 0;
-  else if (typeof o.bZeroPoint === 'number') zb = requireInteger('bZeroPoint', o.bZeroPoint, blo, bhi);
-  else if (o.bZeroPoint instanceof Int32Array) {
-    if (o.bZeroPoint.length !== n) throw rangeError('bZeroPoint', `length ${n} (n)`, o.bZeroPoint);
-    for (let j = 0; j < n; j++) {
-      const z = o.bZeroPoint[j]!;
-      if (z < blo || z > bhi) throw rangeError(`bZeroPoint[${j}]`, `an integer in [${blo}, ${bhi}]`, z);
-    }
-    zb = o.bZeroPoint;
-  } else throw typeError('bZeroPoint', 'a number or an Int32Array (one per column)', o.bZeroPoint);
+  const zb = columnZeroPoint(o.bZeroPoint, n, bType);
 
   let aScale: number | null = null;
   let bScale: number | Float32Array | null = null;
@@ -168,15 +178,19 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
       if (o.bias.length !== n) throw rangeError('bias', `length ${n} (n)`, o.bias);
       bias = o.bias;
     }
-    if (output !== 'float32') {
+    if (output === 'float32') {
+      for (const key of ['outScale', 'outZeroPoint'] as const)
+        if (o[key] !== undefined) throw typeError(key, `nothing for output 'float32' (it applies to 'int8' and 'uint8')`, o[key]);
+    } else {
       if (o.outScale === undefined) throw typeError('outScale', `a number (required for output '${output}')`, o.outScale);
       outScale = requireScale('outScale', o.outScale);
       const [olo, ohi] = DTYPE_RANGE[output];
       outZeroPoint = o.outZeroPoint === undefined ? 0 : requireInteger('outZeroPoint', o.outZeroPoint, olo, ohi);
     }
   } else {
-    for (const key of ['aScale', 'bScale', 'bias', 'outScale', 'outZeroPoint', 'relu'] as const)
-      if (o[key] !== undefined && o[key] !== false) throw typeError(key, `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o[key]);
+    for (const key of ['aScale', 'bScale', 'bias', 'outScale', 'outZeroPoint'] as const)
+      if (o[key] !== undefined) throw typeError(key, `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o[key]);
+    if (relu) throw typeError('relu', `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o.relu);
   }
   const Ctor = OUT_CTOR[output];
   let C: Int32Array | Float32Array | Int8Array | Uint8Array;
@@ -184,9 +198,10 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
   else {
     if (!(out instanceof Ctor)) throw typeError('out', `a ${Ctor.name} (output '${output}')`, out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
+    requireDisjoint('out', out, [['a', A], ['b', bArray], ['bZeroPoint', typeof zb === 'number' ? null : zb], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias]]);
     C = out;
   }
-  const args: NativeArgs = [A, bArray, handle, m, n, k, o.transB === true, za, zb, MODE[output], aScale, bScale, bias, o.relu === true, outScale, outZeroPoint, C];
+  const args: NativeArgs = [A, bArray, handle, m, n, k, transB, za, zb, MODE[output], aScale, bScale, bias, relu, outScale, outZeroPoint, C];
   return { args, out: C };
 }
 
@@ -211,7 +226,8 @@ export function int8Gemm<O extends GemmOutput = 'int32'>(
 
 /**
  * `int8Gemm` off the main thread: resolves with the output when done; the event loop stays responsive. The
- * inputs are kept alive until then (do not modify them meanwhile). The ISA tier is the one active at the call.
+ * inputs are kept alive until then: do not modify them meanwhile, nor transfer or detach their buffers (the
+ * native code holds pointers into them). Bad input rejects. The ISA tier is the one active at the call.
  */
 export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
   a: Int8Array | Uint8Array,
@@ -244,6 +260,11 @@ export interface LinearDynamicOptions {
   bias?: Float32Array;
   relu?: boolean;
   /**
+   * The weights' zero point, one value or one per output column (length n), in the packed dtype's range.
+   * Default 0 (symmetric int8 weights, PyTorch's qint8); uint8 weights usually have 128.
+   */
+  bZeroPoint?: number | Int32Array;
+  /**
    * How each row of x is quantized. 'uint8' (default): affine, the row's range (widened to include 0) over 255
    * levels, with a zero point (ONNX Runtime's DynamicQuantizeLinear, PyTorch's dynamic Linear). 'int8': symmetric,
    * scale max|x| / 127.5 and zero point 0 (PyTorch's symmetric qint8 rule, what `calibrate(row, { symmetric: true })`
@@ -256,8 +277,10 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   if (!(x instanceof Float32Array)) throw typeError('x', 'a Float32Array', x);
   if (!(w instanceof PackedMatrix)) throw typeError('w', 'a packed weight matrix from packB()', w);
   const o = requireObject('options', options);
-  const m = requireDim('m', o.m);
+  const m = requireDim('m', o.m, 0, MAX_GEMM_DIM);
   const { k, n } = w;
+  const relu = requireBoolean('relu', o.relu);
+  const zb = columnZeroPoint(o.bZeroPoint, n, w.dtype);
   if (x.length !== m * k) throw rangeError('x', `length ${m * k} (m * k)`, x);
   let bScale: number | Float32Array;
   if (typeof o.bScale === 'number') bScale = requireScale('bScale', o.bScale);
@@ -277,18 +300,21 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   else {
     if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
+    requireDisjoint('out', out, [['x', x], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias], ['bZeroPoint', typeof zb === 'number' ? null : zb]]);
     y = out;
   }
   const dtype = o.dtype === undefined ? 'uint8' : requireOneOf('dtype', o.dtype, ['uint8', 'int8'] as const);
-  return [[x, handles.get(w), m, n, k, bScale, bias, o.relu === true, y, dtype === 'int8'], y];
+  return [[x, handles.get(w), m, n, k, bScale, bias, relu, y, dtype === 'int8', zb], y];
 }
 
 /**
  * The dynamic-quantization linear layer (ONNX Runtime's DynamicQuantizeMatMul, PyTorch's dynamic Linear):
  * each row of x is quantized to uint8 with its own scale and zero point (its range, widened to include 0, over
- * 255 levels; or, with `dtype: 'int8'`, symmetric int8 with scale max|x| / 127.5), multiplied by the packed int8
- * weights, and dequantized with the weight scales; plus bias. Float32 in, float32 out (m x n). Each row's result
- * is exactly `int8Gemm` of that row quantized with those parameters (float32 output).
+ * 255 levels; or, with `dtype: 'int8'`, symmetric int8 with scale max|x| / 127.5), multiplied by the packed
+ * weights (int8 or uint8, minus `bZeroPoint`), and dequantized with the weight scales; plus bias. Float32 in,
+ * float32 out (m x n). Each row's result is exactly `int8Gemm` of that row quantized with those parameters
+ * (float32 output). Every value of x must be finite: a row holding NaN or ±Infinity has no range to quantize
+ * by, and the call throws (or rejects with) a RangeError naming the row.
  * @example
  * const pw = packB(wInt8, { k: 4096, n: 4096, transB: true })     // quantized PyTorch Linear weight
  * const y = linearDynamic(x, pw, { m: 128, bScale: wScales, bias }) // x: Float32Array 128 x 4096
@@ -299,7 +325,10 @@ export function linearDynamic(x: Float32Array, w: PackedMatrix, options: LinearD
   return y;
 }
 
-/** `linearDynamic` off the main thread; resolves with the output. */
+/**
+ * `linearDynamic` off the main thread; resolves with the output. As with `int8GemmAsync`, the arrays must stay
+ * untouched (not written, transferred or detached) until it settles; bad input (a non-finite row too) rejects.
+ */
 export async function linearDynamicAsync(x: Float32Array, w: PackedMatrix, options: LinearDynamicOptions, out?: Float32Array): Promise<Float32Array> {
   const [args, y] = prepareLinear(x, w, options, out);
   await native.linearDynamicAsync(...args);

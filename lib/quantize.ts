@@ -7,6 +7,7 @@ import {
   isObject,
   rangeError,
   requireDim,
+  requireDisjoint,
   requireInteger,
   requireObject,
   requireOneOf,
@@ -107,6 +108,7 @@ function resolve(p: Record<string, unknown>, dtype: QuantDtype, length: number):
   const axisIn = requireInteger('axis', p.axis, -rank, rank - 1);
   const axis = axisIn < 0 ? axisIn + rank : axisIn;
   const channels = shape[axis] as number;
+  if (channels < 1) throw rangeError(`shape[${axis}]`, 'at least one channel (shape[axis] >= 1)', channels);
   if (scales.length !== channels) throw rangeError('scale', `length ${channels} (shape[${axis}])`, scales);
   const zeroPoints = toI32('zeroPoint', p.zeroPoint, channels);
   if (zeroPoints.length !== channels) throw rangeError('zeroPoint', `length ${channels} (shape[${axis}])`, zeroPoints);
@@ -126,7 +128,8 @@ function resolve(p: Record<string, unknown>, dtype: QuantDtype, length: number):
  * Quantizes float32 values to int8 or uint8, per tensor (`scale: number`) or per channel (`scale: Float32Array`
  * with `axis` and `shape`). Bit-identical to `torch.quantize_per_tensor` / `torch.quantize_per_channel`; NaN maps
  * to the zero point, +Infinity to quantMax and -Infinity to quantMin.
- * @param out optional output of the dtype's array type and the same length; written and returned.
+ * @param out optional output of the dtype's array type and the same length, not sharing memory with x; written
+ * and returned.
  * @example
  * quantize(new Float32Array([0.1, -0.25, 3]), { scale: 0.02 })                      // Int8Array [5, -12, 127]
  * quantize(new Float32Array([0.1, -0.25]), { scale: 0.02, zeroPoint: 128, dtype: 'uint8' }) // Uint8Array [133, 116] (-12.5 ties to even)
@@ -146,6 +149,7 @@ export function quantize<D extends QuantDtype = 'int8'>(
     const want = dtype === 'int8' ? Int8Array : Uint8Array;
     if (!(out instanceof want)) throw typeError('out', `a ${want.name} (dtype '${dtype}')`, out);
     if (out.length !== x.length) throw rangeError('out', `length ${x.length} (x.length)`, out);
+    requireDisjoint('out', out, [['x', x], ['scale', r.perChannel ? r.scales : null], ['zeroPoint', r.perChannel ? r.zeroPoints : null]]);
     o = out;
   }
   if (r.perChannel) native.quantizePerChannel(x, o, r.scales, r.zeroPoints, r.outer, r.channels, r.inner, r.qmin, r.qmax);
@@ -173,6 +177,7 @@ export function dequantize(q: Int8Array | Uint8Array, params: QuantParams, out?:
   else {
     if (!(o instanceof Float32Array)) throw typeError('out', 'a Float32Array', o);
     if (o.length !== q.length) throw rangeError('out', `length ${q.length} (q.length)`, o);
+    requireDisjoint('out', o, [['q', q], ['scale', r.perChannel ? r.scales : null], ['zeroPoint', r.perChannel ? r.zeroPoints : null]]);
   }
   if (r.perChannel) native.dequantizePerChannel(q, o, r.scales, r.zeroPoints, r.outer, r.channels, r.inner);
   else native.dequantize(q, o, r.scale, r.zeroPoint);

@@ -84,11 +84,37 @@ export function requireInteger(name: string, v: unknown, lo: number, hi: number)
   return v;
 }
 
-/** A non-negative safe integer dimension. */
-export function requireDim(name: string, v: unknown, min = 0): number {
+/** A non-negative safe integer dimension, at most `max`. */
+export function requireDim(name: string, v: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number') throw typeError(name, 'a number', v);
-  if (!Number.isSafeInteger(v) || v < min) throw rangeError(name, `an integer >= ${min}`, v);
+  if (!Number.isSafeInteger(v) || v < min || v > max)
+    throw rangeError(name, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`, v);
   return v;
+}
+
+/** The largest GEMM dimension (m, n, k) the addon accepts. */
+export const MAX_GEMM_DIM = 2 ** 40;
+
+/** `undefined` (false) or a boolean; anything else is a TypeError (`transB: 1` must not mean false). */
+export function requireBoolean(name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
+  return v;
+}
+
+/** True when the two views share at least one byte. */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/**
+ * An output must not share memory with the inputs the kernel still reads while writing it (a GEMM reads A
+ * again for every column block; an element-wise op with wider output elements would overwrite input it has not
+ * read yet): a RangeError naming `name` and the input. Null inputs (absent options) are skipped.
+ */
+export function requireDisjoint(name: string, out: ArrayBufferView, inputs: [string, ArrayBufferView | null | undefined][]): void {
+  for (const [inName, v] of inputs)
+    if (v && overlaps(out, v)) throw rangeError(name, `an array that does not share memory with ${inName}`, out);
 }
 
 export function requireOneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {

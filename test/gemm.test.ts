@@ -9,6 +9,7 @@ import {
   int8Gemm,
   int8GemmAsync,
   linearDynamic,
+  PackedMatrix,
   linearDynamicAsync,
   packB,
   setNumThreads,
@@ -261,38 +262,68 @@ function rowParams(row: Float32Array, dtype: 'uint8' | 'int8'): { scale: number;
   let lo = 0, hi = 0;
   for (const v of row) if (!Number.isNaN(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
   let scale = Math.fround(Math.fround(hi - lo) / 255);
-  if (!(scale > 0) || !Number.isFinite(scale) || !Number.isFinite(Math.fround(1 / scale))) scale = 1;
+  if (scale === Infinity) scale = Math.fround((hi - lo) / 255);  // hi - lo beyond float32: the quotient in float64
+  if (!(scale > 0) || !Number.isFinite(Math.fround(1 / scale))) scale = 1;
   const inv = Math.fround(1 / scale);
   return { scale, zeroPoint: Math.min(255, Math.max(0, roundHalfEven(Math.fround(-lo * inv)))) };
 }
 
 t.test('linearDynamic: each row is int8Gemm of the row quantized with its own parameters', async (t) => {
-  const m = 5, n = 37, k = 70;
+  const m = 6, n = 37, k = 70;
   const r = rng(77);
-  // Rows of different ranges: all positive, all negative, mixed, tiny, and one with a zero.
+  // Rows of different ranges: all positive, all negative, mixed, tiny, one with a zero, and one whose range
+  // (-3e38 .. 3e38) is wider than float32 holds.
   const x = Float32Array.from({ length: m * k }, (_, i) => {
     const row = Math.floor(i / k), v = r() - 0.5;
-    return [v * 8 + 4, v * 8 - 4, v * 3, v * 1e-6, i % k === 0 ? 0 : v * 50][row]!;
+    const wide = i % k === 0 ? -3e38 : i % k === 1 ? 3e38 : v * 1e38;
+    return [v * 8 + 4, v * 8 - 4, v * 3, v * 1e-6, i % k === 0 ? 0 : v * 50, wide][row]!;
   });
-  const w = randBytes(n * k, 78, true) as Int8Array;
   const bScale = Float32Array.from({ length: n }, () => 0.005 + r() * 0.02);
   const bias = Float32Array.from({ length: n }, () => r() - 0.5);
-  const pw = packB(w, { k, n, transB: true });
-  for (const dtype of ['uint8', 'int8'] as const)
-    for (const relu of [false, true])
-      forEachIsa(t, (t) => {
-        const y = linearDynamic(x, pw, { m, bScale, bias, relu, dtype });
-        for (let i = 0; i < m; i++) {
-          const row = x.subarray(i * k, (i + 1) * k);
-          const qp = rowParams(row, dtype);
-          const q = quantize(row, { ...qp, dtype });
-          const want = int8Gemm(q, pw, { m: 1, n, k, aZeroPoint: qp.zeroPoint, output: 'float32', aScale: qp.scale, bScale, bias, relu });
-          sameBits(t, y.subarray(i * n, (i + 1) * n), want, `${dtype}${relu ? ' relu' : ''} row ${i}`);
-        }
-      });
+  // int8 weights (zero point 0), and uint8 weights with per-column zero points and with one zero point.
+  const weights: [string, PackedMatrix, number | Int32Array | undefined][] = [
+    ['int8 w', packB(randBytes(n * k, 78, true) as Int8Array, { k, n, transB: true }), undefined],
+    ['uint8 w, zero point per column', packB(randBytes(n * k, 79, false) as Uint8Array, { k, n, transB: true }), Int32Array.from({ length: n }, (_, j) => (j * 37) % 256)],
+    ['uint8 w, zero point 128', packB(randBytes(n * k, 80, false) as Uint8Array, { k, n }), 128],
+  ];
+  for (const [wName, pw, bZeroPoint] of weights)
+    for (const dtype of ['uint8', 'int8'] as const)
+      for (const relu of [false, true])
+        forEachIsa(t, (t) => {
+          const y = linearDynamic(x, pw, { m, bScale, bias, relu, dtype, bZeroPoint });
+          for (let i = 0; i < m; i++) {
+            const row = x.subarray(i * k, (i + 1) * k);
+            const qp = rowParams(row, dtype);
+            const q = quantize(row, { ...qp, dtype });
+            const want = int8Gemm(q, pw, { m: 1, n, k, aZeroPoint: qp.zeroPoint, bZeroPoint, output: 'float32', aScale: qp.scale, bScale, bias, relu });
+            sameBits(t, y.subarray(i * n, (i + 1) * n), want, `${wName}, ${dtype}${relu ? ' relu' : ''} row ${i}`);
+          }
+        });
+  const pw = weights[0]![1];
   const y8 = linearDynamic(x, pw, { m, bScale, bias, dtype: 'int8' });
   sameBits(t, await linearDynamicAsync(x, pw, { m, bScale, bias, dtype: 'int8' }), y8, 'int8: async equals sync');
   t.throws(() => linearDynamic(x, pw, { m, bScale, dtype: 'int4' as never }), { constructor: RangeError, message: /one of 'uint8', 'int8' for dtype/ });
+  t.throws(() => linearDynamic(x, pw, { m, bScale, bZeroPoint: 128 }), { constructor: RangeError, message: /integer in \[-128, 127\] for bZeroPoint/ }, 'int8 weights: zero point in int8 range');
+  t.throws(() => linearDynamic(x, weights[1]![1], { m, bScale, bZeroPoint: new Int32Array(3) }), { constructor: RangeError, message: /length 37 \(n\) for bZeroPoint/ });
+});
+
+t.test('linearDynamic: a row that is not finite is a RangeError naming the row', async (t) => {
+  const m = 4, n = 8, k = 40;
+  const pw = packB(randBytes(n * k, 81, true) as Int8Array, { k, n });
+  for (const [bad, rows] of [[NaN, [2]], [Infinity, [3, 1]], [-Infinity, [0]]] as const)
+    for (const dtype of ['uint8', 'int8'] as const)
+      forEachIsa(t, (t) => {
+        const x = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+        for (const row of rows) x[row * k + 7] = bad;
+        const first = Math.min(...rows);
+        const message = new RegExp(`finite values for x .* received NaN or Infinity in row ${first}$`);
+        t.throws(() => linearDynamic(x, pw, { m, bScale: 0.01, dtype }), { constructor: RangeError, message }, `${bad} in rows ${rows}, ${dtype}`);
+      });
+  const x = new Float32Array(m * k).fill(1);
+  x[5 * 1 + k] = NaN;
+  await t.rejects(linearDynamicAsync(x, pw, { m, bScale: 0.01 }), { constructor: RangeError, message: /in row 1$/ }, 'async rejects');
+  x[5 + k] = 1;
+  t.equal((await linearDynamicAsync(x, pw, { m, bScale: 0.01 })).length, m * n, 'and works once the row is finite');
 });
 
 t.test('bad input', async (t) => {
@@ -302,7 +333,7 @@ t.test('bad input', async (t) => {
     ['b type', () => int8Gemm(a, new Float32Array(6) as never, { m: 2, n: 2, k: 3 }), TypeError, /packB\(\) matrix for b, received Float32Array\(6\)/],
     ['a length', () => int8Gemm(a, b, { m: 3, n: 2, k: 3 }), RangeError, /length 9 \(m \* k\) for a, received Int8Array\(6\)/],
     ['b length', () => int8Gemm(a, b, { m: 2, n: 3, k: 3 }), RangeError, /length 9 \(k \* n\) for b/],
-    ['m fractional', () => int8Gemm(a, b, { m: 1.5, n: 2, k: 3 }), RangeError, /integer >= 0 for m, received number 1.5/],
+    ['m fractional', () => int8Gemm(a, b, { m: 1.5, n: 2, k: 3 }), RangeError, /an integer in \[0, 1099511627776\] for m, received number 1.5/],
     ['k missing', () => int8Gemm(a, b, { m: 2, n: 2 } as never), TypeError, /a number for k, received undefined/],
     ['options', () => int8Gemm(a, b, null as never), TypeError, /options object for options, received null/],
     ['output', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'int16' as never }), RangeError, /one of 'int32', 'float32', 'int8', 'uint8' for output/],
@@ -322,7 +353,7 @@ t.test('bad input', async (t) => {
     ['out length', () => int8Gemm(a, b, { m: 2, n: 2, k: 3 }, new Int32Array(5)), RangeError, /length 4 \(m \* n\) for out/],
     ['packed shape', () => int8Gemm(a, packB(b, { k: 2, n: 3 }), { m: 2, n: 2, k: 3 }), RangeError, /packed matrix of k x n = 3 x 2 for b/],
     ['packB length', () => packB(b, { k: 4, n: 2 }), RangeError, /length 8 \(k \* n\) for b/],
-    ['packB k zero', () => packB(new Int8Array(0), { k: 0, n: 2 }), RangeError, /integer >= 1 for k/],
+    ['packB k zero', () => packB(new Int8Array(0), { k: 0, n: 2 }), RangeError, /an integer in \[1, 1099511627776\] for k/],
     ['packB dtype', () => packB(b, { k: 3, n: 2, dtype: 'uint8' }), TypeError, /Uint8Array \(dtype 'uint8'\) for b/],
     ['linearDynamic w', () => linearDynamic(new Float32Array(6), b as never, { m: 2, bScale: 1 }), TypeError, /packed weight matrix from packB\(\) for w/],
     ['linearDynamic x', () => linearDynamic(new Float32Array(5), packB(b, { k: 3, n: 2 }), { m: 2, bScale: 1 }), RangeError, /length 6 \(m \* k\) for x/],

@@ -1,6 +1,6 @@
 // Calibration options: the public option types and their validation. Every error names the option.
 import { DTYPES, type QuantDtype } from '../quantize';
-import { rangeError, requireDim, requireInteger, requireObject, requireOneOf, typeError } from '../validate';
+import { rangeError, requireBoolean, requireDim, requireInteger, requireObject, requireOneOf, typeError } from '../validate';
 
 /**
  * How a calibrator turns observed values into a clipping range:
@@ -83,11 +83,6 @@ const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
 /** A RangeError in validate.ts's shape whose received part is already text. */
 export function rangeErrorText(name: string, expected: string, received: string): RangeError {
   return new RangeError(`qkernels: expected ${expected} for ${name}, received ${received}`);
-}
-
-function requireBoolean(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
-  return v;
 }
 
 function only(name: string, o: Record<string, unknown>, methods: readonly CalibrationMethod[], method: CalibrationMethod): void {
