@@ -748,27 +748,28 @@ void test_gemm(const Kernels& k, Rng& r) {
 
 // Column sums over k > 2^24: packing sums each column's shifted bytes, and uint8 zeros (-128 after the shift) or
 // int8 -128 pass -2^31 there. The sums are kept modulo 2^32 (unsigned, so the UBSan build checks there is no
-// signed overflow), and the result is exact: A all ones against B all zeros (or all -128 with zero point -128)
-// gives 0, or, with B's zero point 1, -k (modulo 2^32). One column of B, packed (the path that uses the sums),
-// row-major and transB.
+// signed overflow), and the result is exact. A is all zeros with zero point 1, so the kernels' own dot products
+// are 0 (SIMDe's emulated vpdpbusd adds in signed int, and UBSan would stop a wrapping accumulator there) and the
+// result comes from the correction terms alone: sum (0 - 1) (b - (b + dz)) = dz * k. One column of B, packed (the
+// path that uses the sums), row-major and transB.
 void test_gemm_long_k(const Kernels& k) {
   if (!k.gemm) return;  // the scalar tier packs nothing
   const char* tier = qk::isa_name(k.isa);
   Group g(tier, "gemm_long_k");
   const size_t kk = (size_t{1} << 24) + 64;
-  std::vector<uint8_t> a(kk, 1);
+  const std::vector<uint8_t> a(kk, 0);
   for (const bool b_signed : {false, true})
     for (const bool trans_b : {false, true}) {
       const std::vector<uint8_t> b(kk, b_signed ? 0x80 : 0x00);
       qk::PackedB pb(b.data(), 1, trans_b ? kk : 1, b_signed, kk, 1);
-      for (const int32_t dz : {0, 1}) {
-        const int32_t za = 0, zb = (b_signed ? -128 : 0) + dz;
+      for (const int32_t dz : {-1, 0, 1}) {
+        const int32_t za = 1, zb = (b_signed ? -128 : 0) + dz;
         int32_t c = 12345;
         qk::GemmArgs args;
         args.m = 1, args.n = 1, args.k = kk, args.a = a.data(), args.lda = kk, args.a_signed = false;
         args.za = &za, args.zb = &zb, args.mode = qk::GemmOut::Int32, args.c = &c, args.ldc = 1;
         const bool ok = qk::gemm(k, args, nullptr, 0, 0, b_signed, &pb, 1);
-        const int32_t want = static_cast<int32_t>(0u - static_cast<uint32_t>(dz) * static_cast<uint32_t>(kk));
+        const int32_t want = static_cast<int32_t>(static_cast<uint32_t>(dz) * static_cast<uint32_t>(kk));
         g.check(ok && c == want, strf("%s B, %s, zero point %d: got %d, want %d", b_signed ? "int8" : "uint8",
                                       trans_b ? "transB" : "row-major", zb, c, want));
       }
