@@ -129,6 +129,23 @@ function columnZeroPoint(v: unknown, n: number, bType: 'int8' | 'uint8'): number
   return v;
 }
 
+/** B's scale: a number, or a Float32Array of one per column; each a valid scale. */
+function columnScale(v: unknown, n: number): number | Float32Array {
+  if (typeof v === 'number') return requireScale('bScale', v);
+  if (!(v instanceof Float32Array)) throw typeError('bScale', 'a number or a Float32Array (one per column)', v);
+  if (v.length !== n) throw rangeError('bScale', `length ${n} (n)`, v);
+  requireScales('bScale', v);
+  return v;
+}
+
+/** The optional per-column bias: null when absent, else a Float32Array of length n. */
+function columnBias(v: unknown, n: number): Float32Array | null {
+  if (v === undefined) return null;
+  if (!(v instanceof Float32Array)) throw typeError('bias', 'a Float32Array', v);
+  if (v.length !== n) throw rangeError('bias', `length ${n} (n)`, v);
+  return v;
+}
+
 function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args: NativeArgs; out: Int32Array | Float32Array | Int8Array | Uint8Array } {
   const aType = byteMatrix('a', a);
   const o = requireObject('options', options);
@@ -167,17 +184,8 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
     if (o.aScale === undefined) throw typeError('aScale', `a number (required for output '${output}')`, o.aScale);
     aScale = requireScale('aScale', o.aScale);
     if (o.bScale === undefined) throw typeError('bScale', `a number or Float32Array (required for output '${output}')`, o.bScale);
-    if (typeof o.bScale === 'number') bScale = requireScale('bScale', o.bScale);
-    else if (o.bScale instanceof Float32Array) {
-      if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
-      requireScales('bScale', o.bScale);
-      bScale = o.bScale;
-    } else throw typeError('bScale', 'a number or a Float32Array (one per column)', o.bScale);
-    if (o.bias !== undefined) {
-      if (!(o.bias instanceof Float32Array)) throw typeError('bias', 'a Float32Array', o.bias);
-      if (o.bias.length !== n) throw rangeError('bias', `length ${n} (n)`, o.bias);
-      bias = o.bias;
-    }
+    bScale = columnScale(o.bScale, n);
+    bias = columnBias(o.bias, n);
     if (output === 'float32') {
       for (const key of ['outScale', 'outZeroPoint'] as const)
         if (o[key] !== undefined) throw typeError(key, `nothing for output 'float32' (it applies to 'int8' and 'uint8')`, o[key]);
@@ -282,19 +290,8 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   const relu = requireBoolean('relu', o.relu);
   const zb = columnZeroPoint(o.bZeroPoint, n, w.dtype);
   if (x.length !== m * k) throw rangeError('x', `length ${m * k} (m * k)`, x);
-  let bScale: number | Float32Array;
-  if (typeof o.bScale === 'number') bScale = requireScale('bScale', o.bScale);
-  else if (o.bScale instanceof Float32Array) {
-    if (o.bScale.length !== n) throw rangeError('bScale', `length ${n} (n)`, o.bScale);
-    requireScales('bScale', o.bScale);
-    bScale = o.bScale;
-  } else throw typeError('bScale', 'a number or a Float32Array (one per output column)', o.bScale);
-  let bias: Float32Array | null = null;
-  if (o.bias !== undefined) {
-    if (!(o.bias instanceof Float32Array)) throw typeError('bias', 'a Float32Array', o.bias);
-    if (o.bias.length !== n) throw rangeError('bias', `length ${n} (n)`, o.bias);
-    bias = o.bias;
-  }
+  const bScale = columnScale(o.bScale, n);
+  const bias = columnBias(o.bias, n);
   let y: Float32Array;
   if (out === undefined) y = newOutput(Float32Array, m * n);
   else {

@@ -5,7 +5,7 @@
 // bit-identical across tiers; for one tier they are deterministic and identical for any thread count.
 import { newOutput } from './aligned';
 import { native } from './native';
-import { MAX_GEMM_DIM, rangeError, requireDim, requireObject, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireObject, typeError } from './validate';
 
 export interface SgemmOptions {
   /** Rows of A and C. */
@@ -27,8 +27,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): Native
   const m = requireDim('m', o.m, 0, MAX_GEMM_DIM);
   const n = requireDim('n', o.n, 0, MAX_GEMM_DIM);
   const k = requireDim('k', o.k, 0, MAX_GEMM_DIM);
-  if (o.transB !== undefined && typeof o.transB !== 'boolean') throw typeError('transB', 'a boolean', o.transB);
-  const transB = o.transB === true;
+  const transB = requireBoolean('transB', o.transB);
   if (a.length !== m * k) throw rangeError('a', `length ${m * k} (m * k = ${m} * ${k})`, a);
   if (b.length !== k * n) throw rangeError('b', `length ${k * n} (k * n = ${k} * ${n}${transB ? ', transB' : ''})`, b);
   let c: Float32Array;
@@ -61,8 +60,8 @@ export function sgemm(a: Float32Array, b: Float32Array, options: SgemmOptions, o
 
 /**
  * `sgemm` on a worker thread of the libuv pool: resolves with the output once it is written (the same values as
- * `sgemm`). The inputs must not be modified, nor their buffers transferred or detached, until then. Bad arguments reject with the errors `sgemm` throws. The
- * ISA tier and thread count are those active at the call.
+ * `sgemm`). The inputs must not be modified, nor their buffers transferred or detached, until then. Bad
+ * arguments reject with the errors `sgemm` throws. The ISA tier and thread count are those active at the call.
  * @example
  * const c = await sgemmAsync(a, b, { m: 512, n: 512, k: 512 })
  */

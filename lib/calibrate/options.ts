@@ -103,8 +103,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (!KNOWN.has(k)) throw rangeErrorText('options', `only the options ${[...KNOWN].join(', ')}`, `an option named ${JSON.stringify(k)}`);
   const method = o.method === undefined ? 'minmax' : requireOneOf('options.method', o.method, CALIBRATION_METHODS);
   const dtype = o.dtype === undefined ? 'int8' : requireOneOf('options.dtype', o.dtype, DTYPES);
-  const symmetric = o.symmetric === undefined ? false : requireBoolean('options.symmetric', o.symmetric);
-  const reduceRange = o.reduceRange === undefined ? false : requireBoolean('options.reduceRange', o.reduceRange);
+  const symmetric = requireBoolean('options.symmetric', o.symmetric);
+  const reduceRange = requireBoolean('options.reduceRange', o.reduceRange);
 
   only('averagingConstant', o, ['movingAverage'], method);
   only('percentile', o, ['percentile'], method);

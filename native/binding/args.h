@@ -4,9 +4,14 @@
 #pragma once
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+
+#include "qk/scratch.h"
 
 namespace qkb {
 
@@ -133,6 +138,16 @@ inline bool layout(const Napi::CallbackInfo& info, size_t i, size_t n, size_t* o
   *channels = static_cast<size_t>(c);
   *inner = static_cast<size_t>(in);
   return true;
+}
+
+// A native copy of a parameter array's first `n` elements (null: out of memory). Bindings check and use only such
+// copies of values that bound memory accesses or that kernels rely on (bin counts, zero points): a
+// SharedArrayBuffer's values can be changed by another thread between a check and a later read.
+template <typename T>
+std::unique_ptr<T[]> copy_of(const View& v, size_t n) {
+  std::unique_ptr<T[]> c = qk::make_array<T>(std::max<size_t>(n, 1));
+  if (c && n) std::memcpy(c.get(), v.data, n * sizeof(T));
+  return c;
 }
 
 }  // namespace qkb

@@ -22,7 +22,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <memory>
 
@@ -127,16 +126,6 @@ Napi::Value Histogram(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(nans));
 }
 
-// A native copy of a parameter array's `n` elements (null: out of memory). The bindings check and use only such
-// copies of the values that bound memory accesses (bin counts, strides): a SharedArrayBuffer's values can be
-// changed by another thread between a check and a later read.
-template <typename T>
-std::unique_ptr<T[]> copy_of(const View& v, size_t n) {
-  std::unique_ptr<T[]> c = qk::make_array<T>(std::max<size_t>(n, 1));
-  if (c && n) std::memcpy(c.get(), v.data, n * sizeof(T));
-  return c;
-}
-
 Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   View x, lo, scale, bins, counts;
@@ -198,7 +187,7 @@ Napi::Value HistogramPerChannel(const Napi::CallbackInfo& info) {
 }
 
 // Histogram c of a search: bins[c] counts at counts[c * stride ...] (bins[c] = 0: skipped). bp: a native copy of
-// bins (see copy_of).
+// bins (copy_of, binding/args.h).
 bool search_histograms(const Napi::CallbackInfo& info, const View& counts, int64_t stride, const int32_t* bp,
                        size_t channels) {
   const size_t st = static_cast<size_t>(stride);

@@ -8,8 +8,6 @@
 // All write `out` and return undefined.
 #include <napi.h>
 
-#include <cstring>
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -91,15 +89,13 @@ Napi::Value QuantizePerChannel(const Napi::CallbackInfo& info) {
       !channel_params(info, 2, channels, &sv, &zv) || !qrange(info, 7, s8, &qmin, &qmax))
     return env.Undefined();
   const float* scale = static_cast<const float*>(sv.data);
-  // The zero points are copied before they are checked and only the copy is used: a SharedArrayBuffer's
-  // values can change between a check and a later read.
+  // The zero points are checked and used as a copy (copy_of: the kernels rely on qmin <= zp <= qmax).
   const std::unique_ptr<float[]> inv = qk::make_array<float>(channels);
-  const std::unique_ptr<int32_t[]> zpc = qk::make_array<int32_t>(channels);
+  const std::unique_ptr<int32_t[]> zpc = copy_of<int32_t>(zv, channels);
   if (!inv || !zpc) {
     throw_out_of_memory(env, "quantizePerChannel");
     return env.Undefined();
   }
-  std::memcpy(zpc.get(), zv.data, channels * sizeof(int32_t));
   const int32_t* zp = zpc.get();
   for (size_t c = 0; c < channels; ++c) {
     const float sc = scale[c];
@@ -185,13 +181,12 @@ Napi::Value DequantizePerChannel(const Napi::CallbackInfo& info) {
       !channel_params(info, 2, channels, &sv, &zv))
     return env.Undefined();
   const float* scale = static_cast<const float*>(sv.data);
-  // Checked on a copy, like quantizePerChannel's (the kernels compute q - zp in int32).
-  const std::unique_ptr<int32_t[]> zpc = qk::make_array<int32_t>(channels);
+  // Checked and used as a copy, like quantizePerChannel's (the kernels compute q - zp in int32).
+  const std::unique_ptr<int32_t[]> zpc = copy_of<int32_t>(zv, channels);
   if (!zpc) {
     throw_out_of_memory(env, "dequantizePerChannel");
     return env.Undefined();
   }
-  std::memcpy(zpc.get(), zv.data, channels * sizeof(int32_t));
   const int32_t* zp = zpc.get();
   const int32_t zlo = s8 ? -128 : 0, zhi = s8 ? 127 : 255;
   for (size_t c = 0; c < channels; ++c)

@@ -12,8 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -353,10 +353,7 @@ bool run_linear(LinearCall& lc) {
 
 Napi::Value LinearDynamic(const Napi::CallbackInfo& info) {
   LinearCall lc;
-  if (parse_linear(info, &lc) && !run_linear(lc)) {
-    if (lc.failure.set()) Napi::RangeError::New(info.Env(), lc.failure.message).ThrowAsJavaScriptException();
-    else throw_out_of_memory(info.Env(), "linearDynamic");
-  }
+  if (parse_linear(info, &lc) && !run_linear(lc)) throw_failure(info.Env(), lc, "linearDynamic");
   return info.Env().Undefined();
 }
 
@@ -373,8 +370,7 @@ void FinalizePacked(napi_env env, void* data, void*) {
   auto* p = static_cast<qk::PackedB*>(data);
   const int64_t bytes = packed_bytes(p->k(), p->n());
   delete p;
-  int64_t adjusted;
-  napi_adjust_external_memory(env, -bytes, &adjusted);
+  Napi::MemoryManagement::AdjustExternalMemory(Napi::Env(env), -bytes);
 }
 
 Napi::Value PackB(const Napi::CallbackInfo& info) {

@@ -34,6 +34,19 @@ const char* failure_of(const Call&, long) {
   return nullptr;
 }
 
+// What a failed run(call) reports: the call's own failure, or else out of memory in `op`.
+template <typename Call>
+std::string failure_message(const Call& c, const char* op) {
+  const char* failure = failure_of(c, 0);
+  return failure ? std::string(failure) : out_of_memory(op);
+}
+
+// Throws that as a RangeError (sync calls; the caller then returns).
+template <typename Call>
+void throw_failure(const Napi::Env& env, const Call& c, const char* op) {
+  Napi::RangeError::New(env, failure_message(c, op)).ThrowAsJavaScriptException();
+}
+
 template <typename Call>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
@@ -50,9 +63,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   // Off the main thread: no JS here; SetError only records the message for OnError.
   void Execute() override {
-    if (run_(call_)) return;
-    const char* failure = failure_of(call_, 0);
-    SetError(failure ? std::string(failure) : out_of_memory(op_));
+    if (!run_(call_)) SetError(failure_message(call_, op_));
   }
   void OnOK() override {
     pinned_.Reset();

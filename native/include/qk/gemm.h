@@ -148,7 +148,7 @@ inline void pack_cols(const uint8_t* b, size_t rs, size_t cs, size_t cols, size_
     for (size_t c = 0; c < cols; ++c) {
       const T v = f(row[c * cs]);
       d[c * KR] = v;
-      sums[c] += static_cast<uint32_t>(static_cast<int32_t>(v));
+      sums[c] += static_cast<uint32_t>(v);  // modulo 2^32 (v may be negative)
     }
   }
   for (size_t c = 0; c < cols; ++c) colsum[c] = static_cast<int32_t>(sums[c]);
@@ -206,7 +206,7 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
       }
       for (int i = 0; i < KR; ++i)  // column sums: a loop the compiler vectorizes
         for (size_t c = 0; c < c16; ++c)
-          sums[c] += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(r0[i * rs + c] ^ flip)));
+          sums[c] += static_cast<uint32_t>(static_cast<int8_t>(r0[i * rs + c] ^ flip));
     }
     d = reinterpret_cast<uint8_t*>(dst);
 #endif
@@ -217,7 +217,7 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
           for (int i = 0; i < KR; ++i) {
             const uint8_t v = r0[i * rs + c] ^ flip;
             d[c * KR + i] = v;
-            sums[c] += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
+            sums[c] += static_cast<uint32_t>(static_cast<int8_t>(v));
           }
       }
   } else if (rs == 1) {
@@ -265,7 +265,7 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
         for (int i = 0; i < KR; ++i) {
           const uint8_t v = col[p + i] ^ flip;
           dc[i] = v;
-          s += static_cast<uint32_t>(static_cast<int32_t>(static_cast<int8_t>(v)));
+          s += static_cast<uint32_t>(static_cast<int8_t>(v));
         }
       sums[c] += s;
     }
