@@ -7,7 +7,7 @@
 //                                                                                the output zero point
 import { newOutput } from './aligned';
 import { native } from './native';
-import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireDisjoint, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireAttached, requireBoolean, requireDim, requireDisjoint, requireFixedLength, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
 
 export type GemmOutput = 'int32' | 'float32' | 'int8' | 'uint8';
 export type GemmOutputArray<O extends GemmOutput> = O extends 'float32'
@@ -234,8 +234,10 @@ export function int8Gemm<O extends GemmOutput = 'int32'>(
 
 /**
  * `int8Gemm` off the main thread: resolves with the output when done; the event loop stays responsive. The
- * inputs are kept alive until then: do not modify them meanwhile, nor transfer or detach their buffers (the
- * native code holds pointers into them). Bad input rejects. The ISA tier is the one active at the call.
+ * arrays' memory is kept alive until then, even if their buffers are transferred meanwhile, but do not modify,
+ * transfer or detach them before it settles: inputs changed meanwhile give unspecified results, and a
+ * transferred `out` rejects (its results are lost). Arrays over resizable ArrayBuffers are refused (TypeError).
+ * Bad input rejects. The ISA tier is the one active at the call.
  */
 export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
   a: Int8Array | Uint8Array,
@@ -244,8 +246,11 @@ export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
   out?: GemmOutputArray<O>,
 ): Promise<GemmOutputArray<O>> {
   const p = prepare(a, b, options, out);
+  const o = options as unknown as Record<string, unknown>;
+  requireFixedLength([['a', a], ['b', b], ['bZeroPoint', o.bZeroPoint], ['bScale', o.bScale], ['bias', o.bias], ['out', p.out]]);
+  const bytes = p.out.byteLength;
   await native.gemmAsync(...p.args);
-  return p.out as GemmOutputArray<O>;
+  return requireAttached('out', p.out, bytes, 'int8GemmAsync') as GemmOutputArray<O>;
 }
 
 /** Threads one large call may use (default: the available parallelism). `setNumThreads(0)` restores the default. */
@@ -324,10 +329,14 @@ export function linearDynamic(x: Float32Array, w: PackedMatrix, options: LinearD
 
 /**
  * `linearDynamic` off the main thread; resolves with the output. As with `int8GemmAsync`, the arrays must stay
- * untouched (not written, transferred or detached) until it settles; bad input (a non-finite row too) rejects.
+ * untouched (not written, transferred or detached) until it settles, and resizable ArrayBuffers are refused;
+ * bad input (a non-finite row too) rejects.
  */
 export async function linearDynamicAsync(x: Float32Array, w: PackedMatrix, options: LinearDynamicOptions, out?: Float32Array): Promise<Float32Array> {
   const [args, y] = prepareLinear(x, w, options, out);
+  const o = options as unknown as Record<string, unknown>;
+  requireFixedLength([['x', x], ['bScale', o.bScale], ['bias', o.bias], ['bZeroPoint', o.bZeroPoint], ['out', y]]);
+  const bytes = y.byteLength;
   await native.linearDynamicAsync(...args);
-  return y;
+  return requireAttached('out', y, bytes, 'linearDynamicAsync');
 }

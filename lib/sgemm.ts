@@ -5,7 +5,7 @@
 // bit-identical across tiers; for one tier they are deterministic and identical for any thread count.
 import { newOutput } from './aligned';
 import { native } from './native';
-import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireObject, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireAttached, requireBoolean, requireDim, requireFixedLength, requireObject, typeError } from './validate';
 
 export interface SgemmOptions {
   /** Rows of A and C. */
@@ -60,13 +60,16 @@ export function sgemm(a: Float32Array, b: Float32Array, options: SgemmOptions, o
 
 /**
  * `sgemm` on a worker thread of the libuv pool: resolves with the output once it is written (the same values as
- * `sgemm`). The inputs must not be modified, nor their buffers transferred or detached, until then. Bad
- * arguments reject with the errors `sgemm` throws. The ISA tier and thread count are those active at the call.
+ * `sgemm`). The inputs must not be modified, nor their buffers transferred or detached, until then (as with
+ * `int8GemmAsync`: their memory is kept alive, a transferred `out` rejects, resizable ArrayBuffers are refused).
+ * Bad arguments reject with the errors `sgemm` throws. The ISA tier and thread count are those active at the call.
  * @example
  * const c = await sgemmAsync(a, b, { m: 512, n: 512, k: 512 })
  */
 export async function sgemmAsync(a: Float32Array, b: Float32Array, options: SgemmOptions, out?: Float32Array): Promise<Float32Array> {
   const args = prepare(a, b, options, out);
+  requireFixedLength([['a', a], ['b', b], ['out', args[6]]]);
+  const bytes = args[6].byteLength;
   await native.sgemmAsync(...args);
-  return args[6];
+  return requireAttached('out', args[6], bytes, 'sgemmAsync');
 }

@@ -126,3 +126,30 @@ export function requireOneOf<T extends string>(name: string, v: unknown, allowed
 export function requireLength(name: string, v: { length: number }, length: number, why = ''): void {
   if (v.length !== length) throw rangeError(name, `length ${length}${why ? ` (${why})` : ''}`, v);
 }
+
+/** True for a view over a resizable ArrayBuffer (ES2024; growable SharedArrayBuffers only grow, so they are fine). */
+function isResizable(v: ArrayBufferView): boolean {
+  return (v.buffer as { resizable?: boolean }).resizable === true;
+}
+
+/**
+ * The arrays an async call hands to a worker: the addon holds their memory until the call settles, even if their
+ * buffers are detached meanwhile, but it cannot hold a resizable ArrayBuffer at its size (shrinking it would free
+ * memory the worker uses). A TypeError naming the first array over one. Non-arrays (absent or scalar options)
+ * are skipped.
+ */
+export function requireFixedLength(inputs: [string, unknown][]): void {
+  for (const [name, v] of inputs)
+    if (ArrayBuffer.isView(v) && isResizable(v))
+      throw typeError(name, 'an array over a fixed-length ArrayBuffer (an async call cannot keep a resizable one at its size)', v);
+}
+
+/**
+ * After an async call: its output must still be attached. If the caller detached it while the call ran (a
+ * transfer), the results went to memory the addon kept alive for the call and are lost: a TypeError naming it.
+ */
+export function requireAttached<T extends ArrayBufferView>(name: string, out: T, byteLength: number, op: string): T {
+  if (out.byteLength !== byteLength)
+    throw new TypeError(`qkernels: ${name} was detached while ${op} ran, so its results are lost (do not transfer an async call's arrays until it settles)`);
+  return out;
+}

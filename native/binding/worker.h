@@ -1,8 +1,11 @@
 // qkernels binding: run a parsed call off the main thread and settle a Promise. The call holds plain C++ data
 // (pointers into typed arrays, the kernel table captured at call time); every JS argument is kept referenced
-// until the worker finishes, so the memory behind those pointers stays alive (sharp's baton + pinning pattern).
+// until the worker finishes (sharp's baton + pinning pattern), and so is the memory behind every typed array, even
+// if its buffer is detached meanwhile (keepalive.h).
 #pragma once
 #include <napi.h>
+
+#include "binding/keepalive.h"
 
 #include <string>
 #include <utility>
@@ -53,8 +56,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   // run(call) returns false on failure: the Promise then rejects with a RangeError, the call's own failure
   // message (failure_of) or else out_of_memory(op).
   using RunFn = bool (*)(Call&);
-  PromiseWorker(const Napi::CallbackInfo& info, Call&& call, RunFn run, const char* name, const char* op)
-      : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), run_(run), op_(op),
+  PromiseWorker(const Napi::CallbackInfo& info, Call&& call, BufferKeepalive&& keep, RunFn run, const char* name,
+                const char* op)
+      : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), keep_(std::move(keep)), run_(run), op_(op),
         deferred_(Napi::Promise::Deferred::New(info.Env())) {
     Napi::Array pinned = Napi::Array::New(info.Env(), info.Length());
     for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
@@ -67,17 +71,20 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     pinned_.Reset();
+    keep_.release();
     deferred_.Resolve(Env().Undefined());
   }
   // Execute's failures (out of memory, a call's own failure) are RangeErrors, as the sync calls throw
   // (AsyncWorker's default would be a plain Error).
   void OnError(const Napi::Error& e) override {
     pinned_.Reset();
+    keep_.release();
     deferred_.Reject(Napi::RangeError::New(Env(), e.Message()).Value());
   }
 
  private:
   Call call_;
+  BufferKeepalive keep_;
   RunFn run_;
   const char* op_;
   Napi::Promise::Deferred deferred_;
@@ -85,11 +92,14 @@ class PromiseWorker : public Napi::AsyncWorker {
 };
 
 // Queues `run(call)` on the libuv pool and returns the Promise that settles when it is done. `name` is the async
-// resource name, `op` the operation named in the out-of-memory error (the public API's name).
+// resource name, `op` the operation named in the out-of-memory error (the public API's name). Throws (returns
+// undefined with a pending TypeError) if an argument's memory cannot be held (keepalive.h).
 template <typename Call>
 Napi::Value queue_promise(const Napi::CallbackInfo& info, Call&& call, bool (*run)(Call&), const char* name,
                           const char* op) {
-  auto* worker = new PromiseWorker<Call>(info, std::move(call), run, name, op);
+  BufferKeepalive keep;
+  if (!keep.hold(info)) return info.Env().Undefined();
+  auto* worker = new PromiseWorker<Call>(info, std::move(call), std::move(keep), run, name, op);
   Napi::Promise p = worker->Promise();
   worker->Queue();  // the worker deletes itself after OnOK / OnError
   return p;
