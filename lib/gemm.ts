@@ -85,7 +85,8 @@ export function packB(b: Int8Array | Uint8Array, options: PackOptions): PackedMa
   return new PackedMatrix(PACK_TOKEN, native.packB(b, k, n, transB), k, n, dtype);
 }
 
-export interface GemmOptions<O extends GemmOutput = GemmOutput> {
+/** What every output mode takes: the shape, B's layout and the zero points. */
+export interface GemmShapeOptions {
   m: number;
   n: number;
   k: number;
@@ -95,21 +96,58 @@ export interface GemmOptions<O extends GemmOutput = GemmOutput> {
   aZeroPoint?: number;
   /** Subtracted from b, one value or one per column (length n); integers in b's dtype range. Default 0. */
   bZeroPoint?: number | Int32Array;
-  /** Output type; default 'int32'. */
-  output?: O;
-  /** Scale of a ('float32', 'int8', 'uint8' outputs). */
-  aScale?: number;
-  /** Scale of b, one value or one per column. */
-  bScale?: number | Float32Array;
+}
+
+/** `output: 'int32'` (the default): the exact sums, so none of the scaling options apply (a TypeError if given). */
+export interface Int32GemmOptions extends GemmShapeOptions {
+  output?: 'int32';
+  aScale?: never;
+  bScale?: never;
+  bias?: never;
+  relu?: never;
+  outScale?: never;
+  outZeroPoint?: never;
+}
+
+/** The options of the scaled outputs ('float32', 'int8', 'uint8'). */
+export interface GemmScaleOptions {
+  /** Scale of a. */
+  aScale: number;
+  /** Scale of b, one value or one per column (length n). */
+  bScale: number | Float32Array;
   /** Added per column after scaling (length n). */
   bias?: Float32Array;
   /** max(y, 0) after the bias (for quantized outputs: clamp at outZeroPoint). */
   relu?: boolean;
-  /** Output scale ('int8', 'uint8'). */
-  outScale?: number;
-  /** Output zero point ('int8', 'uint8'); default 0. */
+}
+
+/** `output: 'float32'`: `C * aScale * bScale[j] + bias[j]`, optionally relu. */
+export interface Float32GemmOptions extends GemmShapeOptions, GemmScaleOptions {
+  output: 'float32';
+  outScale?: never;
+  outZeroPoint?: never;
+}
+
+/** `output: 'int8' | 'uint8'`: the float32 value requantized with outScale and outZeroPoint. */
+export interface QuantizedGemmOptions<O extends 'int8' | 'uint8' = 'int8' | 'uint8'> extends GemmShapeOptions, GemmScaleOptions {
+  output: O;
+  /** Output scale. */
+  outScale: number;
+  /** Output zero point, in the output dtype's range; default 0. */
   outZeroPoint?: number;
 }
+
+/**
+ * The options of `int8Gemm` for output `O`: the type only admits the options that output uses (the runtime checks
+ * the same rules, with a TypeError naming the option). `GemmOptions` (all outputs) is the union of the four.
+ */
+export type GemmOptions<O extends GemmOutput = GemmOutput> = O extends 'int32'
+  ? Int32GemmOptions
+  : O extends 'float32'
+    ? Float32GemmOptions
+    : O extends 'int8' | 'uint8'
+      ? QuantizedGemmOptions<O>
+      : never;
 
 const DTYPE_RANGE = { int8: [-128, 127], uint8: [0, 255] } as const;
 
@@ -224,7 +262,7 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
 export function int8Gemm<O extends GemmOutput = 'int32'>(
   a: Int8Array | Uint8Array,
   b: Int8Array | Uint8Array | PackedMatrix,
-  options: GemmOptions<O>,
+  options: GemmOptions<O> & { output?: O },
   out?: GemmOutputArray<O>,
 ): GemmOutputArray<O> {
   const p = prepare(a, b, options, out);
@@ -242,7 +280,7 @@ export function int8Gemm<O extends GemmOutput = 'int32'>(
 export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
   a: Int8Array | Uint8Array,
   b: Int8Array | Uint8Array | PackedMatrix,
-  options: GemmOptions<O>,
+  options: GemmOptions<O> & { output?: O },
   out?: GemmOutputArray<O>,
 ): Promise<GemmOutputArray<O>> {
   const p = prepare(a, b, options, out);

@@ -7,7 +7,7 @@ export type { QuantDtype, QuantArrayOf, QuantParams, PerTensorParams, PerChannel
 export { toFloat16, fromFloat16, toBFloat16, fromBFloat16 } from './float16';
 export type { Float16ArrayLike } from './float16';
 export { int8Gemm, int8GemmAsync, packB, PackedMatrix, linearDynamic, linearDynamicAsync, setNumThreads, getNumThreads } from './gemm';
-export type { GemmOptions, GemmOutput, GemmOutputArray, PackOptions, LinearDynamicOptions } from './gemm';
+export type { GemmOptions, GemmShapeOptions, GemmScaleOptions, Int32GemmOptions, Float32GemmOptions, QuantizedGemmOptions, GemmOutput, GemmOutputArray, PackOptions, LinearDynamicOptions } from './gemm';
 export { sgemm, sgemmAsync, type SgemmOptions } from './sgemm';
 export { alignedArray, type AlignableArray } from './aligned';
 export { calibrate, Calibrator, CALIBRATION_METHODS, qparamsFromRange } from './calibrate';

@@ -336,18 +336,21 @@ t.test('bad input', async (t) => {
     ['m fractional', () => int8Gemm(a, b, { m: 1.5, n: 2, k: 3 }), RangeError, /an integer in \[0, 1099511627776\] for m, received number 1.5/],
     ['k missing', () => int8Gemm(a, b, { m: 2, n: 2 } as never), TypeError, /a number for k, received undefined/],
     ['options', () => int8Gemm(a, b, null as never), TypeError, /options object for options, received null/],
-    ['output', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'int16' as never }), RangeError, /one of 'int32', 'float32', 'int8', 'uint8' for output/],
+    ['output', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'int16' } as never), RangeError, /one of 'int32', 'float32', 'int8', 'uint8' for output/],
     ['aZeroPoint range', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, aZeroPoint: 128 }), RangeError, /\[-128, 127\] for aZeroPoint, received number 128/],
     ['aZeroPoint uint8 range', () => int8Gemm(new Uint8Array(6), b, { m: 2, n: 2, k: 3, aZeroPoint: -1 }), RangeError, /\[0, 255\] for aZeroPoint/],
     ['bZeroPoint length', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, bZeroPoint: new Int32Array(3) }), RangeError, /length 2 \(n\) for bZeroPoint/],
     ['bZeroPoint element', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, bZeroPoint: Int32Array.of(0, 200) }), RangeError, /for bZeroPoint\[1\], received number 200/],
     ['bZeroPoint type', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, bZeroPoint: [1, 2] as never }), TypeError, /for bZeroPoint, received Array\(2\)/],
+    // @ts-expect-error the types refuse it too
     ['float32 needs aScale', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'float32', bScale: 1 }), TypeError, /required for output 'float32'\) for aScale, received undefined/],
     ['bScale zero', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'float32', aScale: 1, bScale: 0 }), RangeError, /for bScale, received number 0/],
     ['bScale element', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'float32', aScale: 1, bScale: Float32Array.of(1, -1) }), RangeError, /for bScale\[1\]/],
     ['bias length', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'float32', aScale: 1, bScale: 1, bias: new Float32Array(3) }), RangeError, /length 2 \(n\) for bias/],
+    // @ts-expect-error the types refuse it too
     ['int8 needs outScale', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'int8', aScale: 1, bScale: 1 }), TypeError, /for outScale, received undefined/],
     ['outZeroPoint range', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, output: 'uint8', aScale: 1, bScale: 1, outScale: 1, outZeroPoint: 256 }), RangeError, /\[0, 255\] for outZeroPoint/],
+    // @ts-expect-error the types refuse it too
     ['int32 with scales', () => int8Gemm(a, b, { m: 2, n: 2, k: 3, aScale: 1 }), TypeError, /nothing for output 'int32'.* for aScale/],
     ['out type', () => int8Gemm(a, b, { m: 2, n: 2, k: 3 }, new Float32Array(4) as never), TypeError, /Int32Array \(output 'int32'\) for out, received Float32Array\(4\)/],
     ['out length', () => int8Gemm(a, b, { m: 2, n: 2, k: 3 }, new Int32Array(5)), RangeError, /length 4 \(m \* n\) for out/],
@@ -385,4 +388,23 @@ t.test('the native layer re-checks broadcast zero points and scales passed as nu
   // The number arguments live in the queued call, not on the JS stack.
   await p;
   t.same([...out], new Array(8).fill(7 * 1 * 3), 'async with number zero points');
+});
+
+// The option types follow `output` (checked by `tsc --noEmit` in pretest; the @ts-expect-error lines fail the
+// type check if the types stop refusing them), and so does the result type; the runtime agrees.
+t.test('option and result types follow output', (tt) => {
+  const a = new Int8Array(6), b = new Int8Array(6);
+  const shape = { m: 2, n: 2, k: 3 };
+  const i32: Int32Array = int8Gemm(a, b, shape);
+  const f32: Float32Array = int8Gemm(a, b, { ...shape, output: 'float32', aScale: 1, bScale: 1, relu: true });
+  const u8: Uint8Array = int8Gemm(a, b, { ...shape, output: 'uint8', aScale: 1, bScale: 1, outScale: 1, outZeroPoint: 3 });
+  const i8: Int8Array = int8Gemm(a, b, { ...shape, output: 'int8', aScale: 1, bScale: 1, outScale: 1 });
+  tt.ok(i32 instanceof Int32Array && f32 instanceof Float32Array && u8 instanceof Uint8Array && i8 instanceof Int8Array);
+  const any: GemmOptions = Math.random() < 2 ? { ...shape } : { ...shape, output: 'float32', aScale: 1, bScale: 1 };
+  tt.ok(int8Gemm(a, b, any) instanceof Int32Array, 'the union of all options is accepted');
+  // @ts-expect-error an Int32Array out for output 'float32'
+  tt.throws(() => int8Gemm(a, b, { ...shape, output: 'float32', aScale: 1, bScale: 1 }, new Int32Array(4)), TypeError);
+  // @ts-expect-error bias without a scaled output
+  tt.throws(() => int8Gemm(a, b, { ...shape, bias: new Float32Array(2) }), TypeError);
+  tt.end();
 });
