@@ -13,6 +13,10 @@
       'NAPI_DISABLE_CPP_EXCEPTIONS',
       'NODE_ADDON_API_DISABLE_DEPRECATED',
       'NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED',
+      # Code that runs during a terminated worker thread's teardown (when no JavaScript can run) must not abort
+      # the process: node-addon-api then skips a throw it cannot make. (Async calls settle through the C API,
+      # native/binding/worker.h, which ignores those failures itself.)
+      'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
     ],
     'cflags_cc': ['-std=c++17', '-O3', '-ffp-contract=off', '-fvisibility=hidden'],
     'cflags_cc!': ['-std=gnu++17', '-std=gnu++1y', '-std=gnu++20'],

@@ -5,10 +5,12 @@
 #pragma once
 #include <napi.h>
 
-#include "binding/keepalive.h"
-
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
+
+#include "binding/keepalive.h"
 
 namespace qkb {
 
@@ -50,59 +52,106 @@ void throw_failure(const Napi::Env& env, const Call& c, const char* op) {
   Napi::RangeError::New(env, failure_message(c, op)).ThrowAsJavaScriptException();
 }
 
+// One queued call: its parsed arguments, the pinned JS arguments, the held buffers and the Promise. Built on the
+// Node-API C functions rather than Napi::AsyncWorker: a worker thread terminated while the call runs completes
+// it during the worker's teardown, when no JavaScript can run; there the settling functions fail with a status,
+// which is ignored (no one is left to tell), where node-addon-api's wrappers would abort the process.
 template <typename Call>
-class PromiseWorker : public Napi::AsyncWorker {
+class PromiseWork {
  public:
   // run(call) returns false on failure: the Promise then rejects with a RangeError, the call's own failure
   // message (failure_of) or else out_of_memory(op).
   using RunFn = bool (*)(Call&);
-  PromiseWorker(const Napi::CallbackInfo& info, Call&& call, BufferKeepalive&& keep, RunFn run, const char* name,
-                const char* op)
-      : Napi::AsyncWorker(info.Env(), name), call_(std::move(call)), keep_(std::move(keep)), run_(run), op_(op),
-        deferred_(Napi::Promise::Deferred::New(info.Env())) {
-    Napi::Array pinned = Napi::Array::New(info.Env(), info.Length());
-    for (size_t i = 0; i < info.Length(); ++i) pinned.Set(static_cast<uint32_t>(i), info[i]);
-    pinned_ = Napi::Persistent(pinned);
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  // Off the main thread: no JS here; SetError only records the message for OnError.
-  void Execute() override {
-    if (!run_(call_)) SetError(failure_message(call_, op_));
-  }
-  void OnOK() override {
-    pinned_.Reset();
-    keep_.release();
-    deferred_.Resolve(Env().Undefined());
-  }
-  // Execute's failures (out of memory, a call's own failure) are RangeErrors, as the sync calls throw
-  // (AsyncWorker's default would be a plain Error).
-  void OnError(const Napi::Error& e) override {
-    pinned_.Reset();
-    keep_.release();
-    deferred_.Reject(Napi::RangeError::New(Env(), e.Message()).Value());
+
+  static Napi::Value queue(const Napi::CallbackInfo& info, Call&& call, RunFn run, const char* name,
+                           const char* op) {
+    Napi::Env env = info.Env();
+    std::unique_ptr<PromiseWork> w(new (std::nothrow) PromiseWork(std::move(call), run, op));
+    if (!w) {
+      throw_out_of_memory(env, op);
+      return env.Undefined();
+    }
+    if (!w->keep_.hold(info)) return env.Undefined();
+    napi_value promise, pinned, resource_name;
+    bool ok = napi_create_promise(env, &w->deferred_, &promise) == napi_ok;
+    if (ok) ok = napi_create_array_with_length(env, info.Length(), &pinned) == napi_ok;
+    for (size_t i = 0; ok && i < info.Length(); ++i)
+      ok = napi_set_element(env, pinned, static_cast<uint32_t>(i), info[i]) == napi_ok;
+    if (ok) ok = napi_create_reference(env, pinned, 1, &w->pinned_) == napi_ok;
+    if (ok) ok = napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name) == napi_ok;
+    if (ok) ok = napi_create_async_work(env, nullptr, resource_name, execute, complete, w.get(), &w->work_) == napi_ok;
+    if (ok) ok = napi_queue_async_work(env, w->work_) == napi_ok;
+    if (!ok) {
+      w->discard(env);
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (!pending) throw_out_of_memory(env, op);
+      return env.Undefined();
+    }
+    w.release();  // complete() deletes it
+    return Napi::Value(env, promise);
   }
 
  private:
+  PromiseWork(Call&& call, RunFn run, const char* op) : call_(std::move(call)), run_(run), op_(op) {}
+
+  // Off the main thread: no JS here; a failure only records its message for complete().
+  static void execute(napi_env, void* data) {
+    auto* w = static_cast<PromiseWork*>(data);
+    w->ok_ = w->run_(w->call_);
+    if (!w->ok_) w->error_ = failure_message(w->call_, w->op_);
+  }
+
+  // On the main thread (or in the teardown of a terminated worker thread). Execute's failures (out of memory, a
+  // call's own failure) are RangeErrors, as the sync calls throw.
+  static void complete(napi_env env, napi_status status, void* data) {
+    std::unique_ptr<PromiseWork> w(static_cast<PromiseWork*>(data));
+    w->keep_.release();
+    if (w->deferred_) {
+      napi_value value = nullptr;
+      if (status == napi_ok && w->ok_) {
+        if (napi_get_undefined(env, &value) == napi_ok) napi_resolve_deferred(env, w->deferred_, value);
+      } else {
+        const std::string msg = status == napi_ok ? w->error_ : std::string("qkernels: ") + w->op_ + " was cancelled";
+        napi_value text;
+        if (napi_create_string_utf8(env, msg.c_str(), msg.size(), &text) == napi_ok &&
+            napi_create_range_error(env, nullptr, text, &value) == napi_ok)
+          napi_reject_deferred(env, w->deferred_, value);
+      }
+      w->deferred_ = nullptr;
+    }
+    w->discard(env);
+  }
+
+  // Frees the JS-side resources (a Promise never settled is left pending: only when queueing failed, and then
+  // its error is thrown instead).
+  void discard(napi_env env) {
+    keep_.release();
+    if (pinned_) napi_delete_reference(env, pinned_);
+    if (work_) napi_delete_async_work(env, work_);
+    pinned_ = nullptr;
+    work_ = nullptr;
+  }
+
   Call call_;
-  BufferKeepalive keep_;
   RunFn run_;
   const char* op_;
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Array> pinned_;
+  BufferKeepalive keep_;
+  napi_deferred deferred_ = nullptr;
+  napi_ref pinned_ = nullptr;
+  napi_async_work work_ = nullptr;
+  bool ok_ = false;
+  std::string error_;
 };
 
 // Queues `run(call)` on the libuv pool and returns the Promise that settles when it is done. `name` is the async
 // resource name, `op` the operation named in the out-of-memory error (the public API's name). Throws (returns
-// undefined with a pending TypeError) if an argument's memory cannot be held (keepalive.h).
+// undefined with a pending exception) if an argument's memory cannot be held (keepalive.h) or the call cannot be
+// queued.
 template <typename Call>
 Napi::Value queue_promise(const Napi::CallbackInfo& info, Call&& call, bool (*run)(Call&), const char* name,
                           const char* op) {
-  BufferKeepalive keep;
-  if (!keep.hold(info)) return info.Env().Undefined();
-  auto* worker = new PromiseWorker<Call>(info, std::move(call), std::move(keep), run, name, op);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();  // the worker deletes itself after OnOK / OnError
-  return p;
+  return PromiseWork<Call>::queue(info, std::move(call), run, name, op);
 }
 
 }  // namespace qkb
