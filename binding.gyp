@@ -36,12 +36,23 @@
       'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-fno-tree-vectorize']},
     },
     {
+      # The binding's one use of the V8 API (native/binding/keepalive.h): Node 23 and later's V8 headers need
+      # C++20, the rest of the addon is C++17.
+      'target_name': 'qk_keepalive',
+      'type': 'static_library',
+      'sources': ['<!@(node -p "require(\'./native/sources.json\').binding_cxx20.join(\' \')")'],
+      'cflags_cc!': ['-std=c++17'],
+      'cflags_cc': ['-std=c++2a'],
+      'xcode_settings': {'CLANG_CXX_LANGUAGE_STANDARD': 'c++20'},
+      'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions!': ['/std:c++17'], 'AdditionalOptions': ['/std:c++20']}},
+    },
+    {
       'target_name': 'qkernels',
       'sources': [
         '<!@(node -p "require(\'./native/sources.json\').common.join(\' \')")',
         '<!@(node -p "require(\'./native/sources.json\').binding.join(\' \')")',
       ],
-      'dependencies': ['qk_scalar'],
+      'dependencies': ['qk_scalar', 'qk_keepalive'],
       'conditions': [
         ['target_arch=="x64"', {'dependencies': ['qk_avx2', 'qk_avx512', 'qk_amx']}],
         ['target_arch=="arm64"', {'dependencies': ['qk_neon', 'qk_neondot']}],

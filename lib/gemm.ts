@@ -259,15 +259,18 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
  * const c = int8Gemm(new Int8Array([1, 2, 3, 4]), new Int8Array([5, 6, 7, 8]), { m: 2, n: 2, k: 2 })
  * // Int32Array [19, 22, 43, 50]
  */
-export function int8Gemm<O extends GemmOutput = 'int32'>(
-  a: Int8Array | Uint8Array,
-  b: Int8Array | Uint8Array | PackedMatrix,
-  options: GemmOptions<O> & { output?: O },
-  out?: GemmOutputArray<O>,
-): GemmOutputArray<O> {
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: Int32GemmOptions, out?: Int32Array): Int32Array;
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: Float32GemmOptions, out?: Float32Array): Float32Array;
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: QuantizedGemmOptions<'int8'>, out?: Int8Array): Int8Array;
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: QuantizedGemmOptions<'uint8'>, out?: Uint8Array): Uint8Array;
+/** The output type `O` given explicitly, or by a generic caller. */
+export function int8Gemm<O extends GemmOutput>(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions<O>, out?: GemmOutputArray<O>): GemmOutputArray<O>;
+/** Options whose output is a union (no `out`: its type would depend on the output): the union of the arrays. */
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions): GemmOutputArray<GemmOutput>;
+export function int8Gemm(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions, out?: GemmOutputArray<GemmOutput>): GemmOutputArray<GemmOutput> {
   const p = prepare(a, b, options, out);
   native.gemm(...p.args);
-  return p.out as GemmOutputArray<O>;
+  return p.out;
 }
 
 /**
@@ -277,18 +280,21 @@ export function int8Gemm<O extends GemmOutput = 'int32'>(
  * transferred `out` rejects (its results are lost). Arrays over resizable ArrayBuffers are refused (TypeError).
  * Bad input rejects. The ISA tier is the one active at the call.
  */
-export async function int8GemmAsync<O extends GemmOutput = 'int32'>(
-  a: Int8Array | Uint8Array,
-  b: Int8Array | Uint8Array | PackedMatrix,
-  options: GemmOptions<O> & { output?: O },
-  out?: GemmOutputArray<O>,
-): Promise<GemmOutputArray<O>> {
+export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: Int32GemmOptions, out?: Int32Array): Promise<Int32Array>;
+export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: Float32GemmOptions, out?: Float32Array): Promise<Float32Array>;
+export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: QuantizedGemmOptions<'int8'>, out?: Int8Array): Promise<Int8Array>;
+export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: QuantizedGemmOptions<'uint8'>, out?: Uint8Array): Promise<Uint8Array>;
+/** The output type `O` given explicitly, or by a generic caller. */
+export function int8GemmAsync<O extends GemmOutput>(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions<O>, out?: GemmOutputArray<O>): Promise<GemmOutputArray<O>>;
+/** Options whose output is a union (no `out`: its type would depend on the output): the union of the arrays. */
+export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions): Promise<GemmOutputArray<GemmOutput>>;
+export async function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions, out?: GemmOutputArray<GemmOutput>): Promise<GemmOutputArray<GemmOutput>> {
   const p = prepare(a, b, options, out);
   const o = options as unknown as Record<string, unknown>;
   requireFixedLength([['a', a], ['b', b], ['bZeroPoint', o.bZeroPoint], ['bScale', o.bScale], ['bias', o.bias], ['out', p.out]]);
   const bytes = p.out.byteLength;
   await native.gemmAsync(...p.args);
-  return requireAttached('out', p.out, bytes, 'int8GemmAsync') as GemmOutputArray<O>;
+  return requireAttached('out', p.out, bytes, 'int8GemmAsync');
 }
 
 /** Threads one large call may use (default: the available parallelism). `setNumThreads(0)` restores the default. */

@@ -147,9 +147,11 @@ export function requireFixedLength(inputs: [string, unknown][]): void {
 /**
  * After an async call: its output must still be attached. If the caller detached it while the call ran (a
  * transfer), the results went to memory the addon kept alive for the call and are lost: a TypeError naming it.
+ * (A detached view has byteLength 0; a length-tracking view over a growable SharedArrayBuffer may have grown,
+ * which is fine.)
  */
 export function requireAttached<T extends ArrayBufferView>(name: string, out: T, byteLength: number, op: string): T {
-  if (out.byteLength !== byteLength)
+  if (byteLength !== 0 && out.byteLength === 0)
     throw new TypeError(`qkernels: ${name} was detached while ${op} ran, so its results are lost (do not transfer an async call's arrays until it settles)`);
   return out;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Native kernel tests (no Node), four steps, each built with plain cmake (QK_TESTS_ONLY) under build-native/:
+# Native kernel tests (no Node), five steps, each built with plain cmake (QK_TESTS_ONLY) under build-native/:
 #   a) native      Release -O2 build + ctest: every tier of this CPU against scalar (test_kernels), and the
 #                  AVX-512 tier compiled against SIMDe plus the AMX tier against qk/amx.h's tile emulation
 #                  (test_kernels_emu), so both are tested on machines without them; then a check that no tier
@@ -9,10 +9,11 @@
 #   d) aarch64     cross build with aarch64-linux-gnu-g++ (cmake/aarch64-linux-gnu.cmake) run under qemu-user:
 #                  -cpu max must detect neon-dotprod, neon and scalar; -cpu cortex-a53 (no dot product) only
 #                  neon and scalar
+#   e) windows     cross build with MinGW-w64 (cmake/x86_64-w64-mingw32.cmake): compiled and linked, not run
 # Each step ends with its "N passed, N failed" line (check groups of the test programs; a build failure or a
 # crash counts as a failure), and the script ends with "native: N passed, N failed"; exit status 1 on any failure.
-# Needs cmake >= 3.25, g++, libsimde-dev, g++-aarch64-linux-gnu and qemu-user. QK_JOBS sets the build parallelism
-# (default 2).
+# Needs cmake >= 3.25, g++, libsimde-dev, g++-aarch64-linux-gnu, qemu-user and g++-mingw-w64-x86-64-posix.
+# QK_JOBS sets the build parallelism (default 2).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -173,6 +174,47 @@ elif build_and_ctest "$OUT/aarch64" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-g
   # A core without the dot product: detection must leave exactly neon and scalar (and neon must still match).
   QK_EXPECT_TIERS=neon,scalar run_program "cortex-a53, no dotprod" \
     qemu-aarch64 -cpu cortex-a53 -L /usr/aarch64-linux-gnu "$OUT/aarch64/test_kernels"
+fi
+end_step
+
+# ---- e) Windows: cross build with MinGW-w64 (compile and link only) --------------------------------------------
+# Nothing runs it (no Windows machine, no wine): this catches code that does not build for Windows (POSIX-only
+# calls, 32-bit long). The test programs are linked; the binding is compiled against Node's headers.
+begin_step "e) windows: cross build (x86_64-w64-mingw32-g++-posix), compile and link only"
+if ! command -v x86_64-w64-mingw32-g++-posix >/dev/null 2>&1; then
+  echo "FAIL: missing x86_64-w64-mingw32-g++-posix (apt install g++-mingw-w64-x86-64-posix)"
+  step_failed=$((step_failed + 1))
+else
+  log="$OUT/mingw.log"
+  if cmake -S . -B "$OUT/mingw" -DQK_TESTS_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/x86_64-w64-mingw32.cmake >"$log" 2>&1 &&
+    cmake --build "$OUT/mingw" -j "$JOBS" >>"$log" 2>&1; then
+    echo "ok: the kernels, the thread pool and the test programs build for Windows"
+    step_passed=$((step_passed + 1))
+  else
+    grep -E -B2 -A12 'error|Error' "$log" | head -60
+    echo "FAIL: Windows cross build failed (full log: $log)"
+    step_failed=$((step_failed + 1))
+  fi
+  node_inc=$(node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
+  napi_inc=$(node -p "require('node-addon-api').include_dir" 2>/dev/null)
+  if [[ -f $node_inc/node_api.h && -n $napi_inc ]]; then
+    bad=0
+    for f in $(node -p "require('./native/sources.json').binding.join(' ')"); do
+      if ! x86_64-w64-mingw32-g++-posix -std=c++17 -fsyntax-only -fno-exceptions -fno-rtti -Inative/include -Inative \
+        -I"$napi_inc" -I"$node_inc" -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
+        -DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS "$f" >>"$log" 2>&1; then
+        echo "FAIL: $f does not compile for Windows (full log: $log)"
+        bad=1
+      fi
+    done
+    if ((bad)); then step_failed=$((step_failed + 1)); else
+      echo "ok: the binding compiles for Windows against $node_inc"
+      step_passed=$((step_passed + 1))
+    fi
+  else
+    echo "note: Node's headers not found next to $(command -v node); the binding's Windows compile is skipped"
+  fi
 fi
 end_step
 

@@ -2,22 +2,26 @@
 // transfer list) detaches a buffer and hands its memory to the new owner; once that owner is collected the memory
 // is freed. The addon holds each argument's backing store until the call settles, so a worker never reads or
 // writes freed memory: inputs transferred away still give the exact results, and an `out` transferred away
-// rejects with a TypeError instead of the results landing in freed memory. Without the keepalive these tests
-// crash the process (the inputs are large enough that the allocator returns them to the OS when freed).
+// rejects with a TypeError instead of the results landing in freed memory.
+//
+// The order is made deterministic: every libuv worker is first given a slow call (blockPool), so the call under
+// test is queued behind them and starts only after its arrays were transferred, collected and their memory handed
+// to new arrays filled with junk. Without the keepalive it then reads freed memory (the allocator's free-list
+// pointers, or the junk: wrong results), writes into the junk (checked after every test), or, for the 40 MB
+// input the allocator unmaps when it is freed, faults.
 // Resizable ArrayBuffers, which could shrink under a worker, are refused by every async entry point.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel } from 'node:worker_threads';
-import { int8Gemm, int8GemmAsync, linearDynamic, linearDynamicAsync, packB, sgemm, sgemmAsync, withIsa, getIsa } from '../lib/index';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { int8Gemm, int8GemmAsync, linearDynamic, linearDynamicAsync, packB, sgemm, sgemmAsync, withIsa, getIsa, type Isa } from '../lib/index';
 import { native } from '../lib/native';
 import { rng, sameBits } from './_harness';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-// The scalar tier keeps each call running for tens of milliseconds, so the transfer happens mid-call; the best
-// tier runs the same checks with its own timing.
 const TIERS_HERE = [...new Set(['scalar', getIsa()] as const)];
 
 function uint8s(n: number, seed: number): Uint8Array {
@@ -33,17 +37,45 @@ function floats(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }
 
-/** Detaches each array's buffer by transferring it to a clone that is dropped at once, collects it, and
- * allocates buffers of the same sizes filled with junk: a worker still using the memory without a keepalive reads
- * the junk, or writes into other arrays, or (for a buffer the allocator unmapped) faults. */
-const junk: Uint8Array[] = [];
-function transferAway(...arrays: ArrayBufferView[]): void {
+// One slow call per libuv worker (scalar sgemm, tens of milliseconds each): whatever is queued next waits for them.
+const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const SLOW_K = 32768;
+const slowA = new Float32Array(64 * SLOW_K).fill(0.5);
+const slowB = new Float32Array(SLOW_K * 64).fill(0.25);
+function blockPool(): Promise<unknown> {
+  return withIsa('scalar', () => Promise.all(Array.from({ length: POOL }, () => sgemmAsync(slowA, slowB, { m: 64, n: 64, k: SLOW_K }))));
+}
+
+/** Detaches each array's buffer by transferring it to a clone that is dropped at once, collects it, and then
+ * allocates `copies` buffers of each size filled with junk, which the allocator will often place in the freed
+ * memory. */
+let junk: Uint8Array[] = [];
+async function transferAway(arrays: ArrayBufferView[], copies = 2): Promise<void> {
   const sizes = arrays.map((v) => v.byteLength);
   for (const v of arrays) structuredClone(v.buffer, { transfer: [v.buffer as ArrayBuffer] });
   gc();
   gc();
-  junk.length = 0;
-  for (let i = 0; i < 4; i++) for (const size of sizes) junk.push(new Uint8Array(size).fill(0xa5));
+  await sleep(5); // the array-buffer sweeper may free on a background thread
+  junk = [];
+  for (let i = 0; i < copies; i++) for (const size of sizes) junk.push(new Uint8Array(size).fill(0xa5));
+}
+
+/** Starts `call` (on `isa`) queued behind blockPool, transfers `arrays` away, and returns the call's result
+ * (or rejection) once it and the blockers are done; then checks that no write landed in the junk. */
+async function duringTransfer<T>(tt: Test, isa: Isa, call: () => Promise<T>, arrays: ArrayBufferView[]): Promise<PromiseSettledResult<T>> {
+  const blockers = blockPool();
+  // Settled handlers go on at once: the call may settle while transferAway still collects (a slow gc).
+  const settled = Promise.allSettled([withIsa(isa, call), blockers]);
+  await transferAway(arrays);
+  for (const v of arrays) tt.equal(v.byteLength, 0, 'detached before the call started');
+  const [r] = await settled;
+  tt.ok(junk.every((j) => j.every((v) => v === 0xa5)), 'no write into memory reused after the transfer');
+  return r as PromiseSettledResult<T>;
+}
+
+function value<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
 }
 
 const m = 96;
@@ -56,22 +88,21 @@ t.test('scalar: int8GemmAsync with a 40 MB input transferred mid-call (freeing i
   const a = new Uint8Array(m * k).fill(201);
   const w = packB(new Int8Array(k * n).fill(-77), { k, n });
   const p = withIsa('scalar', () => int8GemmAsync(a, w, { m, n, k, aZeroPoint: 1 }));
-  transferAway(a);
+  await transferAway([a], 1);
   tt.equal(a.length, 0, 'a is detached');
   const c = await p;
   // Every element is sum over k of (201 - 1) * -77, modulo 2^32.
   tt.ok(c.every((v) => v === ((200 * -77 * k) | 0)), 'exact');
+  junk = [];
 });
 
 for (const isa of TIERS_HERE) {
-  t.test(`${isa}: int8GemmAsync with a and b transferred mid-call`, async (tt) => {
+  t.test(`${isa}: int8GemmAsync with a and b transferred before it starts`, async (tt) => {
     const a = uint8s(m * k, 1);
     const b = int8s(k * n, 2);
     const want = withIsa(isa, () => int8Gemm(a, b, { m, n, k, aZeroPoint: 7 }));
-    const p = withIsa(isa, () => int8GemmAsync(a, b, { m, n, k, aZeroPoint: 7 }));
-    transferAway(a, b);
-    tt.equal(a.length, 0, 'a is detached');
-    sameBits(tt, await p, want, 'exact result from the memory the call kept');
+    const r = await duringTransfer(tt, isa, () => int8GemmAsync(a, b, { m, n, k, aZeroPoint: 7 }), [a, b]);
+    sameBits(tt, value(r), want, 'exact result from the memory the call kept');
   });
 
   t.test(`${isa}: int8GemmAsync float32 output with its per-column arrays transferred`, async (tt) => {
@@ -82,23 +113,25 @@ for (const isa of TIERS_HERE) {
     const bZeroPoint = Int32Array.from({ length: n }, (_, j) => (j % 5) - 2);
     const o = { m, n, k, output: 'float32' as const, aScale: 0.02, bScale, bias, bZeroPoint };
     const want = withIsa(isa, () => int8Gemm(a, w, o));
-    const p = withIsa(isa, () => int8GemmAsync(a, w, o));
-    transferAway(a, bScale, bias, bZeroPoint);
-    sameBits(tt, await p, want, 'exact');
+    const r = await duringTransfer(tt, isa, () => int8GemmAsync(a, w, o), [a, bScale, bias, bZeroPoint]);
+    sameBits(tt, value(r), want, 'exact');
   });
 
-  t.test(`${isa}: int8GemmAsync whose out is transferred rejects`, async (tt) => {
+  t.test(`${isa}: int8GemmAsync whose out is transferred (postMessage) rejects`, async (tt) => {
     const a = uint8s(m * k, 7);
     const w = packB(int8s(k * n, 8), { k, n });
     const out = new Int32Array(m * n);
+    const blockers = blockPool();
     const p = withIsa(isa, () => int8GemmAsync(a, w, { m, n, k }, out));
+    const rejected = tt.rejects(p, { name: 'TypeError', message: /out was detached while int8GemmAsync ran/ });
     const { port1, port2 } = new MessageChannel();
     port1.postMessage(out, [out.buffer]);
     port1.close();
     port2.close();
-    transferAway();
     tt.equal(out.length, 0, 'out is detached');
-    await tt.rejects(p, { name: 'TypeError', message: /out was detached while int8GemmAsync ran/ });
+    await transferAway([]);
+    await rejected;
+    await blockers;
   });
 
   t.test(`${isa}: linearDynamicAsync with x transferred, and with out transferred`, async (tt) => {
@@ -106,30 +139,26 @@ for (const isa of TIERS_HERE) {
     const w = packB(int8s(n * k, 10), { k, n, transB: true });
     const o = { m, bScale: 0.003 };
     const want = withIsa(isa, () => linearDynamic(x, w, o));
-    const p = withIsa(isa, () => linearDynamicAsync(x, w, o));
-    transferAway(x);
-    sameBits(tt, await p, want, 'x transferred: exact');
+    sameBits(tt, value(await duringTransfer(tt, isa, () => linearDynamicAsync(x, w, o), [x])), want, 'x transferred: exact');
     const out = new Float32Array(m * n);
-    const q = withIsa(isa, () => linearDynamicAsync(floats(m * k, 9), w, o, out));
-    transferAway(out);
-    await tt.rejects(q, { name: 'TypeError', message: /out was detached while linearDynamicAsync ran/ });
+    const r = await duringTransfer(tt, isa, () => linearDynamicAsync(floats(m * k, 9), w, o, out), [out]);
+    tt.match(r, { status: 'rejected', reason: { name: 'TypeError', message: /out was detached while linearDynamicAsync ran/ } });
   });
 
   t.test(`${isa}: sgemmAsync with a, b and out transferred`, async (tt) => {
     const a = floats(m * 512, 11);
     const b = floats(512 * n, 12);
     const want = withIsa(isa, () => sgemm(a, b, { m, n, k: 512 }));
-    const p = withIsa(isa, () => sgemmAsync(a, b, { m, n, k: 512 }));
-    transferAway(a, b);
-    sameBits(tt, await p, want, 'inputs transferred: exact');
+    sameBits(tt, value(await duringTransfer(tt, isa, () => sgemmAsync(a, b, { m, n, k: 512 }), [a, b])), want, 'inputs transferred: exact');
     const out = new Float32Array(m * n);
-    const q = withIsa(isa, () => sgemmAsync(floats(m * 512, 11), floats(512 * n, 12), { m, n, k: 512 }, out));
-    transferAway(out);
-    await tt.rejects(q, { name: 'TypeError', message: /out was detached while sgemmAsync ran/ });
+    const r = await duringTransfer(tt, isa, () => sgemmAsync(floats(m * 512, 11), floats(512 * n, 12), { m, n, k: 512 }, out), [out]);
+    tt.match(r, { status: 'rejected', reason: { name: 'TypeError', message: /out was detached while sgemmAsync ran/ } });
   });
 }
 
-t.test('resizable ArrayBuffers: refused by async calls (naming the array), fine in sync ones', async (tt) => {
+// Node 18's V8 has no resizable ArrayBuffers (the options argument is ignored there).
+const HAS_RESIZABLE = 'resizable' in ArrayBuffer.prototype;
+t.test('resizable ArrayBuffers: refused by async calls (naming the array), fine in sync ones', { skip: !HAS_RESIZABLE && 'no resizable ArrayBuffers in this Node' }, async (tt) => {
   const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
   const a = new Uint8Array(new Resizable(4 * 8, { maxByteLength: 64 }));
   a.set(uint8s(32, 13));

@@ -4,7 +4,8 @@
 // - terminating a worker while its async calls run must not take the process down. The calls finish during the
 //   worker's teardown, when no JavaScript can run, and settling their Promises then must not abort (node-addon-api
 //   aborts there unless built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS). terminate() waits for them.
-// The workers load the compiled package (dist/, built by pretest), as a user's worker would.
+// The workers load the compiled package (dist/, which `npm test`'s pretest builds: run alone, build:ts first), as
+// a user's worker would.
 import t from 'tap';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -17,10 +18,12 @@ function start(src: string, workerData?: unknown): Worker {
   return new Worker(src, { eval: true, workerData });
 }
 
+// The worker's first message; a worker that errors or exits first rejects (instead of leaving the test to time out).
 function once<T = unknown>(w: Worker): Promise<T> {
   return new Promise((res, rej) => {
     w.once('message', res);
     w.once('error', rej);
+    w.once('exit', (code) => rej(new Error(`worker exited with code ${code} before its message`)));
   });
 }
 
@@ -64,8 +67,9 @@ t.test('terminating a worker while its async calls run leaves the process workin
     q.linearDynamicAsync(x, w, { m, bScale: 0.01 });
     q.sgemmAsync(new Float32Array(64 * 4096).fill(1), new Float32Array(4096 * 64).fill(1), { m: 64, n: 64, k: 4096 });
     // A call that fails (a non-finite row) rejects during the teardown.
-    x[5] = NaN;
-    q.linearDynamicAsync(x, w, { m, bScale: 0.01 }).catch(() => {});
+    const bad = x.slice();
+    bad[5] = NaN;
+    q.linearDynamicAsync(bad, w, { m, bScale: 0.01 }).catch(() => {});
     parentPort.postMessage('started');
   `;
   for (let round = 0; round < 3; round++) {

@@ -82,6 +82,13 @@ class PromiseWork {
     if (ok) ok = napi_create_async_work(env, nullptr, resource_name, execute, complete, w.get(), &w->work_) == napi_ok;
     if (ok) ok = napi_queue_async_work(env, w->work_) == napi_ok;
     if (!ok) {
+      // The Promise is dropped (the call throws instead); settle it so its deferred handle is freed. Resolved,
+      // not rejected: nobody holds it, and a rejection would be an unhandled one.
+      if (w->deferred_) {
+        napi_value undefined;
+        if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, w->deferred_, undefined);
+        w->deferred_ = nullptr;
+      }
       w->discard(env);
       bool pending = false;
       napi_is_exception_pending(env, &pending);
@@ -123,8 +130,7 @@ class PromiseWork {
     w->discard(env);
   }
 
-  // Frees the JS-side resources (a Promise never settled is left pending: only when queueing failed, and then
-  // its error is thrown instead).
+  // Frees the JS-side resources.
   void discard(napi_env env) {
     keep_.release();
     if (pinned_) napi_delete_reference(env, pinned_);

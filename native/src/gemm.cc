@@ -60,20 +60,20 @@ void set_gemm_stage_all_max_bytes(size_t bytes) { g_stage_all_max_bytes.store(by
 size_t gemm_stage_all_max_bytes() { return g_stage_all_max_bytes.load(std::memory_order_relaxed); }
 size_t gemm_strip_min_bytes() { return g_strip_min_bytes.load(std::memory_order_relaxed); }
 
-AlignedBytes::~AlignedBytes() { std::free(ptr_); }
+AlignedBytes::~AlignedBytes() { aligned_free(ptr_); }
 
 bool AlignedBytes::assign(size_t n, bool zero) {
   const size_t want = std::max<size_t>(n, 1);
   if (alloc_refused(want) || want > SIZE_MAX - 63) {
-    std::free(ptr_);
+    aligned_free(ptr_);
     ptr_ = nullptr;
     size_ = capacity_ = 0;
     return false;
   }
   if (ptr_ == nullptr || capacity_ < want) {
-    std::free(ptr_);
+    aligned_free(ptr_);
     capacity_ = round_up(want, 64);
-    ptr_ = static_cast<uint8_t*>(std::aligned_alloc(64, capacity_));
+    ptr_ = static_cast<uint8_t*>(aligned_malloc64(capacity_));
     if (ptr_ == nullptr) {
       size_ = capacity_ = 0;
       return false;

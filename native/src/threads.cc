@@ -5,10 +5,11 @@
 // runs its own contiguous share of the tasks, then helps with the others'; the caller then waits for the helpers
 // by polling.
 //
-// Workers are POSIX threads where there are any: the addon is built without exceptions, where a std::thread that
-// cannot be created (a container's pids limit, address space) throws std::system_error into code that cannot
-// catch it and the process aborts. A worker that cannot be started is skipped: the call runs on the threads it has
-// (results never depend on the thread count), and the next call tries again.
+// Workers are POSIX threads, or Windows threads from _beginthreadex, never std::thread: the addon is built without
+// exceptions, where a std::thread that cannot be created (a container's pids limit, address space) throws
+// std::system_error into code that cannot catch it and the process aborts. A worker that cannot be started is
+// skipped: the call runs on the threads it has (results never depend on the thread count), and the next call
+// tries again.
 #include "qk/threads.h"
 
 #include <algorithm>
@@ -22,6 +23,16 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
 #define QK_PTHREADS 1
+#elif defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <process.h>  // _beginthreadex
+#include <windows.h>  // CloseHandle
+#define QK_WINTHREADS 1
 #else
 #include <vector>
 #endif
@@ -58,6 +69,8 @@ class Pool {
     cv_.notify_all();
 #if QK_PTHREADS
     for (int i = 0; i < nworkers_; ++i) pthread_join(workers_[i], nullptr);
+#elif QK_WINTHREADS
+    // The pool is never destroyed (pool()); were it, the stopped workers would exit on their own.
 #else
     for (auto& t : workers_) t.join();
 #endif
@@ -113,7 +126,7 @@ class Pool {
   }
 
   int workers() const {
-#if QK_PTHREADS
+#if QK_PTHREADS || QK_WINTHREADS
     return nworkers_;
 #else
     return static_cast<int>(workers_.size());
@@ -131,23 +144,39 @@ class Pool {
     if (pthread_create(&th, nullptr, &Pool::entry, &starts_[id]) != 0) return false;
     workers_[nworkers_++] = th;
     return true;
+#elif QK_WINTHREADS
+    starts_[id] = {this, id, seen};
+    // 0 on failure (errno set), never an exception. The handle is not kept: nothing joins the workers.
+    const uintptr_t th = _beginthreadex(nullptr, 0, &Pool::entry, &starts_[id], 0, nullptr);
+    if (th == 0) return false;
+    CloseHandle(reinterpret_cast<HANDLE>(th));
+    ++nworkers_;
+    return true;
 #else
     workers_.emplace_back([this, id, seen] { loop(id, seen); });
     return true;
 #endif
   }
 
-#if QK_PTHREADS
+#if QK_PTHREADS || QK_WINTHREADS
   struct Start {
     Pool* pool;
     int id;
     uint64_t seen;
   };
+#if QK_PTHREADS
   static void* entry(void* arg) {
     const Start* s = static_cast<const Start*>(arg);
     s->pool->loop(s->id, s->seen);
     return nullptr;
   }
+#else
+  static unsigned __stdcall entry(void* arg) {
+    const Start* s = static_cast<const Start*>(arg);
+    s->pool->loop(s->id, s->seen);
+    return 0;
+  }
+#endif
 #endif
 
   // `seen`: the last generation this worker has handled (worked on, or skipped when not needed).
@@ -195,6 +224,9 @@ class Pool {
 #if QK_PTHREADS
   pthread_t workers_[kMaxParts];
   Start starts_[kMaxParts];  // each worker's start arguments (the pool is never moved)
+  int nworkers_ = 0;
+#elif QK_WINTHREADS
+  Start starts_[kMaxParts];
   int nworkers_ = 0;
 #else
   std::vector<std::thread> workers_;

@@ -42,6 +42,24 @@
 
 namespace {
 
+// n bytes on a 64-byte boundary in an allocation of exactly n bytes (AddressSanitizer then flags a read past
+// them; aligned_alloc wants a multiple of 64): posix_memalign, or _aligned_malloc on Windows.
+void* alloc_exact64(size_t n) {
+#ifdef _WIN32
+  return _aligned_malloc(n, 64);
+#else
+  void* p = nullptr;
+  return posix_memalign(&p, 64, n) == 0 ? p : nullptr;
+#endif
+}
+void free_exact64(void* p) {
+#ifdef _WIN32
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
 using qk::Isa;
 using qk::Kernels;
 
@@ -642,10 +660,10 @@ void test_gemm(const Kernels& k, Rng& r) {
       // read past it): the amx tier reads such an A in place, with a copy of the last rows, where it stages a
       // misaligned one (a std::vector's data is only 16-byte aligned).
       const bool a_aligned = ((variant + m + kk) & 1) == 0;
-      std::unique_ptr<uint8_t, void (*)(void*)> a64(nullptr, std::free);
+      std::unique_ptr<uint8_t, void (*)(void*)> a64(nullptr, free_exact64);
       if (a_aligned) {
-        void* p = nullptr;
-        if (posix_memalign(&p, 64, a.size()) != 0) std::abort();
+        void* p = alloc_exact64(a.size());
+        if (p == nullptr) std::abort();
         a64.reset(static_cast<uint8_t*>(p));
         std::memcpy(a64.get(), a.data(), a.size());
       }

@@ -11,6 +11,9 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#ifdef _WIN32
+#include <malloc.h>  // _aligned_malloc
+#endif
 
 namespace qk {
 
@@ -27,6 +30,23 @@ inline bool alloc_refused(size_t bytes) {
   return limit != 0 && bytes > limit;
 }
 
+// `bytes` (a multiple of 64) aligned to 64 bytes, or null; freed with aligned_free. Windows has no
+// std::aligned_alloc (its free cannot release an over-aligned block): _aligned_malloc and _aligned_free there.
+inline void* aligned_malloc64(size_t bytes) {
+#ifdef _WIN32
+  return _aligned_malloc(bytes, 64);
+#else
+  return std::aligned_alloc(64, bytes);
+#endif
+}
+inline void aligned_free(void* p) {
+#ifdef _WIN32
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
+
 // n value-initialized (zeroed) Ts, or null when out of memory: for per-call arrays that scale with m or n.
 template <typename T>
 std::unique_ptr<T[]> make_array(size_t n) {
@@ -39,16 +59,16 @@ class Scratch {
   Scratch() = default;
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(ptr_); }
+  ~Scratch() { aligned_free(ptr_); }
 
   // At least `bytes` (never null, unless out of memory; a request above the test limit fails even when the
   // current buffer would hold it, so a test does not depend on what ran before it on this thread).
   void* get(size_t bytes) {
     if (alloc_refused(bytes)) return nullptr;
     if (bytes > size_ || ptr_ == nullptr) {
-      std::free(ptr_);
+      aligned_free(ptr_);
       size_ = std::max<size_t>({bytes, size_ * 2, 64});
-      ptr_ = std::aligned_alloc(64, (size_ + 63) / 64 * 64);
+      ptr_ = aligned_malloc64((size_ + 63) / 64 * 64);
       if (ptr_ == nullptr) size_ = 0;
     }
     return ptr_;
