@@ -346,8 +346,8 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         for (size_t i = tail_row0; i < m; ++i) std::memcpy(atail + (i - tail_row0) * kread, g.a + i * g.lda, k);
     }
   }
-  // Row sums up front (staged tasks take their own while copying), in chunks of rows.
-  if (need_rowsum && !staged) {
+  // Row sums up front (staged and packed tasks take their own while copying or packing), in chunks of rows.
+  if (need_rowsum && direct && !staged) {
     constexpr size_t kRowChunk = 32;
     const int tp = threads_for(m, k, 1, t, 5000);  // about 5000 bytes per microsecond
     parallel_for((m + kRowChunk - 1) / kRowChunk, tp, [&](size_t c) {
@@ -413,9 +413,11 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
     int32_t* acc = kblocks > 1 ? static_cast<int32_t*>(t_acc.get(row_tiles * (jp1 - jp0) * mr * nr * 4)) : nullptr;
     const size_t a_task_bytes = !direct ? row_tiles * a_bytes : staged ? row_tiles * mr * kst_task : 0;
     uint8_t* apack = !direct || staged ? static_cast<uint8_t*>(t_apack.get(a_task_bytes)) : nullptr;  // never null
-    // A staged task's row sums: over its k blocks, as uint32 (wrapping).
-    uint32_t* tsum = staged && need_rowsum ? static_cast<uint32_t*>(t_rsum.get(row_tiles * mr * 4)) : nullptr;
-    if ((kblocks > 1 && !acc) || ((!direct || staged) && !apack) || (staged && need_rowsum && !tsum)) {
+    // A staged or packed task's row sums, taken while copying or packing its rows: over its k blocks, as uint32
+    // (wrapping).
+    const bool own_sums = (staged || !direct) && need_rowsum;
+    uint32_t* tsum = own_sums ? static_cast<uint32_t*>(t_rsum.get(row_tiles * mr * 4)) : nullptr;
+    if ((kblocks > 1 && !acc) || ((!direct || staged) && !apack) || (own_sums && !tsum)) {
       oom.store(true, std::memory_order_relaxed);
       return;
     }
@@ -438,9 +440,14 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
       const bool first = kb == 0, last = kb + 1 == kblocks;
       if (!direct) {
-        for (size_t ir = i0; ir < i1; ir += mr)
-          uk->pack_a(g.a + ir * g.lda + p0, g.lda, g.a_signed, std::min(mr, i1 - ir), kn,
-                     apack + ((ir - i0) / mr) * a_bytes);
+        alignas(64) int32_t part[kMaxTile];  // a row tile's sums over this k block (mr <= kMaxTile)
+        for (size_t ir = i0; ir < i1; ir += mr) {
+          const size_t rows = std::min(mr, i1 - ir);
+          uk->pack_a(g.a + ir * g.lda + p0, g.lda, g.a_signed, rows, kn, apack + ((ir - i0) / mr) * a_bytes,
+                     tsum && kn ? part : nullptr);
+          if (tsum && kn)
+            for (size_t r = 0; r < rows; ++r) tsum[ir - i0 + r] += static_cast<uint32_t>(part[r]);
+        }
       } else if (staged && kn && (stage_all ? kb == 0 && !have_staged : true)) {
         // This k block, or (stage_all) all of k.
         const size_t q0 = stage_all ? 0 : p0, qn = stage_all ? k : kn;

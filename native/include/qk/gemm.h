@@ -49,9 +49,11 @@ struct GemmUkernel {
 
   // ---- A ----
   // Packed-A kernels (pack_a set): the driver packs each mr-row slice of a k block into a panel of
-  // a_panel_bytes(round_up(kc, kr)) bytes, rows beyond `rows` and k beyond `kc` zero.
+  // a_panel_bytes(round_up(kc, kr)) bytes, rows beyond `rows` and k beyond `kc` zero. When rowsum is not null,
+  // also rowsum[r] = row_sums' sum of the slice's original values over the block (r < rows), taken in the same
+  // pass: the driver then needs no separate pass over A for the zero-point terms.
   size_t (*a_panel_bytes)(size_t kc_pad);
-  void (*pack_a)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t kc, void* panel);
+  void (*pack_a)(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t kc, void* panel, int32_t* rowsum);
   // Direct-A kernels (pack_a null) read A's bytes in place: row r of the tile at a + r * lda, in chunks of
   // a_read_k bytes, so they may read up to round_up(kc, a_read_k) bytes of a row (B is zero there). a_xor[s] is
   // XORed into every byte of A of signedness s (index 0 = signed) first: the driver then runs on a flipped copy.

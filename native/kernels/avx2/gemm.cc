@@ -40,15 +40,28 @@ inline void store_pairs_hi(int32_t* d, __m128i w0123, __m128i w45) {
   _mm_storel_epi64(reinterpret_cast<__m128i*>(d + 4), _mm_unpackhi_epi64(w45, w45));
 }
 
-void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel) {
+// Horizontal sum of 8 int32 lanes, wrapping.
+inline uint32_t hsum(__m256i v) {
+  __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 3, 0, 1)));
+  return static_cast<uint32_t>(_mm_cvtsi128_si32(x));
+}
+
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
   int16_t* dst = static_cast<int16_t*>(panel);
   size_t p = 0;
+  // Row sums of the widened values (pair sums by vpmaddwd with ones, then int32 lanes; wrapping like row_sums).
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sum[kMR];
+  for (int i = 0; i < kMR; ++i) sum[i] = _mm256_setzero_si256();
   if (rows == kMR) {
     for (; p + 16 <= k; p += 16) {
       __m256i w[kMR];
       for (int i = 0; i < kMR; ++i) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i * lda + p));
         w[i] = a_signed ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
+        if (rowsum) sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(w[i], ones));
       }
       // Per lane, word q of w[i] is pair q (low lane) or 4 + q (high lane) of row i.
       const __m256i t01l = _mm256_unpacklo_epi32(w[0], w[1]), t01h = _mm256_unpackhi_epi32(w[0], w[1]);
@@ -72,6 +85,9 @@ void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, 
       for (int i = 0; i < kMR; ++i) {
         const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i * lda + p));
         w[i] = a_signed ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v);
+        if (rowsum)
+          sum[i] = _mm256_add_epi32(sum[i], _mm256_inserti128_si256(_mm256_setzero_si256(),
+                                                                    _mm_madd_epi16(w[i], _mm256_castsi256_si128(ones)), 0));
       }
       const __m128i t01l = _mm_unpacklo_epi32(w[0], w[1]), t01h = _mm_unpackhi_epi32(w[0], w[1]);
       const __m128i t23l = _mm_unpacklo_epi32(w[2], w[3]), t23h = _mm_unpackhi_epi32(w[2], w[3]);
@@ -92,6 +108,13 @@ void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, 
     else
       pack_rows<kMR, kKR>(a + p, lda, rows, k - p, dst + p * kMR, [](uint8_t v) { return int16_t(v); });
   }
+  if (rowsum)
+    for (size_t r = 0; r < rows; ++r) {
+      uint32_t t = hsum(sum[r]);
+      const uint8_t* row = a + r * lda;
+      for (size_t q = p; q < k; ++q) t += a_signed ? static_cast<uint32_t>(int8_t(row[q])) : row[q];
+      rowsum[r] = static_cast<int32_t>(t);
+    }
 }
 
 // B: for each k pair q, 32 bytes: columns 0-7 as (b~[2q][c], b~[2q + 1][c]) byte pairs, then columns 8-15.

@@ -20,7 +20,8 @@ size_t b_panel_bytes(size_t kpad) { return kpad * kNR * 2; }
 
 
 // A: for each p, kMR int16 (one per row).
-void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel) {
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  if (rowsum) row_sums_generic(a, lda, a_signed, rows, k, rowsum);
   std::memset(panel, 0, a_panel_bytes(k));
   int16_t* dst = static_cast<int16_t*>(panel);
   if (a_signed) pack_rows<kMR, kKR>(a, lda, rows, k, dst, [](uint8_t v) { return int16_t(int8_t(v)); });

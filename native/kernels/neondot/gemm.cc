@@ -20,7 +20,8 @@ size_t a_panel_bytes(size_t kpad) { return kpad * kMR; }
 size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
 
 // A: for each k group of 4, kMR dwords, dword r = a~[r][4q .. 4q + 3] (a~ = a - 128 for uint8 A).
-void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel) {
+void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, void* panel, int32_t* rowsum) {
+  if (rowsum) row_sums_generic(a, lda, a_signed, rows, k, rowsum);
   std::memset(panel, 0, a_panel_bytes(round_up(k, kKR)));
   const uint8_t flip = a_signed ? 0x00 : 0x80;
   pack_rows<kMR, kKR>(a, lda, rows, k, static_cast<int8_t*>(panel), [flip](uint8_t v) { return int8_t(v ^ flip); });
