@@ -196,24 +196,30 @@ else
     echo "FAIL: Windows cross build failed (full log: $log)"
     step_failed=$((step_failed + 1))
   fi
+  # Node's headers next to the node binary (where npm install found them too).
   node_inc=$(node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
   napi_inc=$(node -p "require('node-addon-api').include_dir" 2>/dev/null)
-  if [[ -f $node_inc/node_api.h && -n $napi_inc ]]; then
+  files=$(node -p "require('./native/sources.json').binding.map((f) => f + ' c++17').join(' ') + ' ' +
+    require('./native/sources.json').binding_cxx20.map((f) => f + ' c++20').join(' ')" 2>/dev/null)
+  if [[ ! -f $node_inc/node_api.h || -z $napi_inc || -z $files ]]; then
+    echo "FAIL: Node's headers ($node_inc), node-addon-api or the binding's source list not found"
+    step_failed=$((step_failed + 1))
+  else
     bad=0
-    for f in $(node -p "require('./native/sources.json').binding.join(' ')"); do
-      if ! x86_64-w64-mingw32-g++-posix -std=c++17 -fsyntax-only -fno-exceptions -fno-rtti -Inative/include -Inative \
+    set -- $files
+    while (($# >= 2)); do
+      if ! x86_64-w64-mingw32-g++-posix -std="$2" -fsyntax-only -fno-exceptions -fno-rtti -Inative/include -Inative \
         -I"$napi_inc" -I"$node_inc" -DNAPI_VERSION=8 -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_ADDON_API_DISABLE_DEPRECATED \
-        -DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS "$f" >>"$log" 2>&1; then
-        echo "FAIL: $f does not compile for Windows (full log: $log)"
+        -DNODE_API_NO_EXTERNAL_BUFFERS_ALLOWED -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS "$1" >>"$log" 2>&1; then
+        echo "FAIL: $1 does not compile for Windows (full log: $log)"
         bad=1
       fi
+      shift 2
     done
     if ((bad)); then step_failed=$((step_failed + 1)); else
       echo "ok: the binding compiles for Windows against $node_inc"
       step_passed=$((step_passed + 1))
     fi
-  else
-    echo "note: Node's headers not found next to $(command -v node); the binding's Windows compile is skipped"
   fi
 fi
 end_step

@@ -24,6 +24,7 @@ namespace {
 
 // The largest mr x nr tile of any tier (the kernel writes the last k block's tile here for the epilogue).
 constexpr size_t kMaxTile = 32 * 64;
+constexpr size_t kMaxRows = 32;  // the tallest tile (amx); gemm() checks every tier's mr against it
 
 inline uint32_t u(int64_t v) { return static_cast<uint32_t>(v); }
 
@@ -274,7 +275,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   else pb = pack_b_panels(uk, b, rs, cs, b_signed, k, n, &t_unpacked, t) ? &t_unpacked : nullptr;
   if (pb == nullptr) return false;  // out of memory
   const size_t mr = uk->mr, nr = uk->nr, kr = uk->kr;
-  if (mr * nr > kMaxTile) std::abort();  // a tier's tile must fit the epilogue buffer
+  if (mr * nr > kMaxTile || mr > kMaxRows) std::abort();  // a tier's tile must fit the epilogue's buffers
   const size_t panels = pb->panels;
   const bool direct = uk->pack_a == nullptr;
 
@@ -440,7 +441,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       const size_t p0 = kb * kc, kn = p0 < k ? std::min(kc, k - p0) : 0;
       const bool first = kb == 0, last = kb + 1 == kblocks;
       if (!direct) {
-        alignas(64) int32_t part[kMaxTile];  // a row tile's sums over this k block (mr <= kMaxTile)
+        alignas(64) int32_t part[kMaxRows];  // a row tile's sums over this k block
         for (size_t ir = i0; ir < i1; ir += mr) {
           const size_t rows = std::min(mr, i1 - ir);
           uk->pack_a(g.a + ir * g.lda + p0, g.lda, g.a_signed, rows, kn, apack + ((ir - i0) / mr) * a_bytes,
