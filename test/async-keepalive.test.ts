@@ -156,6 +156,26 @@ for (const isa of TIERS_HERE) {
   });
 }
 
+// A growable SharedArrayBuffer only grows, so an async call may write into one: a length-tracking out that grows
+// while the call runs is not "detached" (only a view that went to byteLength 0 is).
+const HAS_GROWABLE = 'growable' in SharedArrayBuffer.prototype;
+t.test('an out over a growable SharedArrayBuffer that grows mid-call resolves with the results', { skip: !HAS_GROWABLE && 'no growable SharedArrayBuffers in this Node' }, async (tt) => {
+  const a = uint8s(m * k, 21);
+  const w = packB(int8s(k * n, 22), { k, n });
+  const want = int8Gemm(a, w, { m, n, k });
+  const Growable = SharedArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => SharedArrayBuffer & { grow(n: number): void };
+  const sab = new Growable(m * n * 4, { maxByteLength: m * n * 8 });
+  const out = new Int32Array(sab);
+  const blockers = blockPool();
+  const p = withIsa('scalar', () => int8GemmAsync(a, w, { m, n, k }, out));
+  sab.grow(m * n * 8);
+  tt.equal(out.length, 2 * m * n, 'the view tracks the growth');
+  const c = await p;
+  await blockers;
+  tt.equal(c, out, 'resolves with out');
+  sameBits(tt, c.subarray(0, m * n), want, 'exact');
+});
+
 // Node 18's V8 has no resizable ArrayBuffers (the options argument is ignored there).
 const HAS_RESIZABLE = 'resizable' in ArrayBuffer.prototype;
 t.test('resizable ArrayBuffers: refused by async calls (naming the array), fine in sync ones', { skip: !HAS_RESIZABLE && 'no resizable ArrayBuffers in this Node' }, async (tt) => {
