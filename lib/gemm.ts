@@ -7,7 +7,7 @@
 //                                                                                the output zero point
 import { newOutput } from './aligned';
 import { native } from './native';
-import { MAX_GEMM_DIM, rangeError, requireAttached, requireBoolean, requireDim, requireDisjoint, requireFixedLength, requireInteger, requireObject, requireOneOf, requireScale, requireScales, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireDisjoint, requireInteger, requireObject, requireOneOf, requireScale, requireScales, settleInto, typeError, type NamedInputs } from './validate';
 
 export type GemmOutput = 'int32' | 'float32' | 'int8' | 'uint8';
 export type GemmOutputArray<O extends GemmOutput> = O extends 'float32'
@@ -184,7 +184,7 @@ function columnBias(v: unknown, n: number): Float32Array | null {
   return v;
 }
 
-function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args: NativeArgs; out: Int32Array | Float32Array | Int8Array | Uint8Array } {
+function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args: NativeArgs; out: Int32Array | Float32Array | Int8Array | Uint8Array; inputs: NamedInputs } {
   const aType = byteMatrix('a', a);
   const o = requireObject('options', options);
   const m = requireDim('m', o.m, 0, MAX_GEMM_DIM);
@@ -238,17 +238,18 @@ function prepare(a: unknown, b: unknown, options: unknown, out: unknown): { args
       if (o[key] !== undefined) throw typeError(key, `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o[key]);
     if (relu) throw typeError('relu', `nothing for output 'int32' (set output to 'float32', 'int8' or 'uint8')`, o.relu);
   }
+  const inputs: NamedInputs = [['a', A], ['b', bArray], ['bZeroPoint', typeof zb === 'number' ? null : zb], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias]];
   const Ctor = OUT_CTOR[output];
   let C: Int32Array | Float32Array | Int8Array | Uint8Array;
   if (out === undefined) C = newOutput<Int32Array | Float32Array | Int8Array | Uint8Array>(Ctor, m * n);
   else {
     if (!(out instanceof Ctor)) throw typeError('out', `a ${Ctor.name} (output '${output}')`, out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
-    requireDisjoint('out', out, [['a', A], ['b', bArray], ['bZeroPoint', typeof zb === 'number' ? null : zb], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias]]);
+    requireDisjoint('out', out, inputs);
     C = out;
   }
   const args: NativeArgs = [A, bArray, handle, m, n, k, transB, za, zb, MODE[output], aScale, bScale, bias, relu, outScale, outZeroPoint, C];
-  return { args, out: C };
+  return { args, out: C, inputs };
 }
 
 /**
@@ -290,11 +291,7 @@ export function int8GemmAsync<O extends GemmOutput>(a: Int8Array | Uint8Array, b
 export function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions): Promise<GemmOutputArray<GemmOutput>>;
 export async function int8GemmAsync(a: Int8Array | Uint8Array, b: Int8Array | Uint8Array | PackedMatrix, options: GemmOptions, out?: GemmOutputArray<GemmOutput>): Promise<GemmOutputArray<GemmOutput>> {
   const p = prepare(a, b, options, out);
-  const o = options as unknown as Record<string, unknown>;
-  requireFixedLength([['a', a], ['b', b], ['bZeroPoint', o.bZeroPoint], ['bScale', o.bScale], ['bias', o.bias], ['out', p.out]]);
-  const bytes = p.out.byteLength;
-  await native.gemmAsync(...p.args);
-  return requireAttached('out', p.out, bytes, 'int8GemmAsync');
+  return settleInto('int8GemmAsync', p.inputs, p.out, () => native.gemmAsync(...p.args));
 }
 
 /** Threads one large call may use (default: the available parallelism). `setNumThreads(0)` restores the default. */
@@ -330,7 +327,7 @@ export interface LinearDynamicOptions {
   dtype?: 'uint8' | 'int8';
 }
 
-function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): [Parameters<typeof native.linearDynamic>, Float32Array] {
+function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): [Parameters<typeof native.linearDynamic>, Float32Array, NamedInputs] {
   if (!(x instanceof Float32Array)) throw typeError('x', 'a Float32Array', x);
   if (!(w instanceof PackedMatrix)) throw typeError('w', 'a packed weight matrix from packB()', w);
   const o = requireObject('options', options);
@@ -341,16 +338,17 @@ function prepareLinear(x: unknown, w: unknown, options: unknown, out: unknown): 
   if (x.length !== m * k) throw rangeError('x', `length ${m * k} (m * k)`, x);
   const bScale = columnScale(o.bScale, n);
   const bias = columnBias(o.bias, n);
+  const inputs: NamedInputs = [['x', x], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias], ['bZeroPoint', typeof zb === 'number' ? null : zb]];
   let y: Float32Array;
   if (out === undefined) y = newOutput(Float32Array, m * n);
   else {
     if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
     if (out.length !== m * n) throw rangeError('out', `length ${m * n} (m * n)`, out);
-    requireDisjoint('out', out, [['x', x], ['bScale', typeof bScale === 'number' ? null : bScale], ['bias', bias], ['bZeroPoint', typeof zb === 'number' ? null : zb]]);
+    requireDisjoint('out', out, inputs);
     y = out;
   }
   const dtype = o.dtype === undefined ? 'uint8' : requireOneOf('dtype', o.dtype, ['uint8', 'int8'] as const);
-  return [[x, handles.get(w), m, n, k, bScale, bias, relu, y, dtype === 'int8', zb], y];
+  return [[x, handles.get(w), m, n, k, bScale, bias, relu, y, dtype === 'int8', zb], y, inputs];
 }
 
 /**
@@ -377,10 +375,6 @@ export function linearDynamic(x: Float32Array, w: PackedMatrix, options: LinearD
  * bad input (a non-finite row too) rejects.
  */
 export async function linearDynamicAsync(x: Float32Array, w: PackedMatrix, options: LinearDynamicOptions, out?: Float32Array): Promise<Float32Array> {
-  const [args, y] = prepareLinear(x, w, options, out);
-  const o = options as unknown as Record<string, unknown>;
-  requireFixedLength([['x', x], ['bScale', o.bScale], ['bias', o.bias], ['bZeroPoint', o.bZeroPoint], ['out', y]]);
-  const bytes = y.byteLength;
-  await native.linearDynamicAsync(...args);
-  return requireAttached('out', y, bytes, 'linearDynamicAsync');
+  const [args, y, inputs] = prepareLinear(x, w, options, out);
+  return settleInto('linearDynamicAsync', inputs, y, () => native.linearDynamicAsync(...args));
 }

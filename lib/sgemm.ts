@@ -5,7 +5,7 @@
 // bit-identical across tiers; for one tier they are deterministic and identical for any thread count.
 import { newOutput } from './aligned';
 import { native } from './native';
-import { MAX_GEMM_DIM, rangeError, requireAttached, requireBoolean, requireDim, requireFixedLength, requireObject, typeError } from './validate';
+import { MAX_GEMM_DIM, rangeError, requireBoolean, requireDim, requireObject, settleInto, typeError } from './validate';
 
 export interface SgemmOptions {
   /** Rows of A and C. */
@@ -68,8 +68,5 @@ export function sgemm(a: Float32Array, b: Float32Array, options: SgemmOptions, o
  */
 export async function sgemmAsync(a: Float32Array, b: Float32Array, options: SgemmOptions, out?: Float32Array): Promise<Float32Array> {
   const args = prepare(a, b, options, out);
-  requireFixedLength([['a', a], ['b', b], ['out', args[6]]]);
-  const bytes = args[6].byteLength;
-  await native.sgemmAsync(...args);
-  return requireAttached('out', args[6], bytes, 'sgemmAsync');
+  return settleInto('sgemmAsync', [['a', a], ['b', b]], args[6], () => native.sgemmAsync(...args));
 }

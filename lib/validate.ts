@@ -112,7 +112,7 @@ export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
  * again for every column block; an element-wise op with wider output elements would overwrite input it has not
  * read yet): a RangeError naming `name` and the input. Null inputs (absent options) are skipped.
  */
-export function requireDisjoint(name: string, out: ArrayBufferView, inputs: [string, ArrayBufferView | null | undefined][]): void {
+export function requireDisjoint(name: string, out: ArrayBufferView, inputs: NamedInputs): void {
   for (const [inName, v] of inputs)
     if (v && overlaps(out, v)) throw rangeError(name, `an array that does not share memory with ${inName}`, out);
 }
@@ -127,31 +127,24 @@ export function requireLength(name: string, v: { length: number }, length: numbe
   if (v.length !== length) throw rangeError(name, `length ${length}${why ? ` (${why})` : ''}`, v);
 }
 
-/** True for a view over a resizable ArrayBuffer (ES2024; growable SharedArrayBuffers only grow, so they are fine). */
-function isResizable(v: ArrayBufferView): boolean {
-  return (v.buffer as { resizable?: boolean }).resizable === true;
-}
+/** The arrays a call reads, by parameter name; absent ones (unused options, a packed B) are null. */
+export type NamedInputs = [string, ArrayBufferView | null | undefined][];
 
 /**
- * The arrays an async call hands to a worker: the addon holds their memory until the call settles, even if their
- * buffers are detached meanwhile, but it cannot hold a resizable ArrayBuffer at its size (shrinking it would free
- * memory the worker uses). A TypeError naming the first array over one. Non-arrays (absent or scalar options)
- * are skipped.
+ * Runs an async call over `inputs` and its output `out`, resolving with `out`. The addon holds the arrays'
+ * memory until the call settles, even if their buffers are detached meanwhile, but it cannot hold a resizable
+ * ArrayBuffer at its size (shrinking it would free memory the worker uses): a TypeError names the first array
+ * over one, before the call. After it, an `out` the caller detached (transferred) while the call ran is a
+ * TypeError: its results went to memory the addon kept alive for the call and are lost. (A detached view has
+ * byteLength 0; a length-tracking view over a growable SharedArrayBuffer, which only grows, may have grown.)
  */
-export function requireFixedLength(inputs: [string, unknown][]): void {
-  for (const [name, v] of inputs)
-    if (ArrayBuffer.isView(v) && isResizable(v))
+export async function settleInto<T extends ArrayBufferView>(op: string, inputs: NamedInputs, out: T, call: () => Promise<void>): Promise<T> {
+  for (const [name, v] of [...inputs, ['out', out] as const])
+    if (v && (v.buffer as { resizable?: boolean }).resizable === true)
       throw typeError(name, 'an array over a fixed-length ArrayBuffer (an async call cannot keep a resizable one at its size)', v);
-}
-
-/**
- * After an async call: its output must still be attached. If the caller detached it while the call ran (a
- * transfer), the results went to memory the addon kept alive for the call and are lost: a TypeError naming it.
- * (A detached view has byteLength 0; a length-tracking view over a growable SharedArrayBuffer may have grown,
- * which is fine.)
- */
-export function requireAttached<T extends ArrayBufferView>(name: string, out: T, byteLength: number, op: string): T {
-  if (byteLength !== 0 && out.byteLength === 0)
-    throw new TypeError(`qkernels: ${name} was detached while ${op} ran, so its results are lost (do not transfer an async call's arrays until it settles)`);
+  const bytes = out.byteLength;
+  await call();
+  if (bytes !== 0 && out.byteLength === 0)
+    throw new TypeError(`qkernels: out was detached while ${op} ran, so its results are lost (do not transfer an async call's arrays until it settles)`);
   return out;
 }

@@ -38,6 +38,18 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** n uniformly random int8 values. */
+export function randomInt8(n: number, seed: number): Int8Array {
+  const r = rng(seed);
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
+}
+
+/** n uniformly random uint8 values. */
+export function randomUint8(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+}
+
 /** Normal-ish floats with a spread of magnitudes plus special values sprinkled in. */
 export function randomFloats(n: number, seed: number, special = true): Float32Array {
   const r = rng(seed);

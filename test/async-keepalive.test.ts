@@ -17,21 +17,13 @@ import { MessageChannel } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { int8Gemm, int8GemmAsync, linearDynamic, linearDynamicAsync, packB, sgemm, sgemmAsync, withIsa, getIsa, type Isa } from '../lib/index';
 import { native } from '../lib/native';
-import { rng, sameBits } from './_harness';
+import { randomInt8, randomUint8, rng, sameBits } from './_harness';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const TIERS_HERE = [...new Set(['scalar', getIsa()] as const)];
 
-function uint8s(n: number, seed: number): Uint8Array {
-  const r = rng(seed);
-  return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
-}
-function int8s(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
-}
 function floats(n: number, seed: number): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
@@ -98,16 +90,16 @@ t.test('scalar: int8GemmAsync with a 40 MB input transferred mid-call (freeing i
 
 for (const isa of TIERS_HERE) {
   t.test(`${isa}: int8GemmAsync with a and b transferred before it starts`, async (tt) => {
-    const a = uint8s(m * k, 1);
-    const b = int8s(k * n, 2);
+    const a = randomUint8(m * k, 1);
+    const b = randomInt8(k * n, 2);
     const want = withIsa(isa, () => int8Gemm(a, b, { m, n, k, aZeroPoint: 7 }));
     const r = await duringTransfer(tt, isa, () => int8GemmAsync(a, b, { m, n, k, aZeroPoint: 7 }), [a, b]);
     sameBits(tt, value(r), want, 'exact result from the memory the call kept');
   });
 
   t.test(`${isa}: int8GemmAsync float32 output with its per-column arrays transferred`, async (tt) => {
-    const a = int8s(m * k, 3);
-    const w = packB(int8s(n * k, 4), { k, n, transB: true });
+    const a = randomInt8(m * k, 3);
+    const w = packB(randomInt8(n * k, 4), { k, n, transB: true });
     const bScale = floats(n, 5).map((v) => 0.01 + Math.abs(v) * 0.01);
     const bias = floats(n, 6);
     const bZeroPoint = Int32Array.from({ length: n }, (_, j) => (j % 5) - 2);
@@ -118,8 +110,8 @@ for (const isa of TIERS_HERE) {
   });
 
   t.test(`${isa}: int8GemmAsync whose out is transferred (postMessage) rejects`, async (tt) => {
-    const a = uint8s(m * k, 7);
-    const w = packB(int8s(k * n, 8), { k, n });
+    const a = randomUint8(m * k, 7);
+    const w = packB(randomInt8(k * n, 8), { k, n });
     const out = new Int32Array(m * n);
     const blockers = blockPool();
     const p = withIsa(isa, () => int8GemmAsync(a, w, { m, n, k }, out));
@@ -136,7 +128,7 @@ for (const isa of TIERS_HERE) {
 
   t.test(`${isa}: linearDynamicAsync with x transferred, and with out transferred`, async (tt) => {
     const x = floats(m * k, 9);
-    const w = packB(int8s(n * k, 10), { k, n, transB: true });
+    const w = packB(randomInt8(n * k, 10), { k, n, transB: true });
     const o = { m, bScale: 0.003 };
     const want = withIsa(isa, () => linearDynamic(x, w, o));
     sameBits(tt, value(await duringTransfer(tt, isa, () => linearDynamicAsync(x, w, o), [x])), want, 'x transferred: exact');
@@ -160,8 +152,8 @@ for (const isa of TIERS_HERE) {
 // while the call runs is not "detached" (only a view that went to byteLength 0 is).
 const HAS_GROWABLE = 'growable' in SharedArrayBuffer.prototype;
 t.test('an out over a growable SharedArrayBuffer that grows mid-call resolves with the results', { skip: !HAS_GROWABLE && 'no growable SharedArrayBuffers in this Node' }, async (tt) => {
-  const a = uint8s(m * k, 21);
-  const w = packB(int8s(k * n, 22), { k, n });
+  const a = randomUint8(m * k, 21);
+  const w = packB(randomInt8(k * n, 22), { k, n });
   const want = int8Gemm(a, w, { m, n, k });
   const Growable = SharedArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => SharedArrayBuffer & { grow(n: number): void };
   const sab = new Growable(m * n * 4, { maxByteLength: m * n * 8 });
@@ -181,8 +173,8 @@ const HAS_RESIZABLE = 'resizable' in ArrayBuffer.prototype;
 t.test('resizable ArrayBuffers: refused by async calls (naming the array), fine in sync ones', { skip: !HAS_RESIZABLE && 'no resizable ArrayBuffers in this Node' }, async (tt) => {
   const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
   const a = new Uint8Array(new Resizable(4 * 8, { maxByteLength: 64 }));
-  a.set(uint8s(32, 13));
-  const b = int8s(8 * 2, 14);
+  a.set(randomUint8(32, 13));
+  const b = randomInt8(8 * 2, 14);
   const want = int8Gemm(a.slice(), b, { m: 4, n: 2, k: 8 });
   sameBits(tt, int8Gemm(a, b, { m: 4, n: 2, k: 8 }), want, 'sync: same result');
   await tt.rejects(int8GemmAsync(a, b, { m: 4, n: 2, k: 8 }), { name: 'TypeError', message: /resizable.*for a, / });
@@ -193,7 +185,7 @@ t.test('resizable ArrayBuffers: refused by async calls (naming the array), fine 
     name: 'TypeError',
     message: /resizable.*for bias, /,
   });
-  const w = packB(int8s(8 * 2, 15), { k: 8, n: 2 });
+  const w = packB(randomInt8(8 * 2, 15), { k: 8, n: 2 });
   const x = new Float32Array(new Resizable(4 * 8 * 4, { maxByteLength: 256 }));
   await tt.rejects(linearDynamicAsync(x, w, { m: 4, bScale: 1 }), { name: 'TypeError', message: /resizable.*for x, / });
   const f = new Float32Array(new Resizable(16, { maxByteLength: 64 }));

@@ -22,23 +22,13 @@ import {
   withIsa,
 } from '../lib/index';
 import { native } from '../lib/native';
-import { TIERS, rng, sameBits, scalar } from './_harness';
+import { TIERS, randomInt8, randomUint8, rng, sameBits, scalar } from './_harness';
 
 const LIMIT = 64; // bytes: below every allocation the shapes here need
 const SHAPES = [
   { m: 33, n: 65, k: 300 }, // packed into tasks on the threads
   { m: 2, n: 200, k: 64 }, // unpacked: the gemv path
 ] as const;
-
-function int8s(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  return Int8Array.from({ length: n }, () => Math.floor(r() * 256) - 128);
-}
-
-function uint8s(n: number, seed: number): Uint8Array {
-  const r = rng(seed);
-  return Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
-}
 
 /** Small integers: every float32 sum is exact, so every tier gives the same result. */
 function smallInts(n: number, seed: number): Float32Array {
@@ -93,7 +83,7 @@ for (const isa of TIERS)
     let seed = 1;
     for (const { m, n, k } of SHAPES) {
       const at = `${m}x${n}x${k}`;
-      const a = uint8s(m * k, seed++), b = int8s(k * n, seed++);
+      const a = randomUint8(m * k, seed++), b = randomInt8(k * n, seed++);
       const opts = { m, n, k, aZeroPoint: 3 };
       const want = scalar(() => int8Gemm(a, b, opts));
 

@@ -21,8 +21,6 @@ struct BufferKeepalive::Stores {
 
 BufferKeepalive::BufferKeepalive() = default;
 BufferKeepalive::~BufferKeepalive() = default;
-BufferKeepalive::BufferKeepalive(BufferKeepalive&&) noexcept = default;
-BufferKeepalive& BufferKeepalive::operator=(BufferKeepalive&&) noexcept = default;
 
 namespace {
 

@@ -23,9 +23,7 @@ namespace qkb {
 class BufferKeepalive {
  public:
   BufferKeepalive();
-  ~BufferKeepalive();
-  BufferKeepalive(BufferKeepalive&&) noexcept;
-  BufferKeepalive& operator=(BufferKeepalive&&) noexcept;
+  ~BufferKeepalive();  // defined where Stores is complete
 
   // Holds the backing store of every typed array among the call's arguments. Returns false with a pending
   // TypeError when one is backed by a resizable ArrayBuffer, or a RangeError when out of memory.

@@ -113,7 +113,6 @@ class PromiseWork {
   // call's own failure) are RangeErrors, as the sync calls throw.
   static void complete(napi_env env, napi_status status, void* data) {
     std::unique_ptr<PromiseWork> w(static_cast<PromiseWork*>(data));
-    w->keep_.release();
     if (w->deferred_) {
       napi_value value = nullptr;
       if (status == napi_ok && w->ok_) {

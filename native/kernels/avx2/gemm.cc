@@ -71,13 +71,12 @@ void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, 
       const __m256i q2 = _mm256_unpacklo_epi64(t01h, t23h), q3 = _mm256_unpackhi_epi64(t01h, t23h);
       int32_t* d = reinterpret_cast<int32_t*>(dst + p * kMR);  // pair p / 2 onwards, kMR words per pair
       for (int lane = 0; lane < 2; ++lane) {
+        const auto half = [lane](__m256i v) { return lane ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v); };
         int32_t* dl = d + lane * 4 * kMR;
-        const __m128i l45 = lane ? _mm256_extracti128_si256(t45l, 1) : _mm256_castsi256_si128(t45l);
-        const __m128i h45 = lane ? _mm256_extracti128_si256(t45h, 1) : _mm256_castsi256_si128(t45h);
-        store_pairs(dl + 0 * kMR, lane ? _mm256_extracti128_si256(q0, 1) : _mm256_castsi256_si128(q0), l45);
-        store_pairs_hi(dl + 1 * kMR, lane ? _mm256_extracti128_si256(q1, 1) : _mm256_castsi256_si128(q1), l45);
-        store_pairs(dl + 2 * kMR, lane ? _mm256_extracti128_si256(q2, 1) : _mm256_castsi256_si128(q2), h45);
-        store_pairs_hi(dl + 3 * kMR, lane ? _mm256_extracti128_si256(q3, 1) : _mm256_castsi256_si128(q3), h45);
+        store_pairs(dl + 0 * kMR, half(q0), half(t45l));
+        store_pairs_hi(dl + 1 * kMR, half(q1), half(t45l));
+        store_pairs(dl + 2 * kMR, half(q2), half(t45h));
+        store_pairs_hi(dl + 3 * kMR, half(q3), half(t45h));
       }
     }
     for (; p + 8 <= k; p += 8) {
