@@ -54,6 +54,8 @@
       ],
       'dependencies': ['qk_scalar', 'qk_keepalive'],
       'conditions': [
+        # dlsym (keepalive.cc looks up V8's API at run time); part of libc from glibc 2.34 on.
+        ['OS=="linux"', {'libraries': ['-ldl']}],
         ['target_arch=="x64"', {'dependencies': ['qk_avx2', 'qk_avx512', 'qk_amx']}],
         ['target_arch=="arm64"', {'dependencies': ['qk_neon', 'qk_neondot']}],
       ],

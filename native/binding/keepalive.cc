@@ -10,6 +10,10 @@
 
 #include <v8.h>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#endif
+
 #include "binding/args.h"
 #include "binding/worker.h"
 
@@ -33,9 +37,40 @@ v8::Local<v8::Value> to_v8(napi_value v) {
   return local;
 }
 
+// The V8 functions hold() calls, by their mangled names (scripts/runtime-smoke.sh checks that these are exactly the
+// V8 symbols the built addon imports).
+constexpr const char* kV8Symbols[] = {
+    "_ZNK2v85Value13IsArrayBufferEv",
+    "_ZN2v811ArrayBuffer15GetBackingStoreEv",
+#if V8_MAJOR_VERSION >= 11
+    "_ZNK2v812BackingStore27IsResizableByUserJavaScriptEv",
+#endif
+};
+
+// Whether the process exports V8's API. Node and Electron do; runtimes that implement Node-API on their own engine
+// or hide V8's symbols (Bun, Deno) do not, and there the first call into V8 would end the process with "symbol
+// lookup error" (the addon's imports are bound lazily, on first use). Looked up once. On Windows the addon links
+// against node.exe's import library, so there is nothing to look up.
+bool v8_api_available() {
+#if defined(__unix__) || defined(__APPLE__)
+  static const bool available = [] {
+    for (const char* name : kV8Symbols)
+      if (dlsym(RTLD_DEFAULT, name) == nullptr) return false;
+    return true;
+  }();
+  return available;
+#else
+  return true;
+#endif
+}
+
 }  // namespace
 
 bool BufferKeepalive::hold(const Napi::CallbackInfo& info) {
+  // Without V8's API only the persistent references remain (PromiseWork pins every argument): the arrays cannot be
+  // collected, but a buffer transferred away while the call runs is not protected (the README says so). The
+  // TypeScript layer still refuses resizable buffers.
+  if (!v8_api_available()) return true;
   napi_env env = info.Env();
   for (size_t i = 0; i < info.Length(); ++i) {
     bool is = false;

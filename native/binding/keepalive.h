@@ -10,8 +10,10 @@
 // shrinking, which decommits memory: such buffers are refused (the TypeScript layer refuses them first, naming
 // the parameter).
 //
-// This is the addon's only use of the V8 API (Node and Electron; other runtimes that implement only Node-API
-// lack it). It lives in its own translation unit because Node 23 and later's V8 headers need C++20, where the
+// This is the addon's only use of the V8 API (Node and Electron). Runtimes that implement Node-API without
+// exporting V8's API (Bun, Deno) still load the addon (its imports are bound on first use); hold() looks the V8
+// functions up first and, where they are missing, holds nothing (the pinned arguments still keep the arrays
+// referenced). It lives in its own translation unit because Node 23 and later's V8 headers need C++20, where the
 // rest of the addon is C++17.
 #pragma once
 #include <napi.h>
