@@ -322,7 +322,7 @@ async function main() {
     `tiers: ${cpu.isas.join(', ')} (default ${defaultTier})`,
     `Node ${env.node} (V8 ${env.v8})`,
     `threads: ${opts.threads ? opts.threads.join(', ') : `GEMM ops 1 and ${os.availableParallelism()}, others 1`} (qkernels' GEMM via setNumThreads, onnxruntime-node's intraOpNumThreads; the other qkernels ops are single-threaded; PyTorch runs with 1 thread)`,
-    `peaks per core (register-only loops of each instruction sequence, best of 3): ${peakLine}. % of peak uses the sequence the tier's int8 GEMM kernel runs (avx2: vpmaddwd+vpaddd, avx512: vpdpbusd, amx: tdpbusd, neon: smlal, neon-dotprod: sdot) times the thread count; vpmaddubsw+vpmaddwd+vpaddd is what a non-exact AVX2 path (u8 x s8 pairs saturating in int16) could reach`,
+    `peaks per core (register-only loops of each instruction sequence, best of 3): ${peakLine}. % of peak uses the sequence the tier's int8 GEMM kernel runs (avx2: vpmaddwd+vpaddd, avx512: vpdpbusd, amx: tdpbusd, neon: smlal, neon-dotprod: sdot) times the thread count, and for the sgemm rows the tier's vfmadd231ps (amx: avx512's); vpmaddubsw+vpmaddwd+vpaddd is what a non-exact AVX2 path (u8 x s8 pairs saturating in int16) could reach`,
     `peers: ${CONTENDERS.filter((c) => c.kind === 'peer')
       .map((c) => {
         const l = loaded.get(c.id);
@@ -440,8 +440,12 @@ async function main() {
             if (op.metric === 'compute') {
               base.unit = runner.unit ?? 'GOPS';
               if (base.unit === 'GFLOPS') base.weightBytes *= 4; // float32 weights
+              // A tier without its own sequence of that name runs the one below it (amx's sgemm is avx512's).
+              const tier = (e.variant ?? defaultTier).replace('-dotprod', '');
               const seq = runner.peak
-                ? Object.keys(peaks).find((n) => n.startsWith(`${(e.variant ?? defaultTier).replace('-dotprod', '')}:`) && n.includes(runner.peak))
+                ? [tier, ...(tier === 'amx' ? ['avx512'] : [])]
+                    .map((t) => Object.keys(peaks).find((n) => n.startsWith(`${t}:`) && n.includes(runner.peak)))
+                    .find(Boolean)
                 : e.c.kind === 'qkernels'
                   ? op.peakFor?.(e.variant)
                   : undefined;
