@@ -761,10 +761,14 @@ t.test('bad options throw a RangeError or TypeError naming the option', async (t
   }
   t.throws(() => calibrate(new Float32Array([1, 2, Infinity, 4]), { axis: 0, shape: [2, 2] }), { name: 'RangeError', message: /channel 1/ });
   // Nothing observed.
-  t.throws(() => new Calibrator().compute(), { name: 'Error', message: /nothing to calibrate/ });
-  t.throws(() => calibrate(new Float32Array([NaN, NaN])), { message: /2 NaN/ });
-  t.throws(() => calibrate(new Float32Array(0), { method: 'entropy' }), { message: /nothing to calibrate/ });
-  t.throws(() => calibrate(new Float32Array([1, NaN, 2, NaN]), { axis: 1, shape: [2, 2] }), { message: /channel 1/ });
+  // A Calibrator with nothing observed is in the wrong state (an Error); calibrate() given nothing to observe has a
+  // bad argument (a RangeError naming batches).
+  t.throws(() => new Calibrator().compute(), { name: 'Error', message: /^qkernels: nothing to calibrate: no value observed/ });
+  t.throws(() => new Calibrator({ axis: 1, shape: [2, 2] }).observe(new Float32Array([1, NaN, 2, NaN])).compute(), { name: 'Error', message: /nothing to calibrate in channel 1/ });
+  t.throws(() => calibrate(new Float32Array([NaN, NaN])), { name: 'RangeError', message: /nothing to calibrate in batches: .*2 NaN/ });
+  t.throws(() => calibrate(new Float32Array(0), { method: 'entropy' }), { name: 'RangeError', message: /nothing to calibrate in batches/ });
+  t.throws(() => calibrate([]), { name: 'RangeError', message: /in batches: no value observed \(0 batches/ });
+  t.throws(() => calibrate(new Float32Array([1, NaN, 2, NaN]), { axis: 1, shape: [2, 2] }), { name: 'RangeError', message: /in batches, in channel 1/ });
 });
 
 t.test('reduceRange and custom ranges give parameters quantize() accepts', async (t) => {
@@ -920,7 +924,7 @@ t.test('async iterables', async (t) => {
     ),
     { name: 'TypeError', message: /batches\[1\]/ },
   );
-  await t.rejects(calibrate((async function* () {})()), { message: /nothing to calibrate/ });
+  await t.rejects(calibrate((async function* () {})()), { name: 'RangeError', message: /nothing to calibrate in batches/ });
 });
 
 t.test('per channel: results plug into quantize()', async (t) => {

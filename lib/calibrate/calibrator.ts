@@ -184,9 +184,19 @@ export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
    * per channel no value in some channel) was observed.
    */
   compute(): CalibrationResult<O> {
+    return this.computeNamed(undefined);
+  }
+
+  /**
+   * compute(); with `param` (calibrate()'s `batches`), nothing observed is the argument's fault: a RangeError
+   * naming it rather than an Error.
+   * @internal
+   */
+  computeNamed(param: string | undefined): CalibrationResult<O> {
     const r = this.options;
-    if (this.counted === 0)
-      throw new Error(`qkernels: nothing to calibrate: no value observed (${this.seen} batches, ${this.nans} NaN values)`);
+    const fail = (what: string) =>
+      param === undefined ? new Error(`qkernels: nothing to calibrate${what}`) : new RangeError(`qkernels: nothing to calibrate in ${param}${what}`);
+    if (this.counted === 0) throw fail(`: no value observed (${this.seen} batches, ${this.nans} NaN values)`);
     const range = this.observer.range();
     const info = {
       method: r.method,
@@ -216,7 +226,7 @@ export class Calibrator<const O extends CalibrateOptions = CalibrateOptions> {
     const scale = new Float32Array(channels);
     const zeroPoint = new Int32Array(channels);
     for (let c = 0; c < channels; c++) {
-      if (!(min[c]! <= max[c]!)) throw new Error(`qkernels: nothing to calibrate in channel ${c}: no value observed there`);
+      if (!(min[c]! <= max[c]!)) throw fail(`${param === undefined ? '' : ','} in channel ${c}: no value observed there`);
       [scale[c], zeroPoint[c]] = qparamsOf(min[c]!, max[c]!, r, `the observed range of channel ${c}`);
     }
     const out: ChannelCalibration = {
@@ -251,7 +261,8 @@ function isIterable(v: unknown): v is Iterable<unknown> {
  *
  * Methods: `'minmax'` (default) and `'movingAverage'` reproduce PyTorch's observers exactly (per tensor and per
  * channel); `'percentile'`, `'entropy'` and `'mse'` search a clipping threshold on a histogram (2048 bins by
- * default; per channel, one histogram per channel). See docs/calibration.md for the exact definitions.
+ * default; per channel, one histogram per channel). See docs/calibration.md for the exact definitions. Batches
+ * that hold no value other than NaN (none at all, or none in some channel) give a RangeError naming `batches`.
  * @example
  * const qp = calibrate(batches, { method: 'entropy', dtype: 'int8', symmetric: true })
  * const q = quantize(x, qp)                                          // Int8Array
@@ -277,19 +288,19 @@ export function calibrate<const O extends CalibrateOptions>(
   const cal = new Calibrator<O>(options);
   if (batches instanceof Float32Array) {
     cal.observeNamed(batches, undefined, 'batches');
-    return cal.compute();
+    return cal.computeNamed('batches');
   }
   if (isAsyncIterable(batches)) {
     return (async () => {
       let i = 0;
       for await (const b of batches) cal.observeNamed(b, undefined, `batches[${i++}]`);
-      return cal.compute();
+      return cal.computeNamed('batches');
     })();
   }
   if (isIterable(batches)) {
     let i = 0;
     for (const b of batches) cal.observeNamed(b, undefined, `batches[${i++}]`);
-    return cal.compute();
+    return cal.computeNamed('batches');
   }
   throw typeError('batches', 'a Float32Array, an iterable or an async iterable of Float32Array', batches);
 }
