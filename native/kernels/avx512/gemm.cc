@@ -3,6 +3,7 @@
 // the sign bit flipped, a + 128) and B is packed as int8 (uint8 B shifted, b - 128); the driver's row/column-sum
 // corrections recover the exact result. vpdpbusd adds four 16-bit-exact products into int32 without
 // saturation, wrapping like the reference.
+#include <algorithm>
 #include <cstring>
 
 #include "qk/gemm.h"
@@ -94,6 +95,14 @@ inline __m512i bcast4(const uint8_t* p) {
     c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
     c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); \
   }
+#define QK_ROW2(r, pp)                              \
+  if (R > r) {                                      \
+    const __m512i av = bcast4(a##r + (pp));         \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
+    c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
+    c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); \
+  }
 #define QK_STORE(r)                                  \
   if (R > r) {                                       \
     _mm512_storeu_si512(c + r * ldc, c##r##0);       \
@@ -112,12 +121,30 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
   const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
   const char* pfc = reinterpret_cast<const char*>(pf);
-  const char* pf_end = pfc + pf_lines * 64;
-  for (size_t p = 0; p < kc; p += 4, b += kNR * 4) {
-    if (pfc < pf_end) {
-      _mm_prefetch(pfc, _MM_HINT_T1);
-      pfc += 64;
+  // The k groups that prefetch a line first, then the rest without the check, two groups per iteration.
+  const size_t pf_groups = std::min(pf_lines, (kc + 3) / 4);
+  size_t p = 0;
+  for (size_t e = pf_groups * 4; p < e; p += 4, b += kNR * 4, pfc += 64) {
+    _mm_prefetch(pfc, _MM_HINT_T1);
+    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+    const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
+    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
+  }
+  for (; p + 8 <= kc; p += 8, b += kNR * 8) {
+    {
+      const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
+      const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
+      QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
     }
+    {
+      const size_t p4 = p + 4;
+      const int8_t* bb = b + kNR * 4;
+      const __m512i b0 = _mm512_loadu_si512(bb), b1 = _mm512_loadu_si512(bb + 64);
+      const __m512i b2 = _mm512_loadu_si512(bb + 128), b3 = _mm512_loadu_si512(bb + 192);
+      QK_ROW2(0, p4) QK_ROW2(1, p4) QK_ROW2(2, p4) QK_ROW2(3, p4) QK_ROW2(4, p4) QK_ROW2(5, p4)
+    }
+  }
+  for (; p < kc; p += 4, b += kNR * 4) {
     const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
     const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
     QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
@@ -126,6 +153,7 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
 }
 #undef QK_ACC
 #undef QK_ROW
+#undef QK_ROW2
 #undef QK_STORE
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
