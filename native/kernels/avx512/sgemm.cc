@@ -46,6 +46,7 @@ void tile(size_t cols, size_t kc, const float* a, const float* b, float* c, size
   QK_DECL(0) QK_DECL(1) QK_DECL(2) QK_DECL(3) QK_DECL(4) QK_DECL(5) QK_DECL(6)
   QK_DECL(7) QK_DECL(8) QK_DECL(9) QK_DECL(10) QK_DECL(11) QK_DECL(12) QK_DECL(13)
 #undef QK_DECL
+#pragma GCC unroll 2
   for (size_t p = 0; p < kc; ++p, a += kMR, b += kNR) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #define QK_ROW(r)                                 \
