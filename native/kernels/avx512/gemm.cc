@@ -87,21 +87,20 @@ inline __m512i bcast4(const uint8_t* p) {
   } else {                                                                               \
     c##r##0 = c##r##1 = c##r##2 = c##r##3 = _mm512_setzero_si512();                      \
   }
-#define QK_ROW(r)                                   \
-  if (R > r) {                                      \
-    const __m512i av = bcast4(a##r + p);            \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
-    c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
-    c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); \
-  }
-#define QK_ROW2(r, pp)                              \
+// One k group: four B vectors at bp, each row's 4 bytes at a_r + pp broadcast against them.
+#define QK_ROW(r, pp)                               \
   if (R > r) {                                      \
     const __m512i av = bcast4(a##r + (pp));         \
     c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0); \
     c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1); \
     c##r##2 = _mm512_dpbusd_epi32(c##r##2, av, b2); \
     c##r##3 = _mm512_dpbusd_epi32(c##r##3, av, b3); \
+  }
+#define QK_GROUP(bp, pp)                                                                \
+  {                                                                                     \
+    const __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512((bp) + 64);     \
+    const __m512i b2 = _mm512_loadu_si512((bp) + 128), b3 = _mm512_loadu_si512((bp) + 192); \
+    QK_ROW(0, pp) QK_ROW(1, pp) QK_ROW(2, pp) QK_ROW(3, pp) QK_ROW(4, pp) QK_ROW(5, pp) \
   }
 #define QK_STORE(r)                                  \
   if (R > r) {                                       \
@@ -121,39 +120,25 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
   const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
   const char* pfc = reinterpret_cast<const char*>(pf);
-  // The k groups that prefetch a line first, then the rest without the check, two groups per iteration.
+  // The k groups that prefetch a line first, then the rest without the check, four groups per iteration.
   const size_t pf_groups = std::min(pf_lines, (kc + 3) / 4);
   size_t p = 0;
   for (size_t e = pf_groups * 4; p < e; p += 4, b += kNR * 4, pfc += 64) {
     _mm_prefetch(pfc, _MM_HINT_T1);
-    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
-    const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
-    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
+    QK_GROUP(b, p)
   }
-  for (; p + 8 <= kc; p += 8, b += kNR * 8) {
-    {
-      const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
-      const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
-      QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
-    }
-    {
-      const size_t p4 = p + 4;
-      const int8_t* bb = b + kNR * 4;
-      const __m512i b0 = _mm512_loadu_si512(bb), b1 = _mm512_loadu_si512(bb + 64);
-      const __m512i b2 = _mm512_loadu_si512(bb + 128), b3 = _mm512_loadu_si512(bb + 192);
-      QK_ROW2(0, p4) QK_ROW2(1, p4) QK_ROW2(2, p4) QK_ROW2(3, p4) QK_ROW2(4, p4) QK_ROW2(5, p4)
-    }
+  for (; p + 16 <= kc; p += 16, b += kNR * 16) {
+    QK_GROUP(b, p)
+    QK_GROUP(b + kNR * 4, p + 4)
+    QK_GROUP(b + kNR * 8, p + 8)
+    QK_GROUP(b + kNR * 12, p + 12)
   }
-  for (; p < kc; p += 4, b += kNR * 4) {
-    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
-    const __m512i b2 = _mm512_loadu_si512(b + 128), b3 = _mm512_loadu_si512(b + 192);
-    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
-  }
+  for (; p < kc; p += 4, b += kNR * 4) QK_GROUP(b, p)
   QK_STORE(0) QK_STORE(1) QK_STORE(2) QK_STORE(3) QK_STORE(4) QK_STORE(5)
 }
 #undef QK_ACC
 #undef QK_ROW
-#undef QK_ROW2
+#undef QK_GROUP
 #undef QK_STORE
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
