@@ -331,8 +331,9 @@ const gemmOp = (id, title, semantics, extra = {}) => ({
   copyElements: (s) => (s.m === 1 ? (s.k * s.n) / 4 : 0),
   // The non-default tiers (scalar) only on the smaller shapes, 1 thread, full runs: a 2048^3 scalar GEMM takes
   // seconds.
-  runVariant: (tier, s, defaultTier, threads, quick) =>
-    tier === defaultTier || (!quick && threads === 1 && 2 * s.m * s.n * s.k <= 3e8),
+  // The other tiers only at small shapes on one thread (they would double a full run), unless --isa named them.
+  runVariant: (tier, s, defaultTier, threads, quick, chosen) =>
+    tier === defaultTier || chosen || (!quick && threads === 1 && 2 * s.m * s.n * s.k <= 3e8),
   bytes: () => 0,
   makeData: gemmData,
   ...extra,
@@ -371,7 +372,7 @@ OPS.push(
 
 export const CALIB_CHANNELS = 1024;
 /** The non-default tiers (scalar) only in full runs. */
-const fullRunsOnly = (tier, _s, defaultTier, _threads, quick) => tier === defaultTier || !quick;
+const fullRunsOnly = (tier, _s, defaultTier, _threads, quick, chosen) => tier === defaultTier || chosen || !quick;
 const calibOp = (id, title, extra = {}) => ({
   id,
   family: 'calibrate',

@@ -33,7 +33,8 @@ const USAGE = `usage: node bench/run.mjs [options]      (npm run bench -- [optio
   --op NAME            only these ops (id or family; repeat or comma-separate):
                        ${OPS.map((o) => o.id).join(', ')}
                        families: ${[...new Set(OPS.map((o) => o.family).filter(Boolean))].join(', ')}
-  --isa TIER           only these qkernels tiers (baselines and peers still run)
+  --isa TIER           only these qkernels tiers, at every shape and thread count (baselines and peers still run);
+                       without it the tiers other than the default run at the small GEMM shapes on 1 thread only
   --shape SIZE         only these sizes, e.g. 1048576, 1K, 256K, 16M (default ${SIZES.join(', ')}), or GEMM
                        shapes MxNxK, e.g. 1x4096x4096; a size not in the default list is benchmarked too
   --threads N          only these thread counts (qkernels' GEMM threads via setNumThreads, peers' intra-op
@@ -290,7 +291,7 @@ async function main() {
                 (e) =>
                   !e.status &&
                   !e.c.skip?.(p.op, shape, threads) &&
-                  !(e.c.id === 'qkernels' && p.op.runVariant && !p.op.runVariant(e.variant, shape, defaultTier, threads, opts.quick)),
+                  !(e.c.id === 'qkernels' && p.op.runVariant && !p.op.runVariant(e.variant, shape, defaultTier, threads, opts.quick, opts.isas.length > 0)),
               ).length,
             0,
           ),
@@ -405,7 +406,7 @@ async function main() {
         }
         const alternatives = new Map();
         for (const e of entriesFor(op)) {
-          if (e.c.id === 'qkernels' && op.runVariant && !op.runVariant(e.variant, shape, defaultTier, threads, opts.quick))
+          if (e.c.id === 'qkernels' && op.runVariant && !op.runVariant(e.variant, shape, defaultTier, threads, opts.quick, opts.isas.length > 0))
             continue;
           const base = {
             op: op.id,
