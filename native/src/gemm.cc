@@ -402,6 +402,8 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
   const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
+  // int32 output with one zero point each, on a tier that corrects in its kernel: no tile, no epilogue call.
+  const bool fused = uk->kernel_int32 && g.mode == GemmOut::Int32 && terms.colterm && !use_strip;
   // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
   std::atomic<bool> oom{false};
   parallel_for(tasks, t, [&](size_t task) {
@@ -497,6 +499,15 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         else if (ir >= tail_row0) ap = atail + (ir - tail_row0) * tail_lda + p0, ld = tail_lda;
         else ap = g.a + ir * g.lda + p0;
         int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
+        if (last && fused) {
+          // The correction in the kernel, straight to C (kernel_int32).
+          uint32_t rowterm[kMaxRows];
+          for (size_t r = 0; r < rows; ++r) rowterm[r] = terms.b0u * rsum_task[ir - i0 + r];
+          const size_t j0 = jp * nr;
+          uk->kernel_int32(rows, kn, ap, ld, bp, first ? nullptr : accp, nr, rowterm, terms.colterm + j0,
+                           std::min(nr, n - j0), static_cast<int32_t*>(g.c) + ir * g.ldc + j0, g.ldc, tpf, tpf_lines);
+          return;
+        }
         uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, last ? out : accp, last ? ldo : nr, tpf,
                    tpf_lines);
       };
@@ -515,7 +526,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           const size_t j0 = jp * nr, cols = std::min(nr, n - j0);
           for (size_t ir = i0; ir < i1; ir += mr) {
             run_tile(jp, ir, tile, nr);
-            if (last)
+            if (last && !fused)
               uk->epilogue(g, terms, ir, std::min(mr, i1 - ir), j0, cols, a0 + ir, rsum_task + (ir - i0),
                            reinterpret_cast<uint32_t*>(tile), nr);
           }

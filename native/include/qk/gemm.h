@@ -102,6 +102,13 @@ struct GemmUkernel {
   void (*gemv_centered)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
                         const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d,
                         size_t ldd);
+  // Optional (null: kernel, then epilogue): the last k block of an int32 output with one zero point each
+  // (GemmTerms::colterm), corrected in registers and stored straight to C: c[r * ldc + j] = (acc + the block's
+  // sum) - rowterm[r] - colterm[j] (wrapping; rowterm[r] = b0u * rowsum) for r < rows and j < cols (<= nr), what
+  // kernel + epilogue write, without the tile's round trip through memory. The other arguments are kernel's.
+  void (*kernel_int32)(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
+                       size_t ldacc, const uint32_t* rowterm, const uint32_t* colterm, size_t cols, int32_t* c,
+                       size_t ldc, const uint8_t* pf, size_t pf_lines);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

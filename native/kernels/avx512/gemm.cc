@@ -75,6 +75,26 @@ inline __m512i bcast4(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// o[j] = v[j] - rt - ct[j] for j < cols (<= kNR), modulo 2^32: the shared epilogue's int32 uniform correction
+// (qk/gemm_epilogue.h, epi::int32_row_uniform), from registers.
+__attribute__((always_inline)) inline void store_corrected(int32_t* o, size_t cols, __m512i rt, const uint32_t* ct, __m512i v0, __m512i v1,
+                            __m512i v2, __m512i v3) {
+  if (cols == kNR) {
+    _mm512_storeu_si512(o, _mm512_sub_epi32(_mm512_sub_epi32(v0, rt), _mm512_loadu_si512(ct)));
+    _mm512_storeu_si512(o + 16, _mm512_sub_epi32(_mm512_sub_epi32(v1, rt), _mm512_loadu_si512(ct + 16)));
+    _mm512_storeu_si512(o + 32, _mm512_sub_epi32(_mm512_sub_epi32(v2, rt), _mm512_loadu_si512(ct + 32)));
+    _mm512_storeu_si512(o + 48, _mm512_sub_epi32(_mm512_sub_epi32(v3, rt), _mm512_loadu_si512(ct + 48)));
+    return;
+  }
+  const __m512i v[4] = {v0, v1, v2, v3};
+  for (size_t q = 0; q < 4 && 16 * q < cols; ++q) {
+    const size_t n = std::min<size_t>(16, cols - 16 * q);
+    const __mmask16 m = static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
+    _mm512_mask_storeu_epi32(o + 16 * q, m,
+                             _mm512_sub_epi32(_mm512_sub_epi32(v[q], rt), _mm512_maskz_loadu_epi32(m, ct + 16 * q)));
+  }
+}
+
 // Named accumulators (24 zmm) + 4 B vectors + a broadcast: 29 of the 32 registers. GCC spills an array of
 // vector accumulators on every k step, so each one is its own variable.
 #define QK_ACC(r)                                                                        \
@@ -110,13 +130,18 @@ inline __m512i bcast4(const uint8_t* p) {
     _mm512_storeu_si512(c + r * ldc + 48, c##r##3);  \
   }
 
+#define QK_STORE_FUSED(r)                                                                               \
+  if (R > r) store_corrected(c + r * ldc, cols, _mm512_set1_epi32(static_cast<int>(rowterm[r])), colterm, c##r##0, \
+                             c##r##1, c##r##2, c##r##3);
+
 // A is read in place: 4 bytes of each row per k group (the last group may read up to 3 bytes past kc, where B
 // is zero; the driver guarantees those bytes are readable). The first pf_lines k groups each prefetch one line
 // of the next B panel into L2 (a burst of prefetches before the call would hold the line-fill buffers the
 // kernel's own loads need; spread out, they hide the next panel's first touch from L3 or memory).
-template <int R>
+template <int R, bool Fused>
 void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
-          size_t ldc, const uint8_t* pf, size_t pf_lines) {
+          size_t ldc, const uint8_t* pf, size_t pf_lines, const uint32_t* rowterm, const uint32_t* colterm,
+          size_t cols) {
   const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
   const char* pfc = reinterpret_cast<const char*>(pf);
@@ -134,24 +159,45 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
     QK_GROUP(b + kNR * 12, p + 12)
   }
   for (; p < kc; p += 4, b += kNR * 4) QK_GROUP(b, p)
-  QK_STORE(0) QK_STORE(1) QK_STORE(2) QK_STORE(3) QK_STORE(4) QK_STORE(5)
+  if constexpr (Fused) {
+    QK_STORE_FUSED(0) QK_STORE_FUSED(1) QK_STORE_FUSED(2) QK_STORE_FUSED(3) QK_STORE_FUSED(4) QK_STORE_FUSED(5)
+  } else {
+    QK_STORE(0) QK_STORE(1) QK_STORE(2) QK_STORE(3) QK_STORE(4) QK_STORE(5)
+  }
+  (void)rowterm, (void)colterm, (void)cols;
 }
 #undef QK_ACC
 #undef QK_ROW
 #undef QK_GROUP
 #undef QK_STORE
+#undef QK_STORE_FUSED
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel, const int32_t* acc,
             size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines) {
   const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   switch (rows) {
-    case 1: tile<1>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 2: tile<2>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 3: tile<3>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 4: tile<4>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 5: tile<5>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    default: tile<6>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 1: tile<1, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+    case 2: tile<2, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+    case 3: tile<3, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+    case 4: tile<4, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+    case 5: tile<5, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+    default: tile<6, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
+  }
+}
+
+// The last k block with the int32 output's uniform correction written straight to C (see GemmUkernel).
+void kernel_int32(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
+                  size_t ldacc, const uint32_t* rowterm, const uint32_t* colterm, size_t cols, int32_t* c, size_t ldc,
+                  const uint8_t* pf, size_t pf_lines) {
+  const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
+  switch (rows) {
+    case 1: tile<1, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 2: tile<2, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 3: tile<3, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 4: tile<4, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 5: tile<5, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    default: tile<6, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
   }
 }
 
@@ -168,7 +214,7 @@ const GemmUkernel kGemm = {
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, copy_a, kernel, gemv_vnni, epilogue,
-    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr,
+    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr, kernel_int32,
 };
 
 // R rows against an amx B panel: per k group, two vectors of 16 columns.
