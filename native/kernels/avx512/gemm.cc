@@ -76,16 +76,26 @@ inline __m512i bcast4(const uint8_t* p) {
 }
 
 // o[j] = v[j] - rt - ct[j] for j < cols (<= kNR), modulo 2^32: the shared epilogue's int32 uniform correction
-// (qk/gemm_epilogue.h, epi::int32_row_uniform), from registers.
-// Forced inline, and the full-width path without an array: a first version that was neither ran the whole kernel
-// 15-25% slower.
-inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t cols, __m512i rt, const uint32_t* ct,
+// (qk/gemm_epilogue.h, epi::int32_row_uniform), from registers. Forced inline, and the full-width path without an
+// array: a first version that was neither ran the whole kernel 15-25% slower. The SIMDe test build subtracts in
+// uint32 through memory, as the shared epilogue does there (SIMDe's vector subtraction is signed int arithmetic,
+// whose overflow UBSan reports).
+inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t cols, uint32_t rt, const uint32_t* ct,
                                                            __m512i v0, __m512i v1, __m512i v2, __m512i v3) {
+#if defined(QK_SIMDE)
+  alignas(64) uint32_t t[kNR];
+  _mm512_store_si512(t, v0);
+  _mm512_store_si512(t + 16, v1);
+  _mm512_store_si512(t + 32, v2);
+  _mm512_store_si512(t + 48, v3);
+  for (size_t j = 0; j < cols; ++j) o[j] = static_cast<int32_t>(t[j] - rt - ct[j]);
+#else
+  const __m512i vrt = _mm512_set1_epi32(static_cast<int>(rt));
   if (cols == kNR) {
-    _mm512_storeu_si512(o, _mm512_sub_epi32(_mm512_sub_epi32(v0, rt), _mm512_loadu_si512(ct)));
-    _mm512_storeu_si512(o + 16, _mm512_sub_epi32(_mm512_sub_epi32(v1, rt), _mm512_loadu_si512(ct + 16)));
-    _mm512_storeu_si512(o + 32, _mm512_sub_epi32(_mm512_sub_epi32(v2, rt), _mm512_loadu_si512(ct + 32)));
-    _mm512_storeu_si512(o + 48, _mm512_sub_epi32(_mm512_sub_epi32(v3, rt), _mm512_loadu_si512(ct + 48)));
+    _mm512_storeu_si512(o, _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), _mm512_loadu_si512(ct)));
+    _mm512_storeu_si512(o + 16, _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), _mm512_loadu_si512(ct + 16)));
+    _mm512_storeu_si512(o + 32, _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), _mm512_loadu_si512(ct + 32)));
+    _mm512_storeu_si512(o + 48, _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), _mm512_loadu_si512(ct + 48)));
     return;
   }
   const __m512i v[4] = {v0, v1, v2, v3};
@@ -93,8 +103,9 @@ inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t co
     const size_t n = std::min<size_t>(16, cols - 16 * q);
     const __mmask16 m = static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
     _mm512_mask_storeu_epi32(o + 16 * q, m,
-                             _mm512_sub_epi32(_mm512_sub_epi32(v[q], rt), _mm512_maskz_loadu_epi32(m, ct + 16 * q)));
+                             _mm512_sub_epi32(_mm512_sub_epi32(v[q], vrt), _mm512_maskz_loadu_epi32(m, ct + 16 * q)));
   }
+#endif
 }
 
 // Named accumulators (24 zmm) + 4 B vectors + a broadcast: 29 of the 32 registers. GCC spills an array of
@@ -132,9 +143,8 @@ inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t co
     _mm512_storeu_si512(c + r * ldc + 48, c##r##3);  \
   }
 
-#define QK_STORE_FUSED(r)                                                                               \
-  if (R > r) store_corrected(c + r * ldc, cols, _mm512_set1_epi32(static_cast<int>(rowterm[r])), colterm, c##r##0, \
-                             c##r##1, c##r##2, c##r##3);
+#define QK_STORE_FUSED(r) \
+  if (R > r) store_corrected(c + r * ldc, cols, rowterm[r], colterm, c##r##0, c##r##1, c##r##2, c##r##3);
 
 // A is read in place: 4 bytes of each row per k group (the last group may read up to 3 bytes past kc, where B
 // is zero; the driver guarantees those bytes are readable). The first pf_lines k groups each prefetch one line
