@@ -51,20 +51,26 @@ void pack_a_panel(const float* a, size_t lda, size_t rows, size_t k, size_t mr, 
   }
 }
 
+// nr floats from src to dst, with fixed sizes for the tiers' panel widths (16, 32) so the copy is inlined: a libc
+// memcpy call per 64 or 128 bytes cost more than the copy.
+inline void copy_panel_row(float* dst, const float* src, size_t nr) {
+  if (nr == 32) std::memcpy(dst, src, 32 * sizeof(float));
+  else if (nr == 16) std::memcpy(dst, src, 16 * sizeof(float));
+  else std::memcpy(dst, src, nr * sizeof(float));
+}
+
 // One B panel: for p < k, nr floats b[p][c] (columns >= `cols` are 0). `b` points at the block's first element.
 void pack_b_panel(const float* b, size_t rs, size_t cs, size_t cols, size_t k, size_t nr, float* dst) {
   if (cs == 1 && cols == nr && (nr == 16 || nr == 32)) {
-    // Whole panels of the tiers' widths: fixed-size copies (a memcpy call per 64 or 128 bytes cost more than the
-    // copy).
-    // Rows ahead are prefetched: they are rs floats apart, too far for the hardware prefetchers.
+    // Whole panels of the tiers' widths: fixed-size copies. Rows ahead are prefetched: they are rs floats apart,
+    // too far for the hardware prefetchers.
     constexpr size_t kAhead = 8;
     for (size_t p = 0; p < k; ++p, dst += nr) {
       if (p + kAhead < k) {
         prefetch_read(b + (p + kAhead) * rs);
         if (nr == 32) prefetch_read(b + (p + kAhead) * rs + 16);
       }
-      if (nr == 32) std::memcpy(dst, b + p * rs, 32 * sizeof(float));
-      else std::memcpy(dst, b + p * rs, 16 * sizeof(float));
+      copy_panel_row(dst, b + p * rs, nr);
     }
     return;
   }
@@ -175,16 +181,7 @@ bool run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
               for (size_t off = 0; off < ccols * sizeof(float); off += 64) prefetch_read(ahead + off);
             }
             const float* src = g.b + (p0 + p) * g.rs + c0;
-            // Constant sizes for the tiers' panel widths, so the copies are inlined rather than a libc call per 32
-            // floats (128x4096x4096 on avx512: 2-5% faster; the copy mostly waits on memory either way).
-            float* dst = bbuf + p * nr;
-            const size_t count = jp1 - jp0;
-            if (nr == 32)
-              for (size_t q = 0; q < count; ++q) std::memcpy(dst + q * nr * kb, src + q * nr, 32 * sizeof(float));
-            else if (nr == 16)
-              for (size_t q = 0; q < count; ++q) std::memcpy(dst + q * nr * kb, src + q * nr, 16 * sizeof(float));
-            else
-              for (size_t q = 0; q < count; ++q) std::memcpy(dst + q * nr * kb, src + q * nr, nr * sizeof(float));
+            for (size_t q = 0; q < jp1 - jp0; ++q) copy_panel_row(bbuf + q * nr * kb + p * nr, src + q * nr, nr);
           }
         } else {
           for (size_t jp = jp0; jp < jp1; ++jp) {

@@ -184,33 +184,33 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
 #undef QK_STORE
 #undef QK_STORE_FUSED
 
+// tile<rows, Fused> for rows in 1 .. kMR.
+template <bool Fused>
+void tile_rows(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
+               size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines, const uint32_t* rowterm,
+               const uint32_t* colterm, size_t cols) {
+  const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
+  switch (rows) {
+    case 1: tile<1, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 2: tile<2, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 3: tile<3, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 4: tile<4, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 5: tile<5, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    default: tile<6, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+  }
+}
+
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel, const int32_t* acc,
             size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines) {
-  const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
-  switch (rows) {
-    case 1: tile<1, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-    case 2: tile<2, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-    case 3: tile<3, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-    case 4: tile<4, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-    case 5: tile<5, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-    default: tile<6, false>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0); break;
-  }
+  tile_rows<false>(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0);
 }
 
 // The last k block with the int32 output's uniform correction written straight to C (see GemmUkernel).
 void kernel_int32(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
                   size_t ldacc, const uint32_t* rowterm, const uint32_t* colterm, size_t cols, int32_t* c, size_t ldc,
                   const uint8_t* pf, size_t pf_lines) {
-  const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
-  switch (rows) {
-    case 1: tile<1, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 2: tile<2, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 3: tile<3, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 4: tile<4, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 5: tile<5, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    default: tile<6, true>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-  }
+  tile_rows<true>(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols);
 }
 
 void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
