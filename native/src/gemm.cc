@@ -402,8 +402,9 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
   const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
-  // int32 output with one zero point each, on a tier that corrects in its kernel: no tile, no epilogue call.
-  const bool fused = uk->kernel_int32 && g.mode == GemmOut::Int32 && terms.colterm && !use_strip;
+  // One B zero point, on a tier whose kernel writes the output itself: no tile, no epilogue call.
+  const bool fused = uk->kernel_out && g.zb_step == 0 && !use_strip;
+  const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;
   // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
   std::atomic<bool> oom{false};
   parallel_for(tasks, t, [&](size_t task) {
@@ -500,12 +501,30 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         else ap = g.a + ir * g.lda + p0;
         int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
         if (last && fused) {
-          // The correction in the kernel, straight to C (kernel_int32).
+          // Corrected and converted in the kernel, straight to C (kernel_out).
           uint32_t rowterm[kMaxRows];
-          for (size_t r = 0; r < rows; ++r) rowterm[r] = terms.b0u * rsum_task[ir - i0 + r];
+          float as[kMaxRows];
+          for (size_t r = 0; r < rows; ++r) {
+            rowterm[r] = b0[0] * rsum_task[ir - i0 + r];
+            if (g.mode != GemmOut::Int32) as[r] = g.a_scale[(ir + r) * g.a_scale_step];
+          }
           const size_t j0 = jp * nr;
-          uk->kernel_int32(rows, kn, ap, ld, bp, first ? nullptr : accp, nr, rowterm, terms.colterm + j0,
-                           std::min(nr, n - j0), static_cast<int32_t*>(g.c) + ir * g.ldc + j0, g.ldc, tpf, tpf_lines);
+          GemmTileOut o;
+          o.mode = g.mode;
+          o.c = static_cast<uint8_t*>(g.c) + (ir * g.ldc + j0) * esize;
+          o.ldc = g.ldc;
+          o.cols = std::min(nr, n - j0);
+          o.rowterm = rowterm;
+          o.a0 = terms.colterm ? nullptr : a0 + ir;
+          o.colterm = (terms.colterm ? terms.colterm : csk) + j0;
+          o.as = as;
+          o.bs = g.b_scale + (g.b_scale_step ? j0 : 0);
+          o.bs_per_col = g.b_scale_step != 0;
+          o.bias = g.bias ? g.bias + j0 : nullptr;
+          o.relu = g.relu;
+          o.inv_out_scale = g.inv_out_scale;
+          o.out_zp = g.out_zp, o.qmin = g.qmin, o.qmax = g.qmax;
+          uk->kernel_out(rows, kn, ap, ld, bp, first ? nullptr : accp, nr, o, tpf, tpf_lines);
           return;
         }
         uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, last ? out : accp, last ? ldo : nr, tpf,

@@ -627,6 +627,8 @@ const GemmCase kGemmShapes[] = {
     {0, 5, 3},   {4, 0, 3},    {3, 4, 0},   {1, 1, 1},    {1, 1, 7},    {2, 3, 5},    {5, 7, 13},
     {6, 64, 4},  {7, 65, 9},   {4, 24, 2},  {5, 25, 3},   {13, 17, 31}, {12, 128, 64}, {25, 33, 100},
     {3, 130, 257}, {1, 70, 1}, {66, 3, 17}, {2, 2, 40000},
+    // Last panels with 49-63 and 33-47 columns: the 64-column tiles' fourth and third vectors partial.
+    {9, 61, 37}, {8, 111, 70},
     // The gemv path (m <= 4, B not packed) over several of the driver's chunks, row runs and 64-column blocks.
     {4, 300, 131}, {1, 521, 66},
     // Several k blocks (kc is 512 or 1024, 4096 for avx512) with a ragged last block, and enough rows and

@@ -19,9 +19,34 @@ namespace qk {
 
 struct GemmArgs;   // qk/gemm_driver.h
 
+enum class GemmOut { Int32 = 0, Float32 = 1, Int8 = 2, Uint8 = 3 };
+
 // Calls with at most this many rows of A and an unpacked B run the tier's gemv instead of packing B.
 constexpr size_t kGemvMaxRows = 4;
 struct GemmTerms;  // qk/gemm_epilogue.h
+
+// One tile's output for GemmUkernel::kernel_out, where B has one zero point (B0 the same for every column). Row r
+// < rows, column j < cols of the tile: d = D' - rowterm[r] - (a0 ? a0[r] * colterm[j] : colterm[j]) (modulo 2^32),
+// with rowterm[r] = B0 * rowsum(a~)[r] and colterm[j] = csk[j] = colsum[j] - k * B0, or A0 * csk[j] where A has
+// one zero point too (a0 null: no multiply per element). Then, as the shared epilogue: int32 d, or y =
+// float(d) * (bs_per_col ? as[r] * bs[j] : as[r] * bs[0]) (+ bias[j]) (relu: y > 0 ? y : 0), written as float32 or
+// requantized (ref::quantize_one with inv_out_scale, out_zp, qmin, qmax). All pointers start at the tile's first
+// row and column; c has a row stride of ldc elements of the output type.
+struct GemmTileOut {
+  GemmOut mode = GemmOut::Int32;
+  void* c = nullptr;
+  size_t ldc = 0, cols = 0;
+  const uint32_t* rowterm = nullptr;
+  const uint32_t* a0 = nullptr;
+  const uint32_t* colterm = nullptr;
+  const float* as = nullptr;
+  const float* bs = nullptr;
+  bool bs_per_col = false;
+  const float* bias = nullptr;
+  bool relu = false;
+  float inv_out_scale = 1.0f;
+  int32_t out_zp = 0, qmin = 0, qmax = 0;
+};
 
 // A tier's micro-kernel family. The driver (native/src/gemm.cc) splits C into tasks of up to mc rows x nc
 // columns, runs k in blocks of up to kc, and calls the kernel on mr x nr tiles; B is packed in panels of nr
@@ -102,13 +127,12 @@ struct GemmUkernel {
   void (*gemv_centered)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
                         const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d,
                         size_t ldd);
-  // Optional (null: kernel, then epilogue): the last k block of an int32 output with one zero point each
-  // (GemmTerms::colterm), corrected in registers and stored straight to C: c[r * ldc + j] = (acc + the block's
-  // sum) - rowterm[r] - colterm[j] (wrapping; rowterm[r] = b0u * rowsum) for r < rows and j < cols (<= nr), what
-  // kernel + epilogue write, without the tile's round trip through memory. The other arguments are kernel's.
-  void (*kernel_int32)(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
-                       size_t ldacc, const uint32_t* rowterm, const uint32_t* colterm, size_t cols, int32_t* c,
-                       size_t ldc, const uint8_t* pf, size_t pf_lines);
+  // Optional (null: kernel, then epilogue): the last k block of a tile with its output written straight to C,
+  // corrected and converted in registers: what kernel followed by the shared epilogue writes (qk/gemm_epilogue.h),
+  // without the tile's round trip through memory, for one B zero point (see GemmTileOut). The other arguments are
+  // kernel's.
+  void (*kernel_out)(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
+                     size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

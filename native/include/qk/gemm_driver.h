@@ -13,7 +13,6 @@
 
 namespace qk {
 
-enum class GemmOut { Int32 = 0, Float32 = 1, Int8 = 2, Uint8 = 3 };
 
 struct GemmArgs {
   size_t m = 0, n = 0, k = 0;

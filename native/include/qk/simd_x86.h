@@ -41,6 +41,8 @@
 // target specific option mismatch", SIMDe lacks it: add an exact shim here.
 namespace qk {
 namespace simde_shim {
+// Internal linkage: an out-of-line instantiation would otherwise be a weak symbol, one copy serving every tier.
+namespace {
 
 template <typename V, typename E, int N>
 inline V maskz_loadu(uint64_t k, const void* p) {
@@ -134,6 +136,7 @@ inline float mm512_reduce_minmax_ps(simde__m512 a) {
   return _mm_cvtss_f32(kMax ? _mm_max_ps(t8, t9) : _mm_min_ps(t8, t9));
 }
 
+}  // namespace
 }  // namespace simde_shim
 }  // namespace qk
 

@@ -10,6 +10,7 @@
 #include "qk/sgemm.h"
 #include "qk/fakequant.h"
 #include "qk/kernels.h"
+#include "qk/quant_avx512.h"
 #include "qk/reduce.h"
 #include "qk/stream.h"
 
@@ -33,14 +34,6 @@ template <bool S>
 inline void store_si256(void* p, __m256i v) {
   if constexpr (S) _mm256_stream_si256(static_cast<__m256i*>(p), v);
   else _mm256_storeu_si256(static_cast<__m256i*>(p), v);
-}
-
-inline __m512i quant16(__m512 x, __m512 inv, __m512 zp, __m512 lo, __m512 hi) {
-  const __m512 v = _mm512_mul_ps(x, inv);
-  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-  __m512 r = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  r = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), lo), hi);
-  return _mm512_cvtps_epi32(_mm512_mask_mov_ps(r, nan, zp));
 }
 
 template <typename T>

@@ -10,6 +10,7 @@
 #include "qk/gemm_epilogue.h"
 #include "qk/gemv_vnni.h"
 #include "qk/kernels.h"
+#include "qk/quant_avx512.h"
 #include "qk/simd_x86.h"
 
 namespace qk {
@@ -75,37 +76,105 @@ inline __m512i bcast4(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// o[j] = v[j] - rt - ct[j] for j < cols (<= kNR), modulo 2^32: the shared epilogue's int32 uniform correction
-// (qk/gemm_epilogue.h, epi::int32_row_uniform), from registers. Forced inline, and the full-width path without an
-// array: a first version that was neither ran the whole kernel 15-25% slower. The SIMDe test build subtracts in
-// uint32 through memory, as the shared epilogue does there (SIMDe's vector subtraction is signed int arithmetic,
-// whose overflow UBSan reports).
-inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t cols, uint32_t rt, const uint32_t* ct,
-                                                           __m512i v0, __m512i v1, __m512i v2, __m512i v3) {
+inline __mmask16 lanes(size_t cols, size_t q) {
+  const size_t n = cols > 16 * q ? std::min<size_t>(16, cols - 16 * q) : 0;
+  return static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
+}
+
+// Columns 16q .. 16q + 15 of row r (lanes m; Full: all of them) from the corrected sums d, converted as
+// GemmTileOut says: the shared epilogue's float_row and the tier's quantize (quant16), operation for operation.
+template <GemmOut Mode, bool Full>
+inline __attribute__((always_inline)) void out16(const GemmTileOut& o, size_t r, size_t q, __m512i d, __mmask16 m,
+                                                 __m512 vas, __m512 vs) {
+  const size_t off = r * o.ldc + 16 * q;
+  if constexpr (Mode == GemmOut::Int32) {
+    if (Full) _mm512_storeu_si512(static_cast<int32_t*>(o.c) + off, d);
+    else _mm512_mask_storeu_epi32(static_cast<int32_t*>(o.c) + off, m, d);
+  } else {
+    __m512 y = _mm512_cvtepi32_ps(d);
+    if (o.bs_per_col) {
+      const __m512 bs = Full ? _mm512_loadu_ps(o.bs + 16 * q) : _mm512_maskz_loadu_ps(m, o.bs + 16 * q);
+      y = _mm512_mul_ps(y, _mm512_mul_ps(vas, bs));
+    } else {
+      y = _mm512_mul_ps(y, vs);
+    }
+    if (o.bias)
+      y = _mm512_add_ps(y, Full ? _mm512_loadu_ps(o.bias + 16 * q) : _mm512_maskz_loadu_ps(m, o.bias + 16 * q));
+    if (o.relu) y = _mm512_max_ps(y, _mm512_setzero_ps());  // y > 0 ? y : +0 (also for NaN and -0)
+    if constexpr (Mode == GemmOut::Float32) {
+      if (Full) _mm512_storeu_ps(static_cast<float*>(o.c) + off, y);
+      else _mm512_mask_storeu_ps(static_cast<float*>(o.c) + off, m, y);
+    } else {
+      const __m512i v = quant16(y, _mm512_set1_ps(o.inv_out_scale), _mm512_set1_ps(static_cast<float>(o.out_zp)),
+                                _mm512_set1_ps(static_cast<float>(o.qmin)), _mm512_set1_ps(static_cast<float>(o.qmax)));
+      // Clamped to the output type's range: vpmovdb's truncation is exact for int8 and uint8.
+      _mm_mask_storeu_epi8(static_cast<uint8_t*>(o.c) + off, Full ? __mmask16{0xffff} : m, _mm512_cvtepi32_epi8(v));
+    }
+  }
+}
+
+// Row r of a tile from its accumulators v0 .. v3 (kernel_out): corrected, converted and stored. Forced inline, and
+// the vectors passed as values, not an array: a first int32-only version that was neither ran the whole kernel
+// 15-25% slower. The SIMDe test build corrects in uint32 through memory, as the shared epilogue does there (SIMDe's
+// vector integer arithmetic is signed, whose overflow UBSan reports).
+template <GemmOut Mode>
+inline __attribute__((always_inline)) void store_out(const GemmTileOut& o, size_t r, __m512i v0, __m512i v1,
+                                                     __m512i v2, __m512i v3) {
+  const size_t cols = o.cols;
+  const uint32_t rt = o.rowterm[r];
+  const uint32_t* ct = o.colterm;
 #if defined(QK_SIMDE)
   alignas(64) uint32_t t[kNR];
   _mm512_store_si512(t, v0);
   _mm512_store_si512(t + 16, v1);
   _mm512_store_si512(t + 32, v2);
   _mm512_store_si512(t + 48, v3);
-  for (size_t j = 0; j < cols; ++j) o[j] = static_cast<int32_t>(t[j] - rt - ct[j]);
+  if (o.a0) {
+    const uint32_t ar = o.a0[r];
+    for (size_t j = 0; j < cols; ++j) t[j] = t[j] - rt - ar * ct[j];
+  } else {
+    for (size_t j = 0; j < cols; ++j) t[j] = t[j] - rt - ct[j];
+  }
+  v0 = _mm512_load_si512(t);
+  v1 = _mm512_load_si512(t + 16);
+  v2 = _mm512_load_si512(t + 32);
+  v3 = _mm512_load_si512(t + 48);
 #else
   const __m512i vrt = _mm512_set1_epi32(static_cast<int>(rt));
-  if (cols == kNR) {
-    _mm512_storeu_si512(o, _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), _mm512_loadu_si512(ct)));
-    _mm512_storeu_si512(o + 16, _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), _mm512_loadu_si512(ct + 16)));
-    _mm512_storeu_si512(o + 32, _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), _mm512_loadu_si512(ct + 32)));
-    _mm512_storeu_si512(o + 48, _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), _mm512_loadu_si512(ct + 48)));
-    return;
-  }
-  const __m512i v[4] = {v0, v1, v2, v3};
-  for (size_t q = 0; q < 4 && 16 * q < cols; ++q) {
-    const size_t n = std::min<size_t>(16, cols - 16 * q);
-    const __mmask16 m = static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
-    _mm512_mask_storeu_epi32(o + 16 * q, m,
-                             _mm512_sub_epi32(_mm512_sub_epi32(v[q], vrt), _mm512_maskz_loadu_epi32(m, ct + 16 * q)));
+  const bool full = cols == kNR;
+  // The column terms, masked past cols (the array ends there).
+  const __m512i t0 = full ? _mm512_loadu_si512(ct) : _mm512_maskz_loadu_epi32(lanes(cols, 0), ct);
+  const __m512i t1 = full ? _mm512_loadu_si512(ct + 16) : _mm512_maskz_loadu_epi32(lanes(cols, 1), ct + 16);
+  const __m512i t2 = full ? _mm512_loadu_si512(ct + 32) : _mm512_maskz_loadu_epi32(lanes(cols, 2), ct + 32);
+  const __m512i t3 = full ? _mm512_loadu_si512(ct + 48) : _mm512_maskz_loadu_epi32(lanes(cols, 3), ct + 48);
+  if (o.a0) {
+    const __m512i var = _mm512_set1_epi32(static_cast<int>(o.a0[r]));
+    v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), _mm512_mullo_epi32(var, t0));
+    v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), _mm512_mullo_epi32(var, t1));
+    v2 = _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), _mm512_mullo_epi32(var, t2));
+    v3 = _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), _mm512_mullo_epi32(var, t3));
+  } else {
+    v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), t0);
+    v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), t1);
+    v2 = _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), t2);
+    v3 = _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), t3);
   }
 #endif
+  constexpr bool float_out = Mode != GemmOut::Int32;
+  const float as = float_out ? o.as[r] : 0.0f;
+  const __m512 vas = _mm512_set1_ps(as);
+  const __m512 vs = _mm512_set1_ps(float_out && !o.bs_per_col ? as * o.bs[0] : 0.0f);
+  if (cols == kNR) {
+    out16<Mode, true>(o, r, 0, v0, 0xffff, vas, vs);
+    out16<Mode, true>(o, r, 1, v1, 0xffff, vas, vs);
+    out16<Mode, true>(o, r, 2, v2, 0xffff, vas, vs);
+    out16<Mode, true>(o, r, 3, v3, 0xffff, vas, vs);
+    return;
+  }
+  out16<Mode, false>(o, r, 0, v0, lanes(cols, 0), vas, vs);
+  if (cols > 16) out16<Mode, false>(o, r, 1, v1, lanes(cols, 1), vas, vs);
+  if (cols > 32) out16<Mode, false>(o, r, 2, v2, lanes(cols, 2), vas, vs);
+  if (cols > 48) out16<Mode, false>(o, r, 3, v3, lanes(cols, 3), vas, vs);
 }
 
 // Named accumulators (24 zmm) + 4 B vectors + a broadcast: 29 of the 32 registers. GCC spills an array of
@@ -143,17 +212,17 @@ inline __attribute__((always_inline)) void store_corrected(int32_t* o, size_t co
     _mm512_storeu_si512(c + r * ldc + 48, c##r##3);  \
   }
 
-#define QK_STORE_FUSED(r) \
-  if (R > r) store_corrected(c + r * ldc, cols, rowterm[r], colterm, c##r##0, c##r##1, c##r##2, c##r##3);
+#define QK_STORE_OUT(mode, r) \
+  if (R > r) store_out<mode>(o, r, c##r##0, c##r##1, c##r##2, c##r##3);
 
 // A is read in place: 4 bytes of each row per k group (the last group may read up to 3 bytes past kc, where B
 // is zero; the driver guarantees those bytes are readable). The first pf_lines k groups each prefetch one line
 // of the next B panel into L2 (a burst of prefetches before the call would hold the line-fill buffers the
 // kernel's own loads need; spread out, they hide the next panel's first touch from L3 or memory).
-template <int R, bool Fused>
+// out: kernel_out's output (then c and ldc are unused); null: the plain kernel, storing the tile to c.
+template <int R, bool Out>
 void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c,
-          size_t ldc, const uint8_t* pf, size_t pf_lines, const uint32_t* rowterm, const uint32_t* colterm,
-          size_t cols) {
+          size_t ldc, const uint8_t* pf, size_t pf_lines, const GemmTileOut* out) {
   const uint8_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda, *a4 = a3 + lda, *a5 = a4 + lda;
   QK_ACC(0) QK_ACC(1) QK_ACC(2) QK_ACC(3) QK_ACC(4) QK_ACC(5)
   const char* pfc = reinterpret_cast<const char*>(pf);
@@ -171,46 +240,58 @@ void tile(size_t kc, const uint8_t* a, size_t lda, const int8_t* b, const int32_
     QK_GROUP(b + kNR * 12, p + 12)
   }
   for (; p < kc; p += 4, b += kNR * 4) QK_GROUP(b, p)
-  if constexpr (Fused) {
-    QK_STORE_FUSED(0) QK_STORE_FUSED(1) QK_STORE_FUSED(2) QK_STORE_FUSED(3) QK_STORE_FUSED(4) QK_STORE_FUSED(5)
+  if constexpr (Out) {
+    // A local copy: the output stores (may_alias vectors) would otherwise make every field be read again after
+    // each of them.
+    const GemmTileOut o = *out;
+#define QK_STORE_ROWS(mode) \
+  QK_STORE_OUT(mode, 0) QK_STORE_OUT(mode, 1) QK_STORE_OUT(mode, 2) QK_STORE_OUT(mode, 3) QK_STORE_OUT(mode, 4) \
+  QK_STORE_OUT(mode, 5)
+    if (o.mode == GemmOut::Int32) {
+      QK_STORE_ROWS(GemmOut::Int32)
+    } else if (o.mode == GemmOut::Float32) {
+      QK_STORE_ROWS(GemmOut::Float32)
+    } else {
+      QK_STORE_ROWS(GemmOut::Int8)  // int8 and uint8 alike: values clamped by quant16, bytes truncated
+    }
+#undef QK_STORE_ROWS
+    (void)c, (void)ldc;
   } else {
     QK_STORE(0) QK_STORE(1) QK_STORE(2) QK_STORE(3) QK_STORE(4) QK_STORE(5)
+    (void)out;
   }
-  (void)rowterm, (void)colterm, (void)cols;
 }
 #undef QK_ACC
 #undef QK_ROW
 #undef QK_GROUP
 #undef QK_STORE
-#undef QK_STORE_FUSED
+#undef QK_STORE_OUT
 
-// tile<rows, Fused> for rows in 1 .. kMR.
-template <bool Fused>
+// tile<rows, Out> for rows in 1 .. kMR.
+template <bool Out>
 void tile_rows(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
-               size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines, const uint32_t* rowterm,
-               const uint32_t* colterm, size_t cols) {
+               size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines, const GemmTileOut* out) {
   const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   switch (rows) {
-    case 1: tile<1, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 2: tile<2, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 3: tile<3, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 4: tile<4, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    case 5: tile<5, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
-    default: tile<6, Fused>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols); break;
+    case 1: tile<1, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
+    case 2: tile<2, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
+    case 3: tile<3, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
+    case 4: tile<4, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
+    case 5: tile<5, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
+    default: tile<6, Out>(kc, a, lda, b, acc, ldacc, c, ldc, pf, pf_lines, out); break;
   }
 }
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel, const int32_t* acc,
             size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines) {
-  tile_rows<false>(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc, pf, pf_lines, nullptr, nullptr, 0);
+  tile_rows<false>(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc, pf, pf_lines, nullptr);
 }
 
-// The last k block with the int32 output's uniform correction written straight to C (see GemmUkernel).
-void kernel_int32(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
-                  size_t ldacc, const uint32_t* rowterm, const uint32_t* colterm, size_t cols, int32_t* c, size_t ldc,
-                  const uint8_t* pf, size_t pf_lines) {
-  tile_rows<true>(rows, kc, a, lda, b_panel, acc, ldacc, c, ldc, pf, pf_lines, rowterm, colterm, cols);
+// The last k block with the output written straight to C (see GemmUkernel::kernel_out).
+void kernel_out(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
+                size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines) {
+  tile_rows<true>(rows, kc, a, lda, b_panel, acc, ldacc, nullptr, 0, pf, pf_lines, &out);
 }
 
 void epilogue(const GemmArgs& g, const GemmTerms& terms, size_t i0, size_t rows, size_t j0, size_t cols,
@@ -226,7 +307,7 @@ const GemmUkernel kGemm = {
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, copy_a, kernel, gemv_vnni, epilogue,
-    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr, kernel_int32,
+    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr, kernel_out,
 };
 
 // R rows against an amx B panel: per k group, two vectors of 16 columns.
