@@ -362,10 +362,14 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   terms.csk = csk;
   terms.quantize_s8 = kt.quantize_s8;
   terms.quantize_u8 = kt.quantize_u8;
-  if (g.za_step == 0 && g.zb_step == 0) {  // one zero point each: no per-element multiplies in the epilogue
+  // One A zero point: A0 * csk[j] once per column, not per element. The shared epilogue takes it where B has one
+  // zero point too (its uniform form); kernel_out with either.
+  if (g.za_step == 0) {
     for (size_t j = 0; j < n; ++j) colterm[j] = a0[0] * csk[j];
-    terms.colterm = colterm;
-    terms.b0u = b0[0];
+    if (g.zb_step == 0) {
+      terms.colterm = colterm;
+      terms.b0u = b0[0];
+    }
   }
 
   // Tasks: row blocks of mc x column blocks of nc. With few tasks per thread, the row blocks are chosen so the
@@ -402,8 +406,8 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
   const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
-  // One B zero point, on a tier whose kernel writes the output itself: no tile, no epilogue call.
-  const bool fused = uk->kernel_out && g.zb_step == 0 && !use_strip;
+  // A tier whose kernel writes the output itself: no tile, no epilogue call.
+  const bool fused = uk->kernel_out && !use_strip;
   const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;
   // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
   std::atomic<bool> oom{false};
@@ -505,7 +509,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           uint32_t rowterm[kMaxRows];
           float as[kMaxRows];
           for (size_t r = 0; r < rows; ++r) {
-            rowterm[r] = b0[0] * rsum_task[ir - i0 + r];
+            rowterm[r] = (g.zb_step ? 1u : b0[0]) * rsum_task[ir - i0 + r];
             if (g.mode != GemmOut::Int32) as[r] = g.a_scale[(ir + r) * g.a_scale_step];
           }
           const size_t j0 = jp * nr;
@@ -515,8 +519,9 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           o.ldc = g.ldc;
           o.cols = std::min(nr, n - j0);
           o.rowterm = rowterm;
-          o.a0 = terms.colterm ? nullptr : a0 + ir;
-          o.colterm = (terms.colterm ? terms.colterm : csk) + j0;
+          o.b0 = g.zb_step ? b0 + j0 : nullptr;
+          o.a0 = g.za_step == 0 ? nullptr : a0 + ir;
+          o.colterm = (g.za_step == 0 ? colterm : csk) + j0;
           o.as = as;
           o.bs = g.b_scale + (g.b_scale_step ? j0 : 0);
           o.bs_per_col = g.b_scale_step != 0;

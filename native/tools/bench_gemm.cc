@@ -1,11 +1,12 @@
 // qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
-//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned] [--aligned-c] [--zb0] [--row-zp] [MxNxK ...]
-// --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not), --aligned-c only C (what npm run bench
-// gives: an alignedArray out, plain inputs); --zb0 makes the weights' zero point 0
-// (symmetric weights: no row sums needed); --row-zp gives each row of A its own zero point and scale (what
-// linearDynamic passes); --transb stores B as n x k (the PyTorch Linear weight layout).
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned]
+//              [--aligned-c] [--zb0] [--row-zp] [--col-zp] [MxNxK ...]
+// --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not), --aligned-c only C (what npm run
+// bench gives: an alignedArray out, plain inputs); --zb0 makes the weights' zero point 0 (symmetric weights: no row
+// sums needed); --row-zp gives each row of A its own zero point and scale (what linearDynamic passes), --col-zp each
+// column of B its own zero point; --transb stores B as n x k (the PyTorch Linear weight layout).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   qk::Isa isa = qk::available_isas().front();
   int threads = 1;
   int mode = 0;
-  bool unpacked = false, transb = false, aligned = false, aligned_c = false, zb0 = false, row_zp = false;
+  bool unpacked = false, transb = false, aligned = false, aligned_c = false, zb0 = false, row_zp = false, col_zp = false;
   std::vector<std::string> shapes;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     else if (a == "--aligned-c") aligned_c = true;
     else if (a == "--zb0") zb0 = true;
     else if (a == "--row-zp") row_zp = true;
+    else if (a == "--col-zp") col_zp = true;
     else shapes.push_back(a);
   }
   if (shapes.empty())
@@ -101,14 +103,16 @@ int main(int argc, char** argv) {
     uint32_t st = 12345;
     for (size_t i = 0; i < m * kk; ++i) a[i] = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
     for (auto& v : b) v = static_cast<uint8_t>((st = st * 1664525u + 1013904223u) >> 24);
-    std::vector<int32_t> za(row_zp ? m : 1, 123), zb(1, zb0 ? 0 : 2);
+    std::vector<int32_t> za(row_zp ? m : 1, 123), zb(col_zp ? n : 1, zb0 ? 0 : 2);
     std::vector<float> as(row_zp ? m : 1, 0.02f), bs(n, 0.01f), bias(n, 0.5f);
     for (size_t i = 0; i < za.size(); ++i) za[i] = static_cast<int32_t>(100 + i % 50), as[i] = 0.02f + 1e-4f * (i % 7);
     std::vector<unsigned char> cbuf(m * n * 4 + 64);
     unsigned char* c = cbuf.data() + (aligned_c ? (64 - reinterpret_cast<uintptr_t>(cbuf.data()) % 64) % 64 : 0);
     qk::GemmArgs g;
     g.m = m, g.n = n, g.k = kk, g.a = a, g.lda = kk, g.a_signed = false, g.za = za.data(), g.zb = zb.data();
-    g.za_step = row_zp ? 1 : 0, g.a_scale_step = row_zp ? 1 : 0;
+    g.za_step = row_zp ? 1 : 0, g.a_scale_step = row_zp ? 1 : 0, g.zb_step = col_zp ? 1 : 0;
+    if (col_zp)
+      for (size_t j = 0; j < n; ++j) zb[j] = static_cast<int32_t>(j % 5) - 2;
     g.mode = static_cast<qk::GemmOut>(mode), g.c = c, g.ldc = n;
     g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
     g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;

@@ -25,18 +25,20 @@ enum class GemmOut { Int32 = 0, Float32 = 1, Int8 = 2, Uint8 = 3 };
 constexpr size_t kGemvMaxRows = 4;
 struct GemmTerms;  // qk/gemm_epilogue.h
 
-// One tile's output for GemmUkernel::kernel_out, where B has one zero point (B0 the same for every column). Row r
-// < rows, column j < cols of the tile: d = D' - rowterm[r] - (a0 ? a0[r] * colterm[j] : colterm[j]) (modulo 2^32),
-// with rowterm[r] = B0 * rowsum(a~)[r] and colterm[j] = csk[j] = colsum[j] - k * B0, or A0 * csk[j] where A has
-// one zero point too (a0 null: no multiply per element). Then, as the shared epilogue: int32 d, or y =
-// float(d) * (bs_per_col ? as[r] * bs[j] : as[r] * bs[0]) (+ bias[j]) (relu: y > 0 ? y : 0), written as float32 or
-// requantized (ref::quantize_one with inv_out_scale, out_zp, qmin, qmax). All pointers start at the tile's first
-// row and column; c has a row stride of ldc elements of the output type.
+// One tile's output for GemmUkernel::kernel_out. Row r < rows, column j < cols of the tile:
+//   d = D' - (b0 ? b0[j] * rowterm[r] : rowterm[r]) - (a0 ? a0[r] * colterm[j] : colterm[j])   (modulo 2^32)
+// where b0[j] = B0[j] and rowterm[r] = rowsum(a~)[r] if B has a zero point per column, else b0 is null and
+// rowterm[r] = B0 * rowsum(a~)[r]; a0[r] = A0[r] and colterm[j] = csk[j] = colsum[j] - k * B0[j] if A has a zero
+// point per row, else a0 is null and colterm[j] = A0 * csk[j] (no multiply per element). Then, as the shared
+// epilogue: int32 d, or y = float(d) * (bs_per_col ? as[r] * bs[j] : as[r] * bs[0]) (+ bias[j]) (relu: y > 0 ? y :
+// 0), written as float32 or requantized (ref::quantize_one with inv_out_scale, out_zp, qmin, qmax). All pointers
+// start at the tile's first row and column; c has a row stride of ldc elements of the output type.
 struct GemmTileOut {
   GemmOut mode = GemmOut::Int32;
   void* c = nullptr;
   size_t ldc = 0, cols = 0;
   const uint32_t* rowterm = nullptr;
+  const uint32_t* b0 = nullptr;
   const uint32_t* a0 = nullptr;
   const uint32_t* colterm = nullptr;
   const float* as = nullptr;
@@ -129,8 +131,7 @@ struct GemmUkernel {
                         size_t ldd);
   // Optional (null: kernel, then epilogue): the last k block of a tile with its output written straight to C,
   // corrected and converted in registers: what kernel followed by the shared epilogue writes (qk/gemm_epilogue.h),
-  // without the tile's round trip through memory, for one B zero point (see GemmTileOut). The other arguments are
-  // kernel's.
+  // without the tile's round trip through memory (see GemmTileOut). The other arguments are kernel's.
   void (*kernel_out)(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
                      size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines);
 };

@@ -113,6 +113,18 @@ inline __attribute__((always_inline)) void out16(const GemmTileOut& o, size_t r,
   }
 }
 
+#if !defined(QK_SIMDE)
+// 16 sums v corrected (GemmTileOut): v - (b0 ? b0[j] * rt : rt) - (a0 ? ar * ct[j] : ct[j]), modulo 2^32; the
+// per-column terms read in lanes m only.
+template <bool Full>
+inline __attribute__((always_inline)) __m512i correct16(__m512i v, __mmask16 m, const uint32_t* ct, const uint32_t* b0,
+                                                        bool a0, __m512i vrt, __m512i var) {
+  const __m512i c = Full ? _mm512_loadu_si512(ct) : _mm512_maskz_loadu_epi32(m, ct);
+  const __m512i row = b0 ? _mm512_mullo_epi32(vrt, Full ? _mm512_loadu_si512(b0) : _mm512_maskz_loadu_epi32(m, b0)) : vrt;
+  return _mm512_sub_epi32(_mm512_sub_epi32(v, row), a0 ? _mm512_mullo_epi32(var, c) : c);
+}
+#endif
+
 // Row r of a tile from its accumulators v0 .. v3 (kernel_out): corrected, converted and stored. Forced inline, and
 // the vectors passed as values, not an array: a first int32-only version that was neither ran the whole kernel
 // 15-25% slower. The SIMDe test build corrects in uint32 through memory, as the shared epilogue does there (SIMDe's
@@ -121,43 +133,32 @@ template <GemmOut Mode>
 inline __attribute__((always_inline)) void store_out(const GemmTileOut& o, size_t r, __m512i v0, __m512i v1,
                                                      __m512i v2, __m512i v3) {
   const size_t cols = o.cols;
-  const uint32_t rt = o.rowterm[r];
-  const uint32_t* ct = o.colterm;
+  const uint32_t rt = o.rowterm[r], ar = o.a0 ? o.a0[r] : 1;
+  const uint32_t *ct = o.colterm, *b0 = o.b0;
 #if defined(QK_SIMDE)
   alignas(64) uint32_t t[kNR];
   _mm512_store_si512(t, v0);
   _mm512_store_si512(t + 16, v1);
   _mm512_store_si512(t + 32, v2);
   _mm512_store_si512(t + 48, v3);
-  if (o.a0) {
-    const uint32_t ar = o.a0[r];
-    for (size_t j = 0; j < cols; ++j) t[j] = t[j] - rt - ar * ct[j];
-  } else {
-    for (size_t j = 0; j < cols; ++j) t[j] = t[j] - rt - ct[j];
-  }
+  for (size_t j = 0; j < cols; ++j) t[j] = t[j] - (b0 ? b0[j] * rt : rt) - (o.a0 ? ar * ct[j] : ct[j]);
   v0 = _mm512_load_si512(t);
   v1 = _mm512_load_si512(t + 16);
   v2 = _mm512_load_si512(t + 32);
   v3 = _mm512_load_si512(t + 48);
 #else
-  const __m512i vrt = _mm512_set1_epi32(static_cast<int>(rt));
-  const bool full = cols == kNR;
-  // The column terms, masked past cols (the array ends there).
-  const __m512i t0 = full ? _mm512_loadu_si512(ct) : _mm512_maskz_loadu_epi32(lanes(cols, 0), ct);
-  const __m512i t1 = full ? _mm512_loadu_si512(ct + 16) : _mm512_maskz_loadu_epi32(lanes(cols, 1), ct + 16);
-  const __m512i t2 = full ? _mm512_loadu_si512(ct + 32) : _mm512_maskz_loadu_epi32(lanes(cols, 2), ct + 32);
-  const __m512i t3 = full ? _mm512_loadu_si512(ct + 48) : _mm512_maskz_loadu_epi32(lanes(cols, 3), ct + 48);
-  if (o.a0) {
-    const __m512i var = _mm512_set1_epi32(static_cast<int>(o.a0[r]));
-    v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), _mm512_mullo_epi32(var, t0));
-    v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), _mm512_mullo_epi32(var, t1));
-    v2 = _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), _mm512_mullo_epi32(var, t2));
-    v3 = _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), _mm512_mullo_epi32(var, t3));
+  const __m512i vrt = _mm512_set1_epi32(static_cast<int>(rt)), var = _mm512_set1_epi32(static_cast<int>(ar));
+  if (cols == kNR) {
+    v0 = correct16<true>(v0, 0xffff, ct, b0, o.a0 != nullptr, vrt, var);
+    v1 = correct16<true>(v1, 0xffff, ct + 16, b0 ? b0 + 16 : nullptr, o.a0 != nullptr, vrt, var);
+    v2 = correct16<true>(v2, 0xffff, ct + 32, b0 ? b0 + 32 : nullptr, o.a0 != nullptr, vrt, var);
+    v3 = correct16<true>(v3, 0xffff, ct + 48, b0 ? b0 + 48 : nullptr, o.a0 != nullptr, vrt, var);
   } else {
-    v0 = _mm512_sub_epi32(_mm512_sub_epi32(v0, vrt), t0);
-    v1 = _mm512_sub_epi32(_mm512_sub_epi32(v1, vrt), t1);
-    v2 = _mm512_sub_epi32(_mm512_sub_epi32(v2, vrt), t2);
-    v3 = _mm512_sub_epi32(_mm512_sub_epi32(v3, vrt), t3);
+    // Masked past cols (the term arrays end there).
+    v0 = correct16<false>(v0, lanes(cols, 0), ct, b0, o.a0 != nullptr, vrt, var);
+    v1 = correct16<false>(v1, lanes(cols, 1), ct + 16, b0 ? b0 + 16 : nullptr, o.a0 != nullptr, vrt, var);
+    v2 = correct16<false>(v2, lanes(cols, 2), ct + 32, b0 ? b0 + 32 : nullptr, o.a0 != nullptr, vrt, var);
+    v3 = correct16<false>(v3, lanes(cols, 3), ct + 48, b0 ? b0 + 48 : nullptr, o.a0 != nullptr, vrt, var);
   }
 #endif
   constexpr bool float_out = Mode != GemmOut::Int32;
