@@ -50,14 +50,32 @@ inline void store16(T* q, int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
              vcombine_u8(vmovn_u16(vreinterpretq_u16_s16(ab)), vmovn_u16(vreinterpretq_u16_s16(cd))));
 }
 
+// 4 int32 lanes already inside the 8-bit range as 4 bytes in order (truncating narrows, exact there).
+template <typename T>
+inline void store4(T* q, int32x4_t a) {
+  const int16x4_t h = vmovn_s32(a);
+  const uint32_t w = vget_lane_u32(vreinterpret_u32_s8(vmovn_s16(vcombine_s16(h, h))), 0);
+  std::memcpy(q, &w, 4);
+}
+
+// Blocks of 16, then of 4, then the last few through a zero-padded buffer: the GEMM epilogue requantizes tile rows
+// of 8 or 12 (the neon and neon-dotprod tiles' widths), which would otherwise all take the buffer path.
 template <typename T>
 void quantize(const float* x, T* q, size_t n, float inv_scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
   const float32x4_t inv = vdupq_n_f32(inv_scale), zp = vdupq_n_f32(static_cast<float>(zero_point));
   const float32x4_t lo = vdupq_n_f32(static_cast<float>(qmin)), hi = vdupq_n_f32(static_cast<float>(qmax));
-  blocks<float, T, 16>(x, q, n, [&](const float* xs, T* qs) {
-    store16(qs, quant4(vld1q_f32(xs), inv, zp, lo, hi), quant4(vld1q_f32(xs + 4), inv, zp, lo, hi),
-            quant4(vld1q_f32(xs + 8), inv, zp, lo, hi), quant4(vld1q_f32(xs + 12), inv, zp, lo, hi));
-  });
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    store16(q + i, quant4(vld1q_f32(x + i), inv, zp, lo, hi), quant4(vld1q_f32(x + i + 4), inv, zp, lo, hi),
+            quant4(vld1q_f32(x + i + 8), inv, zp, lo, hi), quant4(vld1q_f32(x + i + 12), inv, zp, lo, hi));
+  for (; i + 4 <= n; i += 4) store4(q + i, quant4(vld1q_f32(x + i), inv, zp, lo, hi));
+  if (i < n) {
+    float xb[4] = {};
+    T qb[4];
+    std::memcpy(xb, x + i, (n - i) * sizeof(float));
+    store4(qb, quant4(vld1q_f32(xb), inv, zp, lo, hi));
+    std::memcpy(q + i, qb, n - i);
+  }
 }
 
 template <typename T>
