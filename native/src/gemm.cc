@@ -404,11 +404,10 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t kst_task = stage_all ? kst_all : kst;
   const uint64_t call = stage_all ? g_calls.fetch_add(1, std::memory_order_relaxed) + 1 : 0;
 
-  const size_t out_bytes = m * n * (g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1);
-  const bool use_strip = uk->rows_outer && out_bytes >= g_strip_min_bytes.load(std::memory_order_relaxed);
+  const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;  // bytes per output
+  const bool use_strip = uk->rows_outer && m * n * esize >= g_strip_min_bytes.load(std::memory_order_relaxed);
   // A tier whose kernel writes the output itself: no tile, no epilogue call.
   const bool fused = uk->kernel_out && !use_strip;
-  const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;
   // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
   std::atomic<bool> oom{false};
   parallel_for(tasks, t, [&](size_t task) {

@@ -157,7 +157,7 @@ const GemmUkernel kGemm = {
     b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
     row_sums, copy_a, kernel, gemv, epilogue,
-    begin, end, /*rows_outer=*/true, /*gemv_centered=*/nullptr,
+    begin, end, /*rows_outer=*/true, /*gemv_centered=*/nullptr, /*kernel_out=*/nullptr,
 };
 
 }  // namespace

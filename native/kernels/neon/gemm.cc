@@ -83,7 +83,7 @@ const GemmUkernel kGemm = {
     b_panel_bytes, /*b_kbytes=*/kNR * 2, pack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
-    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, gemv_generic_centered,
+    /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, gemv_generic_centered, /*kernel_out=*/nullptr,
 };
 
 }  // namespace
