@@ -41,8 +41,8 @@ int threads_for(size_t m, size_t n, size_t k, int threads, double macs_per_us) {
 }
 
 // Per-thread scratch: k-block accumulators, packed or staged A, a staged task's row sums, the rows-outer strip, the
-// copy of A's last rows, the gemv path's sums and correction terms.
-thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail, t_gemv;
+// copy of A's last rows, the gemv path's sums and correction terms, a fused task's per-row output terms.
+thread_local Scratch t_acc, t_apack, t_rsum, t_strip, t_atail, t_gemv, t_outrows;
 // What this thread's t_apack and t_rsum hold when a call staged all of a row block's k (see the driver): the
 // call's number and the block's first row.
 thread_local uint64_t t_staged_call = 0;
@@ -477,6 +477,23 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
       }
       // The panel run next (the next panel of this k block, or the first of the next block) is prefetched into
       // L2 while this one runs, a share of its lines per row tile.
+      // kernel_out's per-row terms for the task's rows, once its row sums are complete; they stay valid to the
+      // task's end (a tier may write a tile's output during its next tile).
+      uint32_t* out_rowterm = nullptr;
+      float* out_as = nullptr;
+      if (last && fused) {
+        out_rowterm = static_cast<uint32_t*>(t_outrows.get((i1 - i0) * 8));
+        if (out_rowterm == nullptr) {
+          oom.store(true, std::memory_order_relaxed);
+          break;
+        }
+        out_as = reinterpret_cast<float*>(out_rowterm + (i1 - i0));
+        const uint32_t rb0 = g.zb_step ? 1u : b0[0];
+        for (size_t i = i0; i < i1; ++i) {
+          out_rowterm[i - i0] = rb0 * rsum_task[i - i0];
+          out_as[i - i0] = g.mode != GemmOut::Int32 ? g.a_scale[i * g.a_scale_step] : 0.0f;
+        }
+      }
       const size_t block_lines = (round_up(kn, kr) * uk->b_kbytes + 63) / 64;
       const size_t pf_share = (block_lines + row_tiles - 1) / row_tiles;
       // kernel(jp, ir, out, ldo): one tile, k block kb, into out (the last block) or its accumulators.
@@ -505,30 +522,24 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         int32_t* accp = acc ? acc + ((jp - jp0) * row_tiles + (ir - i0) / mr) * mr * nr : nullptr;
         if (last && fused) {
           // Corrected and converted in the kernel, straight to C (kernel_out).
-          uint32_t rowterm[kMaxRows];
-          float as[kMaxRows];
-          for (size_t r = 0; r < rows; ++r) {
-            rowterm[r] = (g.zb_step ? 1u : b0[0]) * rsum_task[ir - i0 + r];
-            if (g.mode != GemmOut::Int32) as[r] = g.a_scale[(ir + r) * g.a_scale_step];
-          }
           const size_t j0 = jp * nr;
           GemmTileOut o;
           o.mode = g.mode;
           o.c = static_cast<uint8_t*>(g.c) + (ir * g.ldc + j0) * esize;
           o.ldc = g.ldc;
           o.cols = std::min(nr, n - j0);
-          o.rowterm = rowterm;
+          o.rowterm = out_rowterm + (ir - i0);
           o.b0 = g.zb_step ? b0 + j0 : nullptr;
           o.a0 = g.za_step == 0 ? nullptr : a0 + ir;
           o.colterm = (g.za_step == 0 ? colterm : csk) + j0;
-          o.as = as;
+          o.as = out_as + (ir - i0);
           o.bs = g.b_scale + (g.b_scale_step ? j0 : 0);
           o.bs_per_col = g.b_scale_step != 0;
           o.bias = g.bias ? g.bias + j0 : nullptr;
           o.relu = g.relu;
           o.inv_out_scale = g.inv_out_scale;
           o.out_zp = g.out_zp, o.qmin = g.qmin, o.qmax = g.qmax;
-          uk->kernel_out(rows, kn, ap, ld, bp, first ? nullptr : accp, nr, o, tpf, tpf_lines);
+          uk->kernel_out(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, o, tpf, tpf_lines);
           return;
         }
         uk->kernel(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, last ? out : accp, last ? ldo : nr, tpf,

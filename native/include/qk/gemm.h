@@ -132,8 +132,11 @@ struct GemmUkernel {
   // Optional (null: kernel, then epilogue): the last k block of a tile with its output written straight to C,
   // corrected and converted in registers: what kernel followed by the shared epilogue writes (qk/gemm_epilogue.h),
   // without the tile's round trip through memory (see GemmTileOut). The other arguments are kernel's.
-  void (*kernel_out)(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b, const int32_t* acc,
-                     size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines);
+  // A tier may defer a tile's output to its next kernel_out call on the same thread (to overlap it with that
+  // tile's products, amx); `end` then writes what is left, so C is complete when each task's run ends. Pointers in
+  // `out` stay valid until then.
+  void (*kernel_out)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
+                     const int32_t* acc, size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines);
 };
 
 #if defined(__x86_64__) || defined(_M_X64)

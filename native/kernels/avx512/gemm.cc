@@ -8,9 +8,9 @@
 
 #include "qk/gemm.h"
 #include "qk/gemm_epilogue.h"
+#include "qk/gemm_out_avx512.h"
 #include "qk/gemv_vnni.h"
 #include "qk/kernels.h"
-#include "qk/quant_avx512.h"
 #include "qk/simd_x86.h"
 
 namespace qk {
@@ -76,55 +76,6 @@ inline __m512i bcast4(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-inline __mmask16 lanes(size_t cols, size_t q) {
-  const size_t n = cols > 16 * q ? std::min<size_t>(16, cols - 16 * q) : 0;
-  return static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
-}
-
-// Columns 16q .. 16q + 15 of row r (lanes m; Full: all of them) from the corrected sums d, converted as
-// GemmTileOut says: the shared epilogue's float_row and the tier's quantize (quant16), operation for operation.
-template <GemmOut Mode, bool Full>
-inline __attribute__((always_inline)) void out16(const GemmTileOut& o, size_t r, size_t q, __m512i d, __mmask16 m,
-                                                 __m512 vas, __m512 vs) {
-  const size_t off = r * o.ldc + 16 * q;
-  if constexpr (Mode == GemmOut::Int32) {
-    if (Full) _mm512_storeu_si512(static_cast<int32_t*>(o.c) + off, d);
-    else _mm512_mask_storeu_epi32(static_cast<int32_t*>(o.c) + off, m, d);
-  } else {
-    __m512 y = _mm512_cvtepi32_ps(d);
-    if (o.bs_per_col) {
-      const __m512 bs = Full ? _mm512_loadu_ps(o.bs + 16 * q) : _mm512_maskz_loadu_ps(m, o.bs + 16 * q);
-      y = _mm512_mul_ps(y, _mm512_mul_ps(vas, bs));
-    } else {
-      y = _mm512_mul_ps(y, vs);
-    }
-    if (o.bias)
-      y = _mm512_add_ps(y, Full ? _mm512_loadu_ps(o.bias + 16 * q) : _mm512_maskz_loadu_ps(m, o.bias + 16 * q));
-    if (o.relu) y = _mm512_max_ps(y, _mm512_setzero_ps());  // y > 0 ? y : +0 (also for NaN and -0)
-    if constexpr (Mode == GemmOut::Float32) {
-      if (Full) _mm512_storeu_ps(static_cast<float*>(o.c) + off, y);
-      else _mm512_mask_storeu_ps(static_cast<float*>(o.c) + off, m, y);
-    } else {
-      const __m512i v = quant16(y, _mm512_set1_ps(o.inv_out_scale), _mm512_set1_ps(static_cast<float>(o.out_zp)),
-                                _mm512_set1_ps(static_cast<float>(o.qmin)), _mm512_set1_ps(static_cast<float>(o.qmax)));
-      // Clamped to the output type's range: vpmovdb's truncation is exact for int8 and uint8.
-      _mm_mask_storeu_epi8(static_cast<uint8_t*>(o.c) + off, Full ? __mmask16{0xffff} : m, _mm512_cvtepi32_epi8(v));
-    }
-  }
-}
-
-#if !defined(QK_SIMDE)
-// 16 sums v corrected (GemmTileOut): v - (b0 ? b0[j] * rt : rt) - (a0 ? ar * ct[j] : ct[j]), modulo 2^32; the
-// per-column terms read in lanes m only.
-template <bool Full>
-inline __attribute__((always_inline)) __m512i correct16(__m512i v, __mmask16 m, const uint32_t* ct, const uint32_t* b0,
-                                                        bool a0, __m512i vrt, __m512i var) {
-  const __m512i c = Full ? _mm512_loadu_si512(ct) : _mm512_maskz_loadu_epi32(m, ct);
-  const __m512i row = b0 ? _mm512_mullo_epi32(vrt, Full ? _mm512_loadu_si512(b0) : _mm512_maskz_loadu_epi32(m, b0)) : vrt;
-  return _mm512_sub_epi32(_mm512_sub_epi32(v, row), a0 ? _mm512_mullo_epi32(var, c) : c);
-}
-#endif
-
 // Row r of a tile from its accumulators v0 .. v3 (kernel_out): corrected, converted and stored. Forced inline, and
 // the vectors passed as values, not an array: a first int32-only version that was neither ran the whole kernel
 // 15-25% slower. The SIMDe test build corrects in uint32 through memory, as the shared epilogue does there (SIMDe's
@@ -133,21 +84,21 @@ template <GemmOut Mode>
 inline __attribute__((always_inline)) void store_out(const GemmTileOut& o, size_t r, __m512i v0, __m512i v1,
                                                      __m512i v2, __m512i v3) {
   const size_t cols = o.cols;
-  const uint32_t rt = o.rowterm[r], ar = o.a0 ? o.a0[r] : 1;
-  const uint32_t *ct = o.colterm, *b0 = o.b0;
 #if defined(QK_SIMDE)
   alignas(64) uint32_t t[kNR];
   _mm512_store_si512(t, v0);
   _mm512_store_si512(t + 16, v1);
   _mm512_store_si512(t + 32, v2);
   _mm512_store_si512(t + 48, v3);
-  for (size_t j = 0; j < cols; ++j) t[j] = t[j] - (b0 ? b0[j] * rt : rt) - (o.a0 ? ar * ct[j] : ct[j]);
+  correct_scalar(o, r, t);
   v0 = _mm512_load_si512(t);
   v1 = _mm512_load_si512(t + 16);
   v2 = _mm512_load_si512(t + 32);
   v3 = _mm512_load_si512(t + 48);
 #else
-  const __m512i vrt = _mm512_set1_epi32(static_cast<int>(rt)), var = _mm512_set1_epi32(static_cast<int>(ar));
+  const uint32_t *ct = o.colterm, *b0 = o.b0;
+  const __m512i vrt = _mm512_set1_epi32(static_cast<int>(o.rowterm[r]));
+  const __m512i var = _mm512_set1_epi32(static_cast<int>(o.a0 ? o.a0[r] : 1));
   if (cols == kNR) {
     v0 = correct16<true>(v0, 0xffff, ct, b0, o.a0 != nullptr, vrt, var);
     v1 = correct16<true>(v1, 0xffff, ct + 16, b0 ? b0 + 16 : nullptr, o.a0 != nullptr, vrt, var);
@@ -161,10 +112,8 @@ inline __attribute__((always_inline)) void store_out(const GemmTileOut& o, size_
     v3 = correct16<false>(v3, lanes(cols, 3), ct + 48, b0 ? b0 + 48 : nullptr, o.a0 != nullptr, vrt, var);
   }
 #endif
-  constexpr bool float_out = Mode != GemmOut::Int32;
-  const float as = float_out ? o.as[r] : 0.0f;
-  const __m512 vas = _mm512_set1_ps(as);
-  const __m512 vs = _mm512_set1_ps(float_out && !o.bs_per_col ? as * o.bs[0] : 0.0f);
+  __m512 vas, vs;
+  row_scales<Mode>(o, r, &vas, &vs);
   if (cols == kNR) {
     out16<Mode, true>(o, r, 0, v0, 0xffff, vas, vs);
     out16<Mode, true>(o, r, 1, v1, 0xffff, vas, vs);
@@ -290,8 +239,8 @@ void kernel(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const ui
 }
 
 // The last k block with the output written straight to C (see GemmUkernel::kernel_out).
-void kernel_out(size_t rows, size_t kc, const uint8_t* a, size_t lda, const uint8_t* b_panel, const int32_t* acc,
-                size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines) {
+void kernel_out(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool, const uint8_t* b_panel,
+                const int32_t* acc, size_t ldacc, const GemmTileOut& out, const uint8_t* pf, size_t pf_lines) {
   tile_rows<true>(rows, kc, a, lda, b_panel, acc, ldacc, nullptr, 0, pf, pf_lines, &out);
 }
 
