@@ -406,8 +406,16 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
 
   const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;  // bytes per output
   const bool use_strip = uk->rows_outer && m * n * esize >= g_strip_min_bytes.load(std::memory_order_relaxed);
-  // A tier whose kernel writes the output itself: no tile, no epilogue call.
+  // A tier whose kernel writes the output itself: no tile, no epilogue call. out_call holds what is the same for
+  // every tile; each tile sets its pointers.
   const bool fused = uk->kernel_out && !use_strip;
+  GemmTileOut out_call;
+  out_call.mode = g.mode;
+  out_call.ldc = g.ldc;
+  out_call.bs_per_col = g.b_scale_step != 0;
+  out_call.relu = g.relu;
+  out_call.inv_out_scale = g.inv_out_scale;
+  out_call.out_zp = g.out_zp, out_call.qmin = g.qmin, out_call.qmax = g.qmax;
   // A task that cannot get its scratch sets this and returns; the tasks after it return at once.
   std::atomic<bool> oom{false};
   parallel_for(tasks, t, [&](size_t task) {
@@ -475,8 +483,6 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         }
         if (stage_all) t_staged_call = call, t_staged_row = i0;
       }
-      // The panel run next (the next panel of this k block, or the first of the next block) is prefetched into
-      // L2 while this one runs, a share of its lines per row tile.
       // kernel_out's per-row terms for the task's rows, once its row sums are complete; they stay valid to the
       // task's end (a tier may write a tile's output during its next tile).
       uint32_t* out_rowterm = nullptr;
@@ -494,6 +500,8 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           out_as[i - i0] = g.mode != GemmOut::Int32 ? g.a_scale[i * g.a_scale_step] : 0.0f;
         }
       }
+      // The panel run next (the next panel of this k block, or the first of the next block) is prefetched into
+      // L2 while this one runs, a share of its lines per row tile.
       const size_t block_lines = (round_up(kn, kr) * uk->b_kbytes + 63) / 64;
       const size_t pf_share = (block_lines + row_tiles - 1) / row_tiles;
       // kernel(jp, ir, out, ldo): one tile, k block kb, into out (the last block) or its accumulators.
@@ -523,10 +531,8 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
         if (last && fused) {
           // Corrected and converted in the kernel, straight to C (kernel_out).
           const size_t j0 = jp * nr;
-          GemmTileOut o;
-          o.mode = g.mode;
+          GemmTileOut o = out_call;
           o.c = static_cast<uint8_t*>(g.c) + (ir * g.ldc + j0) * esize;
-          o.ldc = g.ldc;
           o.cols = std::min(nr, n - j0);
           o.rowterm = out_rowterm + (ir - i0);
           o.b0 = g.zb_step ? b0 + j0 : nullptr;
@@ -534,11 +540,7 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
           o.colterm = (g.za_step == 0 ? colterm : csk) + j0;
           o.as = out_as + (ir - i0);
           o.bs = g.b_scale + (g.b_scale_step ? j0 : 0);
-          o.bs_per_col = g.b_scale_step != 0;
           o.bias = g.bias ? g.bias + j0 : nullptr;
-          o.relu = g.relu;
-          o.inv_out_scale = g.inv_out_scale;
-          o.out_zp = g.out_zp, o.qmin = g.qmin, o.qmax = g.qmax;
           uk->kernel_out(rows, kn, ap, ld, a_signed, bp, first ? nullptr : accp, nr, o, tpf, tpf_lines);
           return;
         }

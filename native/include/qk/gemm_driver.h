@@ -13,7 +13,6 @@
 
 namespace qk {
 
-
 struct GemmArgs {
   size_t m = 0, n = 0, k = 0;
   const uint8_t* a = nullptr;  // m x k, row stride lda (int8 or uint8 bytes)

@@ -14,6 +14,7 @@
 namespace qk {
 namespace {  // internal linkage (see qk/gemm_epilogue.h)
 
+// The lanes of vector q (columns 16q .. 16q + 15) below cols.
 inline __mmask16 lanes(size_t cols, size_t q) {
   const size_t n = cols > 16 * q ? std::min<size_t>(16, cols - 16 * q) : 0;
   return static_cast<__mmask16>(n == 16 ? 0xffffu : (1u << n) - 1u);
