@@ -405,7 +405,13 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const uint64_t call = stage_all ? g_calls.fetch_add(1, std::memory_order_relaxed) + 1 : 0;
 
   const size_t esize = g.mode == GemmOut::Int32 || g.mode == GemmOut::Float32 ? 4 : 1;  // bytes per output
-  const bool use_strip = uk->rows_outer && m * n * esize >= g_strip_min_bytes.load(std::memory_order_relaxed);
+  // Row strips (rows_outer, below) for outputs of at least an L2, except where the tier's kernel_out writes float32
+  // or requantized output during the next tile's products (amx): there the strip's epilogue, which runs after the
+  // products, measured slower (amx, 1 thread, float32: 2048^3 10.3-11.4 -> 8.8-10.2 ms, 128x4096x4096 2.27-2.57 ->
+  // 2.18-2.47 ms, 1024^3 within 3%; int8 2048^3 8.5-10.4 -> 7.3-8.5 ms; 2 threads alike). int32 output, which
+  // kernel_out writes right after its tile, keeps the strips (1024^3: 1.07-1.19 against 1.32-1.42 ms).
+  const bool use_strip = uk->rows_outer && (!uk->kernel_out || g.mode == GemmOut::Int32) &&
+                         m * n * esize >= g_strip_min_bytes.load(std::memory_order_relaxed);
   // A tier whose kernel writes the output itself: no tile, no epilogue call. out_call holds what is the same for
   // every tile; each tile sets its pointers.
   const bool fused = uk->kernel_out && !use_strip;

@@ -2059,7 +2059,8 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     test_gemm(k, r);
     qk::set_gemm_stage_all_max_bytes(before);
   }
-  if (k.gemm && k.gemm->rows_outer) {  // again with every shape through the row-strip path
+  if (k.gemm && k.gemm->rows_outer) {  // again with every shape through the row-strip path (int32 output only, where
+                                         // the tier has kernel_out)
     const size_t before = qk::gemm_strip_min_bytes();
     qk::set_gemm_strip_min_bytes(0);
     test_gemm(k, r);

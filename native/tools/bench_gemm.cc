@@ -2,11 +2,12 @@
 // int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
 // machines without Node.js.
 //   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned]
-//              [--aligned-c] [--zb0] [--row-zp] [--col-zp] [MxNxK ...]
+//              [--aligned-c] [--zb0] [--row-zp] [--col-zp] [--strip-min BYTES] [MxNxK ...]
 // --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not), --aligned-c only C (what npm run
 // bench gives: an alignedArray out, plain inputs); --zb0 makes the weights' zero point 0 (symmetric weights: no row
 // sums needed); --row-zp gives each row of A its own zero point and scale (what linearDynamic passes), --col-zp each
-// column of B its own zero point; --transb stores B as n x k (the PyTorch Linear weight layout).
+// column of B its own zero point; --transb stores B as n x k (the PyTorch Linear weight layout); --strip-min sets the
+// output size from which rows_outer tiers write C through row strips (qk::set_gemm_strip_min_bytes).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     else if (a == "--zb0") zb0 = true;
     else if (a == "--row-zp") row_zp = true;
     else if (a == "--col-zp") col_zp = true;
+    else if (a == "--strip-min" && i + 1 < argc) qk::set_gemm_strip_min_bytes(std::strtoull(argv[++i], nullptr, 10));
     else shapes.push_back(a);
   }
   if (shapes.empty())

@@ -15,6 +15,14 @@
 #include <emmintrin.h>
 #endif
 
+// Forces inlining of the small vector helpers the micro-kernels are built from (GCC and Clang otherwise leave some
+// out of line in the kernels' unrolled loops, passing vectors through memory).
+#if defined(_MSC_VER) && !defined(__clang__)
+#define QK_ALWAYS_INLINE __forceinline
+#else
+#define QK_ALWAYS_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace qk {
 
 struct GemmArgs;   // qk/gemm_driver.h

@@ -23,7 +23,7 @@ inline __mmask16 lanes(size_t cols, size_t q) {
 // Columns 16q .. 16q + 15 of row r (lanes m; Full: all of them) from the corrected sums d, converted as
 // GemmTileOut says: the shared epilogue's float_row and the tier's quantize (quant16), operation for operation.
 template <GemmOut Mode, bool Full>
-inline __attribute__((always_inline)) void out16(const GemmTileOut& o, size_t r, size_t q, __m512i d, __mmask16 m,
+QK_ALWAYS_INLINE void out16(const GemmTileOut& o, size_t r, size_t q, __m512i d, __mmask16 m,
                                                  __m512 vas, __m512 vs) {
   const size_t off = r * o.ldc + 16 * q;
   if constexpr (Mode == GemmOut::Int32) {
@@ -56,7 +56,7 @@ inline __attribute__((always_inline)) void out16(const GemmTileOut& o, size_t r,
 // 16 sums v corrected (GemmTileOut): v - (b0 ? b0[j] * rt : rt) - (a0 ? ar * ct[j] : ct[j]), modulo 2^32; the
 // per-column terms read in lanes m only.
 template <bool Full>
-inline __attribute__((always_inline)) __m512i correct16(__m512i v, __mmask16 m, const uint32_t* ct, const uint32_t* b0,
+QK_ALWAYS_INLINE __m512i correct16(__m512i v, __mmask16 m, const uint32_t* ct, const uint32_t* b0,
                                                         bool a0, __m512i vrt, __m512i var) {
   const __m512i c = Full ? _mm512_loadu_si512(ct) : _mm512_maskz_loadu_epi32(m, ct);
   const __m512i row = b0 ? _mm512_mullo_epi32(vrt, Full ? _mm512_loadu_si512(b0) : _mm512_maskz_loadu_epi32(m, b0)) : vrt;
@@ -66,7 +66,7 @@ inline __attribute__((always_inline)) __m512i correct16(__m512i v, __mmask16 m, 
 
 // Row r's scale vectors for out16: as[r] broadcast, and as[r] * bs[0] (one bScale) broadcast.
 template <GemmOut Mode>
-inline __attribute__((always_inline)) void row_scales(const GemmTileOut& o, size_t r, __m512* vas, __m512* vs) {
+QK_ALWAYS_INLINE void row_scales(const GemmTileOut& o, size_t r, __m512* vas, __m512* vs) {
   constexpr bool float_out = Mode != GemmOut::Int32;
   const float as = float_out ? o.as[r] : 0.0f;
   *vas = _mm512_set1_ps(as);
@@ -85,7 +85,7 @@ inline void correct_scalar(const GemmTileOut& o, size_t r, uint32_t* t) {
 // build corrects them in place). o should be a local copy: the output stores may alias anything, so fields read
 // through a reference are read again after each of them.
 template <GemmOut Mode, int V>
-inline __attribute__((always_inline)) void out_rows_mem(const GemmTileOut& o, size_t r0, size_t r1, uint32_t* t,
+QK_ALWAYS_INLINE void out_rows_mem(const GemmTileOut& o, size_t r0, size_t r1, uint32_t* t,
                                                         size_t ldt) {
   for (size_t r = r0; r < r1; ++r) {
     uint32_t* tr = t + r * ldt;

@@ -32,10 +32,8 @@ namespace gemv_avx2_detail {
 constexpr size_t kBlockCols = 4096;
 constexpr size_t kRunRows = 16;  // rows of B per run over a 16-column block (8 pairs)
 
-#define QK_GEMV2_INLINE inline __attribute__((always_inline))
-
 template <bool S>
-QK_GEMV2_INLINE __m256i widen16(const uint8_t* p) {
+QK_ALWAYS_INLINE __m256i widen16(const uint8_t* p) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return S ? _mm256_cvtepi8_epi16(v) : _mm256_cvtepu8_epi16(v);
 }
@@ -56,7 +54,7 @@ inline int32_t a_pair(const uint8_t* a, size_t p, size_t k, int32_t za) {
 // Rows p, p + 1 of B (row1 null: past k, zero) at 16 columns, against M rows of A (pairs ap[r]); CS: the column
 // sums in t too.
 template <int M, bool BS, bool CS>
-QK_GEMV2_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const int32_t* ap, size_t ap_stride,
+QK_ALWAYS_INLINE void rows_pair(const uint8_t* row0, const uint8_t* row1, const int32_t* ap, size_t ap_stride,
                                __m256i ones, __m256i (&c)[M][2], __m256i (&t)[2]) {
   const __m256i w0 = widen16<BS>(row0), w1 = row1 ? widen16<BS>(row1) : _mm256_setzero_si256();
   // g[0], 128-bit lane L: columns 8 L .. 8 L + 3; g[1]: 8 L + 4 .. 8 L + 7 (k pairs p, p + 1).
@@ -170,7 +168,7 @@ void rows_major(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const
 }
 
 // out[q] = the sum of v[q]'s 8 dwords for four vectors (wrapping).
-QK_GEMV2_INLINE void hsum4(const __m256i (&v)[4], uint32_t* out) {
+QK_ALWAYS_INLINE void hsum4(const __m256i (&v)[4], uint32_t* out) {
   const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
   const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(out), s);
@@ -266,8 +264,6 @@ void by_sign(size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_
   }
 #undef QK_GEMV2_CALL
 }
-
-#undef QK_GEMV2_INLINE
 
 // m <= kGemvMaxRows rows; colsum null: centered on za (row r's zero point za[r]).
 inline void gemv_avx2_rows(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,

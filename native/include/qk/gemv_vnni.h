@@ -42,11 +42,9 @@ inline uint32_t raw_sum(const uint8_t* a, size_t k, bool a_signed) {
   return s;
 }
 
-#define QK_GEMV_INLINE inline __attribute__((always_inline))
-
 // The sum of the 16 dwords, wrapping (through memory: GCC 12's _mm512_reduce_add_epi32 draws a false
 // -Wuninitialized, and SIMDe, for the emulated test build, lacks the lane shuffles).
-QK_GEMV_INLINE uint32_t hsum(__m512i v) {
+QK_ALWAYS_INLINE uint32_t hsum(__m512i v) {
   alignas(64) uint32_t lanes[16];
   _mm512_store_si512(lanes, v);
   uint32_t s = 0;
@@ -56,7 +54,7 @@ QK_GEMV_INLINE uint32_t hsum(__m512i v) {
 
 // out[q] = the sum of v[q]'s 16 dwords, for four vectors at once: two rounds of unpacks leave, in each 128-bit
 // lane, the lane's partial sums of v[0 .. 3] side by side, and the four lanes are added through memory.
-QK_GEMV_INLINE void hsum4(const __m512i (&v)[4], uint32_t* out) {
+QK_ALWAYS_INLINE void hsum4(const __m512i (&v)[4], uint32_t* out) {
   const __m512i x = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
   const __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
   const __m512i z = _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
@@ -66,7 +64,7 @@ QK_GEMV_INLINE void hsum4(const __m512i (&v)[4], uint32_t* out) {
 }
 
 // 4 bytes of a~ at p, as a broadcast dword.
-QK_GEMV_INLINE __m512i bcast_a(const uint8_t* a, size_t p, uint32_t aflip) {
+QK_ALWAYS_INLINE __m512i bcast_a(const uint8_t* a, size_t p, uint32_t aflip) {
   uint32_t v;
   std::memcpy(&v, a + p, 4);
   return _mm512_set1_epi32(static_cast<int>(v ^ aflip));
@@ -84,7 +82,7 @@ inline __m512i bcast_a(const uint8_t* a, size_t p, size_t k, uint32_t aflip) {
 // One k group (rows p .. p + 3 of B, 64 columns from `row`) into the sub-block's accumulators. Tail: the group
 // runs past k (rows and A bytes past k count as zero).
 template <int M, bool Tail>
-QK_GEMV_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const uint8_t* row,
+QK_ALWAYS_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const uint8_t* row,
                                size_t rs, __mmask64 mask, __m512i vflip, __m512i ones, __m512i (&c)[M][4],
                                __m512i (&t)[4]) {
   __m512i r4[4];
@@ -273,8 +271,6 @@ void dispatch(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8
   if (cs == 1) rows_major<M>(k, a, lda, a_signed, b, rs, b_signed, j0, j1, d, ldd, colsum);
   else cols_major<M>(k, a, lda, a_signed, b, cs, b_signed, j0, j1, d, ldd, colsum);
 }
-
-#undef QK_GEMV_INLINE
 
 }  // namespace gemv_vnni_detail
 

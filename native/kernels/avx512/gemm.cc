@@ -81,7 +81,7 @@ inline __m512i bcast4(const uint8_t* p) {
 // 15-25% slower. The SIMDe test build corrects in uint32 through memory, as the shared epilogue does there (SIMDe's
 // vector integer arithmetic is signed, whose overflow UBSan reports).
 template <GemmOut Mode>
-inline __attribute__((always_inline)) void store_out(const GemmTileOut& o, size_t r, __m512i v0, __m512i v1,
+QK_ALWAYS_INLINE void store_out(const GemmTileOut& o, size_t r, __m512i v0, __m512i v1,
                                                      __m512i v2, __m512i v3) {
   const size_t cols = o.cols;
 #if defined(QK_SIMDE)
