@@ -9,8 +9,10 @@
 // result equals the scalar reference bit for bit for every input and every k. Packing pads k with b~ = 0, so
 // padded terms vanish whatever the A side holds there.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #endif
@@ -327,6 +329,15 @@ inline void pack_cols_bytes(const uint8_t* b, size_t rs, size_t cs, size_t cols,
     for (size_t c = 0; c < cols; ++c) sums[c] += static_cast<uint32_t>(tail[c]);
   }
   for (size_t c = 0; c < cols; ++c) colsum[c] = static_cast<int32_t>(sums[c]);
+}
+
+// Zero-fills a panel of `bytes` for pack_cols_bytes, except the leading bytes it writes in full: with row-major B
+// and all NR columns, every byte of the whole k groups (a panel filled twice measured about 8% of an unpacked
+// 16x4096x4096 call). The k tail group, padding k and padding columns are zeroed.
+template <int NR, int KR>
+inline void pack_cols_bytes_clear(void* panel, size_t bytes, size_t cs, size_t cols, size_t k) {
+  const size_t full = cs == 1 && cols == static_cast<size_t>(NR) ? std::min(bytes, k / KR * NR * KR) : 0;
+  std::memset(static_cast<uint8_t*>(panel) + full, 0, bytes - full);
 }
 
 // Row sums of raw int8 / uint8 values (wrapping), written so each tier's compiler vectorizes it.

@@ -119,7 +119,7 @@ void pack_a(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, 
 // B: for each k pair q, 32 bytes: columns 0-7 as (b~[2q][c], b~[2q + 1][c]) byte pairs, then columns 8-15.
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
             int32_t* colsum) {
-  std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
+  pack_cols_bytes_clear<kNR, kKR>(panel, b_panel_bytes(round_up(k, kKR)), cs, cols, k);
   const uint8_t flip = b_signed ? 0x00 : 0x80;
   pack_cols_bytes<kNR, kKR>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }

@@ -23,7 +23,7 @@ size_t b_panel_bytes(size_t kpad) { return kpad * kNR; }
 // B: for each k group of 4, kNR dwords, dword c = b~[4q .. 4q + 3][c] (b~ = b - 128 for uint8 B).
 void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
             int32_t* colsum) {
-  std::memset(panel, 0, b_panel_bytes(round_up(k, kKR)));
+  pack_cols_bytes_clear<kNR, kKR>(panel, b_panel_bytes(round_up(k, kKR)), cs, cols, k);
   const uint8_t flip = b_signed ? 0x00 : 0x80;
   pack_cols_bytes<kNR, kKR>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }
