@@ -124,31 +124,29 @@ bool pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
   // 1 KB of columns instead, kKBlock rows at a time for all of the chunk's panels (the tiers' panel layouts allow
   // it: k block p0 of a panel starts at byte p0 * b_kbytes), so the chunk's later panels find those rows in cache.
   // bench_gemm --unpacked 16x4096x4096, 1 thread, old/new alternated: amx 7.0-8.0 -> 5.7-6.6 ms, avx512 5.4-6.0
-  // -> 3.8 ms (earlier, at a faster hour: avx2 14 -> 9-11 ms; 2 threads amx 3.1-3.4 -> 2.3-2.4 ms).
-  constexpr size_t kKBlock = 256, kChunkBytes = 1024, kMaxNr = 256;
+  // -> 3.8 ms (earlier, at a faster hour: avx2 14 -> 9-11 ms; 2 threads amx 3.1-3.4 -> 2.3-2.4 ms). Other layouts,
+  // and fewer rows, pack each panel whole, a panel per task.
+  constexpr size_t kKBlock = 256, kChunkBytes = 1024;
   const size_t nr = uk->nr, panels = out->panels;
-  if (cs != 1 || k <= kKBlock || kKBlock % uk->kr != 0 || nr > kMaxNr) {
-    parallel_for(panels, t, [&](size_t p) {
-      const size_t j0 = p * nr, cols = std::min<size_t>(nr, n - j0);
-      uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, k, out->data.data() + p * out->panel_bytes, colsum + j0);
-    });
-    out->uk = uk;
-    return true;
-  }
+  const bool blocked = cs == 1 && k > kKBlock && kKBlock % uk->kr == 0;
+  const size_t kb = blocked ? kKBlock : std::max<size_t>(k, 1);
   const size_t per_thread = std::max<size_t>(1, panels / static_cast<size_t>(std::max(t, 1)));
-  const size_t chunk = std::min(per_thread, std::max<size_t>(1, kChunkBytes / nr));
+  const size_t chunk = blocked ? std::min(per_thread, std::max<size_t>(1, kChunkBytes / nr)) : 1;
   parallel_for((panels + chunk - 1) / chunk, t, [&](size_t ch) {
     const size_t p0 = ch * chunk, p1 = std::min(panels, p0 + chunk);
-    for (size_t q0 = 0; q0 < k; q0 += kKBlock) {
-      const size_t kn = std::min(kKBlock, k - q0);
+    for (size_t q0 = 0; q0 == 0 || q0 < k; q0 += kb) {  // once for k = 0 (pack_b writes the column sums)
+      const size_t kn = std::min(kb, k - q0);
       for (size_t p = p0; p < p1; ++p) {
         const size_t j0 = p * nr, cols = std::min<size_t>(nr, n - j0);
-        int32_t part[kMaxNr];
-        uk->pack_b(b + q0 * rs + j0, rs, 1, b_signed, cols, kn,
-                   out->data.data() + p * out->panel_bytes + q0 * uk->b_kbytes, part);
+        uint8_t* panel = out->data.data() + p * out->panel_bytes + q0 * uk->b_kbytes;
+        if (q0 == 0) {
+          uk->pack_b(b + j0 * cs, rs, cs, b_signed, cols, kn, panel, colsum + j0);
+          continue;
+        }
+        int32_t part[kMaxTile];  // nr <= kMaxTile (every tier's tile fits the driver's buffers)
+        uk->pack_b(b + q0 * rs + j0 * cs, rs, cs, b_signed, cols, kn, panel, part);
         for (size_t c = 0; c < cols; ++c)  // modulo 2^32
-          colsum[j0 + c] = static_cast<int32_t>((q0 ? static_cast<uint32_t>(colsum[j0 + c]) : 0u) +
-                                                static_cast<uint32_t>(part[c]));
+          colsum[j0 + c] = static_cast<int32_t>(u(colsum[j0 + c]) + u(part[c]));
       }
     }
   });
