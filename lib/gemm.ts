@@ -66,8 +66,10 @@ function byteMatrix(name: string, v: unknown): 'int8' | 'uint8' {
 }
 
 /**
- * Packs B for repeated products. The packed matrix keeps the original values and packs lazily for whichever
- * tier is active, so `setIsa` never makes it stale.
+ * Packs B for repeated products, for the active tier, now (on the GEMM threads). The packed matrix holds only
+ * that packing (about k x n bytes; `b` itself is neither kept nor referenced, so it may be reused or freed). After
+ * `setIsa`, the first product under another tier rebuilds B from the packing and packs it for that tier too, so
+ * `setIsa` never makes it stale; under the scalar tier it keeps the rebuilt values.
  * @example
  * const w = new Int8Array(4096 * 4096)                       // PyTorch Linear weight, out x in
  * const pw = packB(w, { k: 4096, n: 4096, transB: true })

@@ -124,6 +124,22 @@ t.test('packed B equals unpacked, reusable across tiers and calls', async (t) =>
     }
 });
 
+t.test('packB under each tier: the packing is all it keeps, and every tier rebuilds B from it', async (t) => {
+  const m = 5, n = 70, k = 131;
+  for (const [as, bs] of PAIRS) {
+    const a = randBytes(m * k, 11, as), b = randBytes(k * n, 12, bs);
+    const o = { m, n, k, aZeroPoint: as ? -7 : 200, bZeroPoint: bs ? 5 : 130 };
+    const want = scalar(() => int8Gemm(a, b, o));
+    for (const from of TIERS) {
+      const copy = b.slice();
+      const pb = withIsa(from, () => packB(copy, { k, n }));
+      copy.fill(0);  // packB copied what it needs: b may change afterwards
+      for (const isa of TIERS)
+        sameBits(t, withIsa(isa, () => int8Gemm(a, pb, o)), want, `packed under ${from}, run under ${isa} (${as ? 's8' : 'u8'}x${bs ? 's8' : 'u8'})`);
+    }
+  }
+});
+
 t.test('threads: identical results for 1 thread and all threads', async (t) => {
   const before = getNumThreads();
   // These shapes are small for the fast tiers, which would then stay on one thread: make every call split.

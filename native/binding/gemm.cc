@@ -363,8 +363,9 @@ Napi::Value LinearDynamicAsync(const Napi::CallbackInfo& info) {
   return queue_promise(info, std::move(lc), run_linear, "qkernels:linearDynamic", "linearDynamicAsync");
 }
 
-// What a packed matrix holds, for V8's external-memory accounting: the values plus about one packed copy.
-int64_t packed_bytes(size_t k, size_t n) { return static_cast<int64_t>(k * n * 2); }
+// What a packed matrix holds, for V8's external-memory accounting: about one packed copy (k x n bytes plus the
+// padding to whole panels; the values are not kept).
+int64_t packed_bytes(size_t k, size_t n) { return static_cast<int64_t>(k * n); }
 
 void FinalizePacked(napi_env env, void* data, void*) {
   auto* p = static_cast<qk::PackedB*>(data);
@@ -382,12 +383,12 @@ Napi::Value PackB(const Napi::CallbackInfo& info) {
       !same_count(info, "b", b.length, k, n))
     return env.Undefined();
   const bool trans_b = info[3].ToBoolean().Value();
-  std::unique_ptr<qk::PackedB> owned =
-      qk::PackedB::create(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n);
-  // Pack for the active tier now, so the first gemm call does not pay for it (and running out of memory shows
+  // Packed for the active tier now, so the first gemm call does not pay for it (and running out of memory shows
   // here, not in that call).
-  const qk::GemmUkernel* uk = qk::active().gemm;
-  if (!owned || (uk && !owned->panels(uk, qk::num_threads()))) {
+  std::unique_ptr<qk::PackedB> owned =
+      qk::PackedB::create(static_cast<const uint8_t*>(b.data), trans_b ? 1 : n, trans_b ? k : 1, b_signed, k, n,
+                          qk::active().gemm, qk::num_threads());
+  if (!owned) {
     throw_out_of_memory(env, "packB");
     return env.Undefined();
   }

@@ -154,17 +154,45 @@ bool pack_b_panels(const GemmUkernel* uk, const uint8_t* b, size_t rs, size_t cs
   return true;
 }
 
-std::unique_ptr<PackedB> PackedB::create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n) {
-  std::unique_ptr<PackedB> p(new (std::nothrow) PackedB(b, rs, cs, b_signed, k, n));
+void unpack_b_panels(const PackedPanels& pb, bool b_signed, size_t k, size_t n, uint8_t* b, int threads) {
+  const GemmUkernel* uk = pb.uk;
+  const size_t nr = uk->nr;
+  // Tasks of kRows rows of B across all panels (a multiple of every tier's kr; each task writes whole rows, so no
+  // two share a cache line of the output).
+  constexpr size_t kRows = 256;
+  const int t = threads_for(1, n, k, threads, 2000);
+  parallel_for((k + kRows - 1) / kRows, t, [&](size_t task) {
+    const size_t q0 = task * kRows, kn = std::min(kRows, k - q0);
+    for (size_t p = 0; p < pb.panels; ++p) {
+      const size_t j0 = p * nr;
+      uk->unpack_b(pb.data.data() + p * pb.panel_bytes + q0 * uk->b_kbytes, std::min(nr, n - j0), kn, b_signed,
+                   b + q0 * n + j0, n, 1);
+    }
+  });
+}
+
+std::unique_ptr<PackedB> PackedB::create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
+                                         const GemmUkernel* uk, int threads) {
+  std::unique_ptr<PackedB> p(new (std::nothrow) PackedB(b, rs, cs, b_signed, k, n, uk, threads));
   if (p && !p->ok()) p.reset();
   return p;
 }
 
-PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n)
-    : k_(k), n_(n), rs_(n), cs_(1), signed_(b_signed) {
-  if (!values_.assign(k * n, false)) return;  // out of memory: ok() stays false
+PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n, const GemmUkernel* uk,
+                 int threads)
+    : k_(k), n_(n), signed_(b_signed) {
+  if (uk) {
+    std::unique_ptr<PackedPanels> pack(new (std::nothrow) PackedPanels());
+    if (!pack || !pack_b_panels(uk, b, rs, cs, b_signed, k, n, pack.get(), threads)) return;  // ok() stays false
+    packs_[0] = std::move(pack);
+    ok_ = true;
+    return;
+  }
+  if (!values_.assign(k * n, false)) return;
   ok_ = true;
   const bool row_major = cs == 1 && rs == n, trans = rs == 1 && cs == k;
+  rs_ = n;
+  cs_ = 1;
   if (row_major || trans) {
     if (k * n != 0) std::memcpy(values_.data(), b, k * n);
     rs_ = rs;
@@ -181,24 +209,62 @@ PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k
     }
 }
 
+void PackedB::unpack_locked(uint8_t* out, int threads) const {
+  for (const auto& p : packs_)
+    if (p) {
+      unpack_b_panels(*p, signed_, k_, n_, out, threads);
+      return;
+    }
+}
+
+bool PackedB::values(Values* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ok_) return false;
+  if (values_.size() == 0) {  // made for a tier: rebuilt once, row-major
+    if (!values_.assign(k_ * n_, false)) return false;
+    if (k_ * n_ != 0) unpack_locked(values_.data(), 1);
+    rs_ = n_;
+    cs_ = 1;
+  }
+  *out = Values{values_.data(), rs_, cs_};
+  return true;
+}
+
 const PackedPanels* PackedB::panels(const GemmUkernel* uk, int threads) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!ok_) return nullptr;
   for (auto& p : packs_)
     if (p && p->uk == uk) return p.get();
-  // A free slot; more micro-kernel families than slots cannot happen (one per tier): replace the first to stay
-  // safe.
-  std::unique_ptr<PackedPanels>* slot = &packs_[0];
+  // A free slot; more micro-kernel families than slots cannot happen (one per tier): replace the last to stay
+  // safe (never the first, which may be the only packing, and the source of this one).
+  std::unique_ptr<PackedPanels>* slot = &packs_.back();
   for (auto& p : packs_)
     if (!p) {
       slot = &p;
       break;
     }
+  // B's values: kept (made for, or used by, the scalar tier), or rebuilt from a packing for this one and dropped.
+  AlignedBytes rebuilt;
+  const uint8_t* b = values_.data();
+  size_t rs = rs_, cs = cs_;
+  if (values_.size() == 0) {
+    if (!rebuilt.assign(k_ * n_, false)) return nullptr;
+    if (k_ * n_ != 0) unpack_locked(rebuilt.data(), threads);
+    b = rebuilt.data(), rs = n_, cs = 1;
+  }
   // Packed aside and stored only when complete: a failed packing is never found by the lookup above.
   std::unique_ptr<PackedPanels> fresh(new (std::nothrow) PackedPanels());
-  if (!fresh || !pack_b_panels(uk, values_.data(), rs_, cs_, signed_, k_, n_, fresh.get(), threads)) return nullptr;
+  if (!fresh || !pack_b_panels(uk, b, rs, cs, signed_, k_, n_, fresh.get(), threads)) return nullptr;
   *slot = std::move(fresh);
   return slot->get();
+}
+
+size_t PackedB::bytes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t total = values_.size();
+  for (const auto& p : packs_)
+    if (p) total += p->data.size() + p->sums.size();
+  return total;
 }
 
 namespace {
@@ -280,10 +346,10 @@ bool gemm(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t m = g.m, n = g.n, k = g.k;
   const int t = threads_for(m, n, k, threads, uk ? uk->macs_per_us : 1000);
   if (uk == nullptr) {  // the scalar tier: the reference loops, split by rows
-    if (packed) {
-      b = packed->values();
-      rs = packed->rs();
-      cs = packed->cs();
+    if (packed) {  // the values, kept or rebuilt once from the packing
+      PackedB::Values v;
+      if (!packed->values(&v)) return false;
+      b = v.data, rs = v.rs, cs = v.cs;
     }
     const size_t rows_per = (m + t - 1) / t;
     std::atomic<bool> oom{false};

@@ -648,6 +648,7 @@ std::string gemm_value(const void* c, size_t idx) {
 void test_gemm(const Kernels& k, Rng& r) {
   const char* tier = qk::isa_name(k.isa);
   Group g(tier, "gemm");
+  size_t pack_turn = 0;
   const char* const mode_names[] = {"int32", "float32", "int8", "uint8"};
   for (const GemmCase& shape : kGemmShapes) {
     for (int variant = 0; variant < 8 && !g.failed(); ++variant) {
@@ -731,9 +732,15 @@ void test_gemm(const Kernels& k, Rng& r) {
           // vector's null data(), which UBSan rejects, so it is only run for non-empty outputs).
           if (m && n) qk::gemm_reference(wa, b.data(), rs, cs, b_signed);
           std::unique_ptr<qk::PackedB> packed;
+          const char* packed_for = "";
           if (use_packed) {
-            packed.reset(new qk::PackedB(b.data(), rs, cs, b_signed, kk, n));
-            if (!qk::gemm(k, ga, nullptr, 0, 0, b_signed, packed.get(), threads))  // first use packs for this tier
+            // Packed for each available tier in turn (the scalar tier keeps the values instead): for another tier,
+            // the first use rebuilds B from that packing and packs it for this one.
+            const std::vector<Isa>& avail = qk::available_isas();
+            const Kernels* from = qk::kernels_for(avail[pack_turn++ % avail.size()]);
+            packed_for = qk::isa_name(from->isa);
+            packed.reset(new qk::PackedB(b.data(), rs, cs, b_signed, kk, n, from->gemm, threads));
+            if (!packed->ok() || !qk::gemm(k, ga, nullptr, 0, 0, b_signed, packed.get(), threads))
               g.fail("gemm reported out of memory");
             std::fill(got.begin(), got.end(), kSentinel);
           }
@@ -747,7 +754,7 @@ void test_gemm(const Kernels& k, Rng& r) {
             if (want[byte] == got[byte]) continue;
             const size_t idx = byte / esize, i = idx / args.ldc, j = idx % args.ldc;
             if (idx >= elems || j >= n) {
-              g.fail(at + (use_packed ? " packedB" : "") +
+              g.fail(at + (use_packed ? strf(" packedB (packed for %s)", packed_for) : "") +
                      strf(": out-of-bounds write at C element %zu (row %zu, column %zu; ldc=%zu)", idx, i, j,
                           args.ldc));
             } else {
@@ -758,7 +765,7 @@ void test_gemm(const Kernels& k, Rng& r) {
                 case 2: w = gemm_value<int8_t>(want.data(), idx), o = gemm_value<int8_t>(got.data(), idx); break;
                 default: w = gemm_value<uint8_t>(want.data(), idx), o = gemm_value<uint8_t>(got.data(), idx); break;
               }
-              g.fail(at + (use_packed ? " packedB" : "") +
+              g.fail(at + (use_packed ? strf(" packedB (packed for %s)", packed_for) : "") +
                      strf(" C[%zu][%zu]: za=%d zb=%d reference=%s %s=%s", i, j, za[i * za_step], zb[j * zb_step],
                           w.c_str(), tier, o.c_str()));
             }
@@ -768,6 +775,74 @@ void test_gemm(const Kernels& k, Rng& r) {
       }
     }
   }
+}
+
+// A PackedB keeps only its packing: B's values rebuilt from it (unpack_b, for the scalar tier and other tiers'
+// packings) must be B exactly, for edge widths of the last panel and ragged k groups, every tier's layout, both
+// signednesses, row-major and transB; and the scalar tier's GEMM on such a PackedB must match the reference.
+void test_packed_values(const Kernels& ref, const Kernels& k, Rng& r) {
+  if (!k.gemm) return;
+  Group g(qk::isa_name(k.isa), "packed_values");
+  const size_t ks[] = {1, 2, 3, 4, 5, 63, 64, 65, 255, 256, 257, 300, 1100};
+  const size_t ns[] = {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 130};
+  for (size_t kk : ks)
+    for (size_t n : ns)
+      for (int variant = 0; variant < 4 && !g.failed(); ++variant) {
+        const bool b_signed = variant & 1, trans_b = variant & 2;
+        std::vector<uint8_t> b(kk * n);
+        for (auto& v : b) v = static_cast<uint8_t>(r.u32());
+        if (r.chance(20)) std::fill(b.begin(), b.end(), b_signed ? 0x80 : 0xff);
+        const size_t rs = trans_b ? 1 : n, cs = trans_b ? kk : 1;
+        const std::string at = strf("k=%zu n=%zu b_%s%s", kk, n, b_signed ? "s8" : "u8", trans_b ? " transB" : "");
+        qk::PackedB pb(b.data(), rs, cs, b_signed, kk, n, k.gemm, 1 + variant % 3);
+        const qk::PackedPanels* pp = pb.ok() ? pb.panels(k.gemm) : nullptr;
+        qk::PackedB::Values v;
+        if (!pp) {
+          g.fail(at + ": out of memory");
+          return;
+        }
+        // Only the packing is held until the values are asked for, which adds them (k x n bytes, at least 1).
+        const size_t packing = pp->data.size() + pp->sums.size();
+        if (pb.bytes() != packing) {
+          g.fail(at + strf(": holds %zu bytes, its packing %zu", pb.bytes(), packing));
+          return;
+        }
+        if (!pb.values(&v)) {
+          g.fail(at + ": out of memory");
+          return;
+        }
+        if (pb.bytes() != packing + std::max<size_t>(kk * n, 1)) {
+          g.fail(at + strf(": holds %zu bytes with its values, its packing %zu", pb.bytes(), packing));
+          return;
+        }
+        bool same = v.rs == n && v.cs == 1;
+        for (size_t p = 0; p < kk && same; ++p)
+          for (size_t j = 0; j < n && same; ++j)
+            if (v.data[p * n + j] != b[p * rs + j * cs]) {
+              g.fail(at + strf(": rebuilt B[%zu][%zu] = %d, packed from %d", p, j, v.data[p * n + j], b[p * rs + j * cs]));
+              same = false;
+            }
+        if (!same) return;
+        g.check(true, at);
+        if (kk > 300 || n > 64) continue;
+        // The scalar tier's GEMM on a PackedB packed for this tier (a fresh one: values rebuilt inside gemm).
+        const size_t m = 3;
+        std::vector<uint8_t> a(m * kk);
+        for (auto& x : a) x = static_cast<uint8_t>(r.u32());
+        const int32_t za = r.range(0, 255), zb = b_signed ? r.range(-128, 127) : r.range(0, 255);
+        qk::GemmArgs args;
+        args.m = m, args.n = n, args.k = kk, args.a = a.data(), args.lda = kk, args.a_signed = false;
+        args.za = &za, args.zb = &zb, args.ldc = n;
+        std::vector<int32_t> want(m * n), got(m * n, 0x5a5a5a5a);
+        qk::GemmArgs wa = args, ga = args;
+        wa.c = want.data(), ga.c = got.data();
+        qk::gemm_reference(wa, b.data(), rs, cs, b_signed);
+        qk::PackedB fresh(b.data(), rs, cs, b_signed, kk, n, k.gemm);
+        if (!qk::gemm(ref, ga, nullptr, 0, 0, b_signed, &fresh, 3) || got != want) {
+          g.fail(at + ": the scalar tier's gemm on a PackedB packed for this tier differs from the reference");
+          return;
+        }
+      }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -792,7 +867,7 @@ void test_gemm_long_k(const Kernels& k) {
   for (const bool b_signed : {false, true})
     for (const bool trans_b : {false, true}) {
       const std::vector<uint8_t> b(kk, b_signed ? 0x80 : 0x00);
-      qk::PackedB pb(b.data(), 1, trans_b ? kk : 1, b_signed, kk, 1);
+      qk::PackedB pb(b.data(), 1, trans_b ? kk : 1, b_signed, kk, 1, k.gemm);
       for (const int32_t dz : {-1, 0, 1}) {
         const int32_t za = 1, zb = (b_signed ? -128 : 0) + dz;
         int32_t c = 12345;
@@ -940,8 +1015,8 @@ void test_oom_gemm(const Kernels& k, Rng& r) {
           g.fail(at + strf(" unpacked: true under a %zu-byte allocation limit", limit));
         if (!call(0, nullptr, "unpacked")) g.fail(at + strf(" unpacked: false after a %zu-byte limit", limit));
 
-        // Created without a limit, so its first use for this tier packs under it.
-        std::unique_ptr<qk::PackedB> packed = qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n);
+        // Created without a limit, holding B's values, so its first use for this tier packs under it.
+        std::unique_ptr<qk::PackedB> packed = qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n, nullptr);
         if (!packed) {
           g.fail(at + " PackedB::create: null without a limit");
           return;
@@ -956,13 +1031,31 @@ void test_oom_gemm(const Kernels& k, Rng& r) {
           g.fail(at + strf(" packed: false after a %zu-byte limit", limit));
         if (k.gemm) g.check(packed->panels(k.gemm, 3) != nullptr, at + " PackedB::panels: null without a limit");
         call(limit, packed.get(), "packed, packing kept");  // then only the call's own memory can fail
+
+        // Packed for another tier (the best one; the scalar tier's values for the scalar tier), so the first use
+        // here rebuilds B's values from that packing (and packs them for this tier) under the limit.
+        const Kernels* best = qk::kernels_for(qk::available_isas()[0]);
+        const qk::GemmUkernel* other = best->gemm != k.gemm ? best->gemm : nullptr;
+        std::unique_ptr<qk::PackedB> foreign = qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n, other, 3);
+        if (!foreign) {
+          g.fail(at + " PackedB::create for another tier: null without a limit");
+          return;
+        }
+        if (call(limit, foreign.get(), "packed for another tier, first use") && all_fail)
+          g.fail(at + strf(" packed for another tier: true under a %zu-byte allocation limit", limit));
+        if (!call(0, foreign.get(), "packed for another tier, after the limit"))
+          g.fail(at + strf(" packed for another tier: false after a %zu-byte limit", limit));
       }
       AllocLimit lim(kOomLimits[0]);
-      g.check(qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n) == nullptr,
-              at + " PackedB::create: not null under the limit");
-      qk::PackedB direct(b.data(), rs, cs, b_signed, kk, n);
-      g.check(!direct.ok() && direct.values() == nullptr, at + " PackedB: ok() under the limit");
-      g.check(!qk::gemm(k, ga, nullptr, rs, cs, b_signed, &direct, 3), at + " gemm with a failed PackedB: true");
+      for (const qk::GemmUkernel* uk : {static_cast<const qk::GemmUkernel*>(nullptr), k.gemm}) {
+        g.check(qk::PackedB::create(b.data(), rs, cs, b_signed, kk, n, uk, 3) == nullptr,
+                at + " PackedB::create: not null under the limit");
+        qk::PackedB direct(b.data(), rs, cs, b_signed, kk, n, uk, 3);
+        qk::PackedB::Values v;
+        g.check(!direct.ok() && !direct.values(&v) && (k.gemm == nullptr || direct.panels(k.gemm, 3) == nullptr),
+                at + " PackedB: ok() under the limit");
+        g.check(!qk::gemm(k, ga, nullptr, rs, cs, b_signed, &direct, 3), at + " gemm with a failed PackedB: true");
+      }
     }
   }
 }
@@ -2054,6 +2147,7 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_histogram_channels(ref, k, r);
   test_gemm(k, r);
   test_gemm_long_k(k);
+  test_packed_values(ref, k, r);
   if (k.gemm && k.gemm->pack_a == nullptr) {  // again with a staged A copied one k block at a time
     const size_t before = qk::gemm_stage_all_max_bytes();
     qk::set_gemm_stage_all_max_bytes(0);

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     g.a_scale = as.data(), g.b_scale = bs.data(), g.b_scale_step = 1, g.bias = bias.data();
     g.inv_out_scale = 10.f, g.out_zp = 0, g.qmin = -128, g.qmax = 127;
     const size_t rs = transb ? 1 : n, cs = transb ? kk : 1;
-    qk::PackedB pb(b.data(), rs, cs, true, kk, n);
+    qk::PackedB pb(b.data(), rs, cs, true, kk, n, k.gemm, threads);
     const double t = time_call([&] {
       if (!qk::gemm(k, g, b.data(), rs, cs, true, unpacked ? nullptr : &pb, threads)) {
         std::fprintf(stderr, "%s: out of memory\n", s.c_str());

@@ -85,6 +85,10 @@ struct GemmUkernel {
   // columns and padding k are b~ = 0. colsum[j] receives sum_p b~[p][j] (j < cols).
   void (*pack_b)(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, size_t k, void* panel,
                  int32_t* colsum);
+  // The inverse of pack_b: the `cols` columns of a panel (or of its k block from byte p0 * b_kbytes, p0 a multiple
+  // of kr) packed from B of signedness b_signed, back to b[p * rs + j * cs] for p < k, j < cols. A PackedB keeps
+  // only its packing, and rebuilds B's values from it for another tier or the scalar tier.
+  void (*unpack_b)(const void* panel, size_t cols, size_t k, bool b_signed, uint8_t* b, size_t rs, size_t cs);
 
   // ---- A ----
   // Packed-A kernels (pack_a set): the driver packs each mr-row slice of a k block into a panel of
@@ -338,6 +342,25 @@ template <int NR, int KR>
 inline void pack_cols_bytes_clear(void* panel, size_t bytes, size_t cs, size_t cols, size_t k) {
   const size_t full = cs == 1 && cols == static_cast<size_t>(NR) ? std::min(bytes, k / KR * NR * KR) : 0;
   std::memset(static_cast<uint8_t*>(panel) + full, 0, bytes - full);
+}
+
+// The inverse of pack_cols (a tier's unpack_b): element (p, j) of a panel back to b[p * rs + j * cs] for p < k,
+// j < cols, `g` mapping the stored operand back to B's byte.
+template <int NR, int KR, typename T, typename G>
+inline void unpack_cols(const T* src, size_t cols, size_t k, uint8_t* b, size_t rs, size_t cs, G g) {
+  for (size_t p = 0; p < k; ++p) {
+    const T* s = src + (p / KR) * NR * KR + p % KR;
+    uint8_t* row = b + p * rs;
+    for (size_t c = 0; c < cols; ++c) row[c * cs] = g(s[c * KR]);
+  }
+}
+
+// The inverse of pack_cols_bytes: the stored byte XOR the same flip.
+template <int NR, int KR>
+inline void unpack_cols_bytes(const void* panel, size_t cols, size_t k, uint8_t flip, uint8_t* b, size_t rs,
+                              size_t cs) {
+  unpack_cols<NR, KR>(static_cast<const uint8_t*>(panel), cols, k, b, rs, cs,
+                      [flip](uint8_t v) { return static_cast<uint8_t>(v ^ flip); });
 }
 
 // Row sums of raw int8 / uint8 values (wrapping), written so each tier's compiler vectorizes it.

@@ -68,33 +68,49 @@ struct PackedPanels {
   const int32_t* colsum() const { return reinterpret_cast<const int32_t*>(sums.data()); }
 };
 
-// A B matrix kept for reuse: the original values (row-major k x n, or the n x k transB layout as given: copying
-// them is a memcpy) and lazily built packings, one per tier.
+// A B matrix kept for reuse: packed for one tier's micro-kernel when made, and only that packing is kept (not a
+// copy of B's values, which would double the memory of a model's weights). Another tier's packing is built on
+// first use from B's values rebuilt out of a kept packing (then dropped); the scalar tier, which reads B's values,
+// rebuilds them once and keeps them. Made for the scalar tier (uk null), it keeps a copy of the values instead.
 class PackedB {
  public:
-  // Copies B. Out of memory leaves the object without values: check ok() (or use create()).
-  PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
+  // Packs B (element (p, j) at b[p * rs + j * cs]) for `uk` on up to `threads` threads, or copies it (uk null).
+  // Out of memory leaves the object empty: check ok() (or use create()).
+  PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n, const GemmUkernel* uk,
+          int threads = 1);
   // A new PackedB, or null when out of memory.
-  static std::unique_ptr<PackedB> create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n);
+  static std::unique_ptr<PackedB> create(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k, size_t n,
+                                         const GemmUkernel* uk, int threads = 1);
   bool ok() const { return ok_; }
   size_t k() const { return k_; }
   size_t n() const { return n_; }
   bool b_signed() const { return signed_; }
-  // Element (p, j) at values()[p * rs() + j * cs()].
-  const uint8_t* values() const { return values_.data(); }
-  size_t rs() const { return rs_; }
-  size_t cs() const { return cs_; }
+  // B's values for the scalar tier: element (p, j) at data[p * rs + j * cs]. Kept, or rebuilt (row-major) from a
+  // packing and kept from then on (thread-safe). False: out of memory.
+  struct Values {
+    const uint8_t* data;
+    size_t rs, cs;
+  };
+  bool values(Values* out);
   // The packing for a tier's micro-kernel (built on first use, on up to `threads` threads; thread-safe), or null
   // when out of memory; a failed packing is not kept, so a later call tries again.
   const PackedPanels* panels(const GemmUkernel* uk, int threads = 1);
+  // Bytes held now: the packings and any values.
+  size_t bytes();
 
  private:
-  size_t k_, n_, rs_, cs_;
+  // A packing's B, row-major, into `out` (k * n bytes), on up to `threads` threads. Needs mu_ held.
+  void unpack_locked(uint8_t* out, int threads) const;
+  size_t k_, n_, rs_ = 0, cs_ = 0;
   bool signed_, ok_ = false;
-  AlignedBytes values_;
+  AlignedBytes values_;  // empty unless made for, or used by, the scalar tier
   std::mutex mu_;
   std::array<std::unique_ptr<PackedPanels>, static_cast<size_t>(Isa::Count)> packs_;
 };
+
+// B's values, row-major (b[p * n + j]), from a complete packing of a k x n matrix of signedness b_signed, on up to
+// `threads` threads.
+void unpack_b_panels(const PackedPanels& pb, bool b_signed, size_t k, size_t n, uint8_t* b, int threads = 1);
 
 // Packs B (element (p, j) at b[p * rs + j * cs]) for a micro-kernel, on up to `threads` threads. False: out of
 // memory (`out` then holds no packing: uk null).

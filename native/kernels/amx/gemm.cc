@@ -31,6 +31,10 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   pack_cols_bytes<kNR, kGroup>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }
 
+void unpack_b(const void* panel, size_t cols, size_t k, bool b_signed, uint8_t* b, size_t rs, size_t cs) {
+  unpack_cols_bytes<kNR, kGroup>(panel, cols, k, b_signed ? 0x00 : 0x80, b, rs, cs);
+}
+
 // Row sums and the aligned copy of A: the avx512 tier's.
 void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   gemm_avx512()->row_sums(a, lda, a_signed, rows, k, rowsum);
@@ -221,7 +225,7 @@ const GemmUkernel kGemm = {
     kMR, kNR, kKR,
     {0, 0}, {0, 128},
     /*kc=*/1024, /*mc=*/256, /*nc=*/512, /*macs_per_us=*/1000000,
-    b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
+    b_panel_bytes, /*b_kbytes=*/kNR, pack_b, unpack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0, 0}, /*a_read_k=*/kKR, /*a_full_rows=*/true, /*a_align=*/64,
     row_sums, copy_a, kernel, gemv, epilogue,
     begin, end, /*rows_outer=*/true, /*gemv_centered=*/nullptr, kernel_out,

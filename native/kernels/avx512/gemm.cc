@@ -28,6 +28,10 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   pack_cols_bytes<kNR, kKR>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }
 
+void unpack_b(const void* panel, size_t cols, size_t k, bool b_signed, uint8_t* b, size_t rs, size_t cs) {
+  unpack_cols_bytes<kNR, kKR>(panel, cols, k, b_signed ? 0x00 : 0x80, b, rs, cs);
+}
+
 // Row sums with vpsadbw (sums of 8 bytes into 64-bit lanes); int8 rows are summed as uint8 (v ^ 0x80 = v + 128)
 // and corrected by 128 per element.
 // One row's sum of its raw values with vpsadbw (int8 summed as uint8 via the sign-bit flip, v ^ 0x80 = v + 128,
@@ -254,7 +258,7 @@ const GemmUkernel kGemm = {
     kMR, kNR, kKR,
     {128, 0}, {0, 128},
     /*kc=*/4096, /*mc=*/192, /*nc=*/512, /*macs_per_us=*/400000,
-    b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
+    b_panel_bytes, /*b_kbytes=*/kNR, pack_b, unpack_b,
     /*a_panel_bytes=*/nullptr, /*pack_a=*/nullptr, /*a_xor=*/{0x80, 0x00}, /*a_read_k=*/4, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, copy_a, kernel, gemv_vnni, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, /*gemv_centered=*/nullptr, kernel_out,

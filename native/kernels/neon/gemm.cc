@@ -37,6 +37,12 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   else pack_cols<kNR, kKR>(b, rs, cs, cols, k, dst, colsum, [](uint8_t v) { return int16_t(v); });
 }
 
+// The int16 values back to bytes (their low byte, for int8 and uint8 alike).
+void unpack_b(const void* panel, size_t cols, size_t k, bool, uint8_t* b, size_t rs, size_t cs) {
+  unpack_cols<kNR, kKR>(static_cast<const int16_t*>(panel), cols, k, b, rs, cs,
+                        [](int16_t v) { return static_cast<uint8_t>(v); });
+}
+
 void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   row_sums_generic(a, lda, a_signed, rows, k, rowsum);
 }
@@ -80,7 +86,7 @@ const GemmUkernel kGemm = {
     kMR, kNR, kKR,
     {0, 0}, {0, 0},
     /*kc=*/512, /*mc=*/256, /*nc=*/1024, /*macs_per_us=*/20000,
-    b_panel_bytes, /*b_kbytes=*/kNR * 2, pack_b,
+    b_panel_bytes, /*b_kbytes=*/kNR * 2, pack_b, unpack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, gemv_generic_centered, /*kernel_out=*/nullptr,

@@ -35,6 +35,10 @@ void pack_b(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t cols, 
   pack_cols_bytes<kNR, kKR>(b, rs, cs, cols, k, flip, static_cast<int8_t*>(panel), colsum);
 }
 
+void unpack_b(const void* panel, size_t cols, size_t k, bool b_signed, uint8_t* b, size_t rs, size_t cs) {
+  unpack_cols_bytes<kNR, kKR>(panel, cols, k, b_signed ? 0x00 : 0x80, b, rs, cs);
+}
+
 // Named accumulators (24) + 2 A + 3 B vectors: 29 of the 32 registers (GCC spills arrays of accumulators).
 void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k, int32_t* rowsum) {
   row_sums_generic(a, lda, a_signed, rows, k, rowsum);
@@ -82,7 +86,7 @@ const GemmUkernel kGemm = {
     kMR, kNR, kKR,
     {0, -128}, {0, 128},
     /*kc=*/512, /*mc=*/256, /*nc=*/1020, /*macs_per_us=*/60000,
-    b_panel_bytes, /*b_kbytes=*/kNR, pack_b,
+    b_panel_bytes, /*b_kbytes=*/kNR, pack_b, unpack_b,
     a_panel_bytes, pack_a, /*a_xor=*/{0, 0}, /*a_read_k=*/1, /*a_full_rows=*/false, /*a_align=*/0,
     row_sums, /*copy_a=*/nullptr, kernel, gemv_generic, epilogue,
     /*begin=*/nullptr, /*end=*/nullptr, /*rows_outer=*/false, gemv_generic_centered, /*kernel_out=*/nullptr,
