@@ -311,18 +311,13 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   const size_t chunks = (n + kChunk - 1) / kChunk;
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
-    // Passes of up to kGemvMaxRows rows, each reading the chunk of B again; each writes the same column sums. Two
-    // passes cost less than packing B (bench_gemm --unpacked 8x4096x4096, 1 thread: avx512 2.8-2.9 ms packed per
-    // call -> 1.9 ms, amx 4.0 -> 1.9 ms, avx2 6.5 -> 4.0 ms; transB amx 3.4 -> 1.4 ms).
-    for (size_t r0 = 0; r0 < m; r0 += kGemvMaxRows) {
-      const size_t rows = std::min(kGemvMaxRows, m - r0);
-      if (centered)
-        uk.gemv_centered(rows, k, g.a + r0 * g.lda, g.lda, g.a_signed, za + r0, b, rs, cs, b_signed, j0, j1,
-                         d + r0 * ldd, ldd);
-      else
-        uk.gemv(rows, k, g.a + r0 * g.lda, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d + r0 * ldd, ldd,
-                colsum);
-    }
+    // All m <= kGemvMaxRows rows in one call: the VNNI gemv reads B once for them, the avx2 one in two passes of
+    // up to 4 rows; either costs less than packing B (bench_gemm --unpacked 8x4096x4096, 1 thread, two passes: avx512
+    // 2.8-2.9 ms packed per call -> 1.9 ms, amx 4.0 -> 1.9 ms, avx2 6.5 -> 4.0 ms; transB amx 3.4 -> 1.4 ms).
+    if (centered)
+      uk.gemv_centered(m, k, g.a, g.lda, g.a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd);
+    else
+      uk.gemv(m, k, g.a, g.lda, g.a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
     if (centered) {
       for (size_t j = j0; j < j1; ++j) b0[j] = static_cast<uint32_t>(g.zb[j * g.zb_step]), csk[j] = 0;
     } else {

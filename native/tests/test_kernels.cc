@@ -629,9 +629,9 @@ const GemmCase kGemmShapes[] = {
     {3, 130, 257}, {1, 70, 1}, {66, 3, 17}, {2, 2, 40000},
     // Last panels with 49-63 and 33-47 columns: the 64-column tiles' fourth and third vectors partial.
     {9, 61, 37}, {8, 111, 70},
-    // The gemv path (m <= 8, B not packed; two passes past 4 rows) over several of the driver's chunks, row runs
-    // and 64-column blocks.
-    {4, 300, 131}, {1, 521, 66}, {6, 300, 131}, {8, 521, 66},
+    // The gemv path (m <= 8, B not packed; rows past 4 in a second register group, or the avx2 tier's second pass)
+    // over several of the driver's chunks, row runs and 64-column blocks.
+    {4, 300, 131}, {1, 521, 66}, {6, 300, 131}, {8, 521, 66}, {5, 130, 67}, {7, 200, 1027},
     // Several k blocks (kc is 512 or 1024, 4096 for avx512) with a ragged last block, and enough rows and
     // columns for the driver to split the call into many tasks on 3 threads (row and column blocks, edge panels);
     // the next-panel prefetch hint crosses panels and k blocks.

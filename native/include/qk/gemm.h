@@ -32,9 +32,9 @@ struct GemmArgs;   // qk/gemm_driver.h
 enum class GemmOut { Int32 = 0, Float32 = 1, Int8 = 2, Uint8 = 3 };
 
 // The most rows of A one call of a tier's gemv takes. Calls with at most kGemvDirectRows rows and an unpacked B run
-// the gemv (in passes of up to kGemvMaxRows rows, each reading B again) instead of packing B.
-constexpr size_t kGemvMaxRows = 4;
-constexpr size_t kGemvDirectRows = 2 * kGemvMaxRows;
+// the gemv instead of packing B.
+constexpr size_t kGemvMaxRows = 8;
+constexpr size_t kGemvDirectRows = kGemvMaxRows;
 struct GemmTerms;  // qk/gemm_epilogue.h
 
 // One tile's output for GemmUkernel::kernel_out. Row r < rows, column j < cols of the tile:
@@ -124,8 +124,8 @@ struct GemmUkernel {
   // pf (the B panel the driver runs next) to be prefetched into L2 over the call, spread out; kernels may ignore it.
   void (*kernel)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
                  const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines);
-  // Unpacked row-major or transposed B (cs == 1 or rs == 1), m <= kGemvMaxRows rows per call (the driver runs up to
-  // kGemvDirectRows in passes) (qk/gemv*.h; null: pack B as usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over
+  // Unpacked row-major or transposed B (cs == 1 or rs == 1), m <= kGemvMaxRows rows per call (qk/gemv*.h; null:
+  // pack B as usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over
   // the raw values (no shifts), and colsum[j] = sum_p b[p][j], for columns j0 .. j1, wrapping.
   void (*gemv)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
                size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum);

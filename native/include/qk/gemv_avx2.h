@@ -265,11 +265,18 @@ void by_sign(size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_
 #undef QK_GEMV2_CALL
 }
 
-// m <= kGemvMaxRows rows; colsum null: centered on za (row r's zero point za[r]).
+// m <= kGemvMaxRows rows; colsum null: centered on za (row r's zero point za[r]). Up to 4 rows per pass (the 16
+// ymm registers): rows 4 .. m - 1 take a second pass over the columns (each writes the same column sums).
 inline void gemv_avx2_rows(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const int32_t* za,
                            const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d,
                            size_t ldd, uint32_t* colsum) {
-  static_assert(kGemvMaxRows == 4, "one instantiation per row count");
+  static_assert(kGemvMaxRows == 8, "two passes of up to 4 rows");
+  if (m > 4) {
+    gemv_avx2_rows(4, k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum);
+    gemv_avx2_rows(m - 4, k, a + 4 * lda, lda, a_signed, za ? za + 4 : nullptr, b, rs, cs, b_signed, j0, j1,
+                   d + 4 * ldd, ldd, colsum);
+    return;
+  }
   switch (m) {
     case 1: by_sign<1>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
     case 2: by_sign<2>(k, a, lda, a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;

@@ -64,10 +64,10 @@ QK_ALWAYS_INLINE void hsum4(const __m512i (&v)[4], uint32_t* out) {
 }
 
 // 4 bytes of a~ at p, as a broadcast dword.
-QK_ALWAYS_INLINE __m512i bcast_a(const uint8_t* a, size_t p, uint32_t aflip) {
-  uint32_t v;
+QK_ALWAYS_INLINE __m512i bcast_a(const uint8_t* a, size_t p, __m512i vaflip) {
+  int32_t v;
   std::memcpy(&v, a + p, 4);
-  return _mm512_set1_epi32(static_cast<int>(v ^ aflip));
+  return _mm512_xor_si512(_mm512_set1_epi32(v), vaflip);
 }
 
 // 4 bytes of a~ at p (fewer past k: zero), as a broadcast dword.
@@ -80,11 +80,13 @@ inline __m512i bcast_a(const uint8_t* a, size_t p, size_t k, uint32_t aflip) {
 }
 
 // One k group (rows p .. p + 3 of B, 64 columns from `row`) into the sub-block's accumulators. Tail: the group
-// runs past k (rows and A bytes past k count as zero).
-template <int M, bool Tail>
+// runs past k (rows and A bytes past k count as zero). Sums: also the column sums t, and the prefetch of the run
+// ahead (false: a second group of rows of A over rows of B that the first one just read, and prefetched).
+template <int M, bool Tail, bool Sums>
 QK_ALWAYS_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const uint8_t* row,
                                size_t rs, __mmask64 mask, __m512i vflip, __m512i ones, __m512i (&c)[M][4],
-                               __m512i (&t)[4]) {
+                               __m512i (&t)[4], __m512i* gsave = nullptr) {
+  const __m512i vaflip = _mm512_set1_epi32(static_cast<int>(aflip));
   __m512i r4[4];
 #pragma GCC unroll 4
   for (size_t q = 0; q < 4; ++q) {
@@ -93,7 +95,7 @@ QK_ALWAYS_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t ld
     } else {
       r4[q] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, row + q * rs), vflip);
       // The same columns one run ahead (a prefetch past the matrix is harmless: prefetches do not fault).
-      _mm_prefetch(reinterpret_cast<const char*>(row + (q + kRunRows) * rs), _MM_HINT_T0);
+      if (Sums) _mm_prefetch(reinterpret_cast<const char*>(row + (q + kRunRows) * rs), _MM_HINT_T0);
     }
   }
   const __m512i lo01 = _mm512_unpacklo_epi8(r4[0], r4[1]), hi01 = _mm512_unpackhi_epi8(r4[0], r4[1]);
@@ -101,11 +103,33 @@ QK_ALWAYS_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t ld
   // g[x], lane L, dword e: column 16 L + 4 x + e of the sub-block, k p .. p + 3.
   const __m512i g[4] = {_mm512_unpacklo_epi16(lo01, lo23), _mm512_unpackhi_epi16(lo01, lo23),
                         _mm512_unpacklo_epi16(hi01, hi23), _mm512_unpackhi_epi16(hi01, hi23)};
+  if (Sums) {
 #pragma GCC unroll 4
-  for (int x = 0; x < 4; ++x) t[x] = _mm512_dpbusd_epi32(t[x], ones, g[x]);
+    for (int x = 0; x < 4; ++x) t[x] = _mm512_dpbusd_epi32(t[x], ones, g[x]);
+  }
+  if (gsave)
+#pragma GCC unroll 4
+    for (int x = 0; x < 4; ++x) _mm512_store_si512(gsave + x, g[x]);
 #pragma GCC unroll 4
   for (int r = 0; r < M; ++r) {
-    const __m512i av = Tail ? bcast_a(a + r * lda, p, k, aflip) : bcast_a(a + r * lda, p, aflip);
+    const __m512i av = Tail ? bcast_a(a + r * lda, p, k, aflip) : bcast_a(a + r * lda, p, vaflip);
+#pragma GCC unroll 4
+    for (int x = 0; x < 4; ++x) c[r][x] = _mm512_dpbusd_epi32(c[r][x], av, g[x]);
+  }
+}
+
+// One k group of rows of A against the interleaved B vectors g that a first group of rows saved (rows_group's
+// gsave). Tail: A bytes past k count as zero (B is zero there already).
+template <int M, bool Tail>
+QK_ALWAYS_INLINE void rows_group_saved(size_t p, size_t k, const uint8_t* a, size_t lda, uint32_t aflip,
+                                       const __m512i* gs, __m512i (&c)[M][4]) {
+  const __m512i vaflip = _mm512_set1_epi32(static_cast<int>(aflip));
+  __m512i g[4];
+#pragma GCC unroll 4
+  for (int x = 0; x < 4; ++x) g[x] = _mm512_load_si512(gs + x);
+#pragma GCC unroll 4
+  for (int r = 0; r < M; ++r) {
+    const __m512i av = Tail ? bcast_a(a + r * lda, p, k, aflip) : bcast_a(a + r * lda, p, vaflip);
 #pragma GCC unroll 4
     for (int x = 0; x < 4; ++x) c[r][x] = _mm512_dpbusd_epi32(c[r][x], av, g[x]);
   }
@@ -113,12 +137,16 @@ QK_ALWAYS_INLINE void rows_group(size_t p, size_t k, const uint8_t* a, size_t ld
 
 // Row-major B, M rows of A, columns jb .. jb + w (w <= kBlockCols): the permuted sums of a~ b~ and of b~ for each
 // whole 64-column sub-block accumulate in place in d (row r at d + r * ldd) and colsum, the caller's output arrays
-// (no large stack arrays: a musl thread has 128 KB of stack); a last partial sub-block's in tacc and tcs.
+// (no large stack arrays: a musl thread has 128 KB of stack); a last partial sub-block's in tacc and tcs. Up to 4
+// rows of A fit the registers (16 accumulators); rows 4 .. M - 1 run right after them over the same run of B,
+// which is then in L1, so B is read from memory once for all M rows.
 template <int M>
 void rows_block(size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const uint8_t* b, size_t rs, uint8_t bflip,
                 size_t jb, size_t w, uint32_t* d, size_t ldd, uint32_t* colsum, uint32_t (*tacc)[64], uint32_t* tcs) {
   const __m512i vflip = _mm512_set1_epi8(static_cast<char>(bflip)), ones = _mm512_set1_epi8(1);
   const size_t subs = (w + 63) / 64, kfull = k / 4 * 4;
+  // With more than 4 rows, the first 4 save each k group's interleaved B vectors (a run's: 1 KB) for the rest.
+  alignas(64) __m512i gsaved[kRunRows];
   // Sub-block s's accumulators: row r at acc + r * ld, the column sums at csp.
   auto where = [&](size_t s, uint32_t** acc, size_t* ld, uint32_t** csp) {
     if (s * 64 + 64 <= w) *acc = d + jb + s * 64, *ld = ldd, *csp = colsum + jb + s * 64;
@@ -140,22 +168,46 @@ void rows_block(size_t k, const uint8_t* a, size_t lda, uint32_t aflip, const ui
       uint32_t *acc, *csp;
       size_t ld;
       where(s, &acc, &ld, &csp);
-      __m512i c[M][4], t[4];
+      constexpr int M0 = M < 4 ? M : 4, M1 = M - M0;
+      {
+        __m512i c[M0][4], t[4];
 #pragma GCC unroll 4
-      for (int r = 0; r < M; ++r)
+        for (int r = 0; r < M0; ++r)
 #pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x) c[r][x] = _mm512_loadu_si512(acc + r * ld + x * 16);
+          for (int x = 0; x < 4; ++x) c[r][x] = _mm512_loadu_si512(acc + r * ld + x * 16);
 #pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x) t[x] = _mm512_loadu_si512(csp + x * 16);
-      size_t p = p0;
-      for (; p < pfull; p += 4) rows_group<M, false>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t);
-      if (p < p1) rows_group<M, true>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t);
+        for (int x = 0; x < 4; ++x) t[x] = _mm512_loadu_si512(csp + x * 16);
+        size_t p = p0;
+        __m512i* gs = M1 > 0 ? gsaved : nullptr;
+        for (; p < pfull; p += 4)
+          rows_group<M0, false, true>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t,
+                                      gs ? gs + (p - p0) : nullptr);
+        if (p < p1)
+          rows_group<M0, true, true>(p, k, a, lda, aflip, b + p * rs + c0, rs, mask, vflip, ones, c, t,
+                                     gs ? gs + (p - p0) : nullptr);
 #pragma GCC unroll 4
-      for (int r = 0; r < M; ++r)
+        for (int r = 0; r < M0; ++r)
 #pragma GCC unroll 4
-        for (int x = 0; x < 4; ++x) _mm512_storeu_si512(acc + r * ld + x * 16, c[r][x]);
+          for (int x = 0; x < 4; ++x) _mm512_storeu_si512(acc + r * ld + x * 16, c[r][x]);
 #pragma GCC unroll 4
-      for (int x = 0; x < 4; ++x) _mm512_storeu_si512(csp + x * 16, t[x]);
+        for (int x = 0; x < 4; ++x) _mm512_storeu_si512(csp + x * 16, t[x]);
+      }
+      if constexpr (M1 > 0) {
+        const uint8_t* a1 = a + M0 * lda;
+        uint32_t* acc1 = acc + M0 * ld;
+        __m512i c[M1][4];
+#pragma GCC unroll 4
+        for (int r = 0; r < M1; ++r)
+#pragma GCC unroll 4
+          for (int x = 0; x < 4; ++x) c[r][x] = _mm512_loadu_si512(acc1 + r * ld + x * 16);
+        size_t p = p0;
+        for (; p < pfull; p += 4) rows_group_saved<M1, false>(p, k, a1, lda, aflip, gsaved + (p - p0), c);
+        if (p < p1) rows_group_saved<M1, true>(p, k, a1, lda, aflip, gsaved + (p - p0), c);
+#pragma GCC unroll 4
+        for (int r = 0; r < M1; ++r)
+#pragma GCC unroll 4
+          for (int x = 0; x < 4; ++x) _mm512_storeu_si512(acc1 + r * ld + x * 16, c[r][x]);
+      }
     }
   }
 }
@@ -251,11 +303,23 @@ void cols_major(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uin
     const size_t nc = std::min<size_t>(4, j1 - j);
     uint32_t dot[M * 4], sb[4];
     const uint8_t* col = b + j * cs_;
+    // Up to 4 rows of A at a time (16 accumulators); rows 4 .. M - 1 read the same columns again, from L1/L2.
+    constexpr int M0 = M < 4 ? M : 4, M1 = M - M0;
     switch (nc) {
-      case 1: cols_group<M, 1>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      case 2: cols_group<M, 2>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      case 3: cols_group<M, 3>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      default: cols_group<M, 4>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+      case 1: cols_group<M0, 1>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+      case 2: cols_group<M0, 2>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+      case 3: cols_group<M0, 3>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+      default: cols_group<M0, 4>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+    }
+    if constexpr (M1 > 0) {
+      const uint8_t* a1 = a + M0 * lda;
+      uint32_t* dot1 = dot + M0 * nc;
+      switch (nc) {
+        case 1: cols_group<M1, 1>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
+        case 2: cols_group<M1, 2>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
+        case 3: cols_group<M1, 3>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
+        default: cols_group<M1, 4>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
+      }
     }
     for (size_t q = 0; q < nc; ++q) {
       const uint32_t sumb = sb[q] + ku * tb;
@@ -278,12 +342,16 @@ void dispatch(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8
 inline void gemv_vnni(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
                       size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
   using namespace gemv_vnni_detail;
-  static_assert(kGemvMaxRows == 4, "one instantiation per row count");
+  static_assert(kGemvMaxRows == 8, "one instantiation per row count");
   switch (m) {
     case 1: dispatch<1>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
     case 2: dispatch<2>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
     case 3: dispatch<3>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
-    default: dispatch<4>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 4: dispatch<4>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 5: dispatch<5>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 6: dispatch<6>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    case 7: dispatch<7>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
+    default: dispatch<8>(k, a, lda, a_signed, b, rs, cs, b_signed, j0, j1, d, ldd, colsum); break;
   }
 }
 
