@@ -209,20 +209,22 @@ PackedB::PackedB(const uint8_t* b, size_t rs, size_t cs, bool b_signed, size_t k
     }
 }
 
-void PackedB::unpack_locked(uint8_t* out, int threads) const {
+bool PackedB::rebuild_locked(AlignedBytes* out, int threads) const {
+  if (!out->assign(k_ * n_, false)) return false;
+  if (k_ * n_ == 0) return true;
   for (const auto& p : packs_)
     if (p) {
-      unpack_b_panels(*p, signed_, k_, n_, out, threads);
-      return;
+      unpack_b_panels(*p, signed_, k_, n_, out->data(), threads);
+      break;
     }
+  return true;
 }
 
 bool PackedB::values(Values* out) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!ok_) return false;
   if (values_.size() == 0) {  // made for a tier: rebuilt once, row-major
-    if (!values_.assign(k_ * n_, false)) return false;
-    if (k_ * n_ != 0) unpack_locked(values_.data(), 1);
+    if (!rebuild_locked(&values_, 1)) return false;
     rs_ = n_;
     cs_ = 1;
   }
@@ -248,8 +250,7 @@ const PackedPanels* PackedB::panels(const GemmUkernel* uk, int threads) {
   const uint8_t* b = values_.data();
   size_t rs = rs_, cs = cs_;
   if (values_.size() == 0) {
-    if (!rebuilt.assign(k_ * n_, false)) return nullptr;
-    if (k_ * n_ != 0) unpack_locked(rebuilt.data(), threads);
+    if (!rebuild_locked(&rebuilt, threads)) return nullptr;
     b = rebuilt.data(), rs = n_, cs = 1;
   }
   // Packed aside and stored only when complete: a failed packing is never found by the lookup above.
@@ -312,8 +313,8 @@ bool gemv(const Kernels& kt, const GemmArgs& g, const uint8_t* b, size_t rs, siz
   parallel_for(chunks, threads, [&](size_t c) {
     const size_t j0 = c * kChunk, j1 = std::min(n, j0 + kChunk);
     // All m <= kGemvMaxRows rows in one call: the VNNI gemv reads B once for them, the avx2 one in two passes of
-    // up to 4 rows; either costs less than packing B (bench_gemm --unpacked 8x4096x4096, 1 thread, two passes: avx512
-    // 2.8-2.9 ms packed per call -> 1.9 ms, amx 4.0 -> 1.9 ms, avx2 6.5 -> 4.0 ms; transB amx 3.4 -> 1.4 ms).
+    // up to 4 rows; either costs less than packing B (bench_gemm --unpacked 8x4096x4096, 1 thread: amx 4.0 ms
+    // packed per call, 1.9-2.1 ms in two passes, 1.5 ms in one; avx2 6.5 -> 4.0 ms; transB amx 3.4 -> 1.4 ms).
     if (centered)
       uk.gemv_centered(m, k, g.a, g.lda, g.a_signed, za, b, rs, cs, b_signed, j0, j1, d, ldd);
     else

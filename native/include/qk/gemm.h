@@ -125,8 +125,8 @@ struct GemmUkernel {
   void (*kernel)(size_t rows, size_t kc, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b,
                  const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines);
   // Unpacked row-major or transposed B (cs == 1 or rs == 1), m <= kGemvMaxRows rows per call (qk/gemv*.h; null:
-  // pack B as usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over
-  // the raw values (no shifts), and colsum[j] = sum_p b[p][j], for columns j0 .. j1, wrapping.
+  // pack B as usual): d[i * ldd + j] = sum_p a[i][p] * b[p][j] over the raw values (no shifts), and colsum[j] =
+  // sum_p b[p][j], for columns j0 .. j1, wrapping.
   void (*gemv)(size_t m, size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t rs,
                size_t cs, bool b_signed, size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum);
   // The shared epilogue (qk/gemm_epilogue.h: corrections + output) compiled with this tier's flags.

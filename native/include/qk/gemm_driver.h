@@ -99,8 +99,9 @@ class PackedB {
   size_t bytes();
 
  private:
-  // A packing's B, row-major, into `out` (k * n bytes), on up to `threads` threads. Needs mu_ held.
-  void unpack_locked(uint8_t* out, int threads) const;
+  // B, row-major, rebuilt from a kept packing into `out` (k * n bytes), on up to `threads` threads. False: out of
+  // memory. Needs mu_ held.
+  bool rebuild_locked(AlignedBytes* out, int threads) const;
   size_t k_, n_, rs_ = 0, cs_ = 0;
   bool signed_, ok_ = false;
   AlignedBytes values_;  // empty unless made for, or used by, the scalar tier

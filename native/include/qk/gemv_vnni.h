@@ -292,6 +292,18 @@ void cols_group(size_t k, const uint8_t* a, size_t lda, uint8_t aflip, const uin
   }
 }
 
+// cols_group for nc <= 4 columns.
+template <int M>
+void cols_groups(size_t nc, size_t k, const uint8_t* a, size_t lda, uint8_t aflip, const uint8_t* col, size_t cs_,
+                 uint8_t bflip, uint32_t* dot, uint32_t* sb) {
+  switch (nc) {
+    case 1: cols_group<M, 1>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+    case 2: cols_group<M, 2>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+    case 3: cols_group<M, 3>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+    default: cols_group<M, 4>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
+  }
+}
+
 template <int M>
 void cols_major(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uint8_t* b, size_t cs_, bool b_signed,
                 size_t j0, size_t j1, uint32_t* d, size_t ldd, uint32_t* colsum) {
@@ -305,22 +317,8 @@ void cols_major(size_t k, const uint8_t* a, size_t lda, bool a_signed, const uin
     const uint8_t* col = b + j * cs_;
     // Up to 4 rows of A at a time (16 accumulators); rows 4 .. M - 1 read the same columns again, from L1/L2.
     constexpr int M0 = M < 4 ? M : 4, M1 = M - M0;
-    switch (nc) {
-      case 1: cols_group<M0, 1>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      case 2: cols_group<M0, 2>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      case 3: cols_group<M0, 3>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-      default: cols_group<M0, 4>(k, a, lda, aflip, col, cs_, bflip, dot, sb); break;
-    }
-    if constexpr (M1 > 0) {
-      const uint8_t* a1 = a + M0 * lda;
-      uint32_t* dot1 = dot + M0 * nc;
-      switch (nc) {
-        case 1: cols_group<M1, 1>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
-        case 2: cols_group<M1, 2>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
-        case 3: cols_group<M1, 3>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
-        default: cols_group<M1, 4>(k, a1, lda, aflip, col, cs_, bflip, dot1, sb); break;
-      }
-    }
+    cols_groups<M0>(nc, k, a, lda, aflip, col, cs_, bflip, dot, sb);
+    if constexpr (M1 > 0) cols_groups<M1>(nc, k, a + M0 * lda, lda, aflip, col, cs_, bflip, dot + M0 * nc, sb);
     for (size_t q = 0; q < nc; ++q) {
       const uint32_t sumb = sb[q] + ku * tb;
       colsum[j + q] = sumb;
