@@ -1138,6 +1138,31 @@ void test_oom_helpers() {
           "AlignedBytes::assign after the limit");
   g.check(scratch.get(4096) != nullptr, "Scratch::get after the limit");
   qk::set_alloc_limit_for_tests(0);
+  // Large blocks (huge-page candidates): 64-byte aligned everywhere, on 2 MB boundaries where madvise exists, every
+  // byte usable up to the size asked for, and still refused under the test limit.
+  for (const size_t n : {qk::kHugePageBytes - 64, qk::kHugePageBytes, qk::kHugePageBytes + 64, 3 * qk::kHugePageBytes}) {
+    uint8_t* p = static_cast<uint8_t*>(qk::aligned_malloc64(n));
+    const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+    if (p == nullptr || at % 64 != 0) {
+      g.fail(strf("aligned_malloc64(%zu): null or misaligned", n));
+      qk::aligned_free(p);
+      continue;
+    }
+#if !defined(_WIN32) && defined(MADV_HUGEPAGE)
+    if (n >= qk::kHugePageBytes)
+      g.check(at % qk::kHugePageBytes == 0, strf("aligned_malloc64(%zu): not 2 MB aligned", n));
+#endif
+    std::memset(p, 0xa5, n);
+    g.check(p[0] == 0xa5 && p[n / 2] == 0xa5 && p[n - 1] == 0xa5, strf("aligned_malloc64(%zu): bytes not kept", n));
+    qk::aligned_free(p);
+  }
+  {
+    AllocLimit lim(qk::kHugePageBytes);
+    g.check(scratch.get(qk::kHugePageBytes) != nullptr && scratch.get(qk::kHugePageBytes + 1) == nullptr,
+            "Scratch::get of a huge-page size under the limit");
+    g.check(bytes.assign(qk::kHugePageBytes, false) && bytes.data() != nullptr, "AlignedBytes::assign(2 MB)");
+  }
+  qk::set_alloc_limit_for_tests(0);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // qkernels: a native INT8 GEMM benchmark (no Node): qk::gemm through the shared driver for one tier, packed B,
-// int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows. For kernel tuning, and for
-// machines without Node.js.
-//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8] [--unpacked] [--transb] [--aligned]
+// int32 output, u8 x s8 with zero points, like `npm run bench`'s gemm-s32 rows; `--mode sgemm`: qk::sgemm on
+// float32 operands instead (% of the FMA peak). For kernel tuning, and for machines without Node.js.
+//   bench_gemm [--isa NAME] [--threads N] [--mode int32|float32|int8|sgemm] [--unpacked] [--transb] [--aligned]
 //              [--aligned-c] [--zb0] [--row-zp] [--col-zp] [--strip-min BYTES] [MxNxK ...]
 // --aligned puts A and C on a 64-byte boundary (JavaScript arrays usually are not), --aligned-c only C (what npm run
 // bench gives: an alignedArray out, plain inputs); --zb0 makes the weights' zero point 0 (symmetric weights: no row
@@ -20,6 +20,7 @@
 #include "qk/dispatch.h"
 #include "qk/gemm_driver.h"
 #include "qk/peak.h"
+#include "qk/sgemm.h"
 #include "qk/threads.h"
 
 namespace {
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
     } else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--mode" && i + 1 < argc) {
       std::string m = argv[++i];
-      mode = m == "float32" ? 1 : m == "int8" ? 2 : 0;
+      mode = m == "float32" ? 1 : m == "int8" ? 2 : m == "sgemm" ? 3 : 0;
     } else if (a == "--unpacked") unpacked = true;
     else if (a == "--transb") transb = true;
     else if (a == "--aligned") aligned = aligned_c = true;
@@ -89,17 +90,37 @@ int main(int argc, char** argv) {
   if (isa == qk::Isa::Amx) peaks = qk::peaks_amx(&np);
   if (isa == qk::Isa::Avx2) peaks = qk::peaks_avx2(&np);
 #endif
-  double peak = 0;
+  double peak = 0;  // of the sequence the measured kernel runs: vpdpbusd / vpmaddwd+vpaddd, or (sgemm) the FMA
   for (size_t i = 0; i < np; ++i) {
     const uint64_t iters = 20000000;
     const double t = time_call([&] { peaks[i].run(iters); }, 3);
     const double g = peaks[i].ops_per_iter * iters / t / 1e9;
-    if (i == 0) peak = g;
+    if (mode == 3 ? std::strstr(peaks[i].name, "vfmadd231ps") != nullptr : i == 0) peak = g;
     std::printf("peak %-28s %8.1f G %s/s per core\n", peaks[i].name, g, peaks[i].what);
   }
   for (const std::string& s : shapes) {
     size_t m, n, kk;
     if (std::sscanf(s.c_str(), "%zux%zux%zu", &m, &n, &kk) != 3) continue;
+    if (mode == 3) {
+      std::vector<float> fa(m * kk + 16), fb(kk * n), fc(m * n + 16);
+      uint32_t st = 12345;
+      for (auto& v : fa) v = static_cast<float>((st = st * 1664525u + 1013904223u) >> 8) * 0x1p-24f - 0.5f;
+      for (auto& v : fb) v = static_cast<float>((st = st * 1664525u + 1013904223u) >> 8) * 0x1p-24f - 0.5f;
+      const auto at64 = [&](float* p) { return aligned ? p + (16 - reinterpret_cast<uintptr_t>(p) / 4 % 16) % 16 : p; };
+      qk::SgemmArgs g;
+      g.m = m, g.n = n, g.k = kk, g.a = at64(fa.data()), g.lda = kk, g.b = fb.data();
+      g.rs = transb ? 1 : n, g.cs = transb ? kk : 1, g.c = aligned_c ? at64(fc.data()) : fc.data(), g.ldc = n;
+      const double t = time_call([&] {
+        if (!qk::sgemm(k, g, threads)) {
+          std::fprintf(stderr, "%s: out of memory\n", s.c_str());
+          std::exit(1);
+        }
+      });
+      const double gf = 2.0 * m * n * kk / t / 1e9;
+      std::printf("%16s %10.1f us %9.1f GFLOPS %6.1f%% of peak\n", s.c_str(), t * 1e6, gf,
+                  peak > 0 ? 100 * gf / (peak * threads) : 0.0);
+      continue;
+    }
     std::vector<uint8_t> abuf(m * kk + 64), b(kk * n);
     uint8_t* a = abuf.data() + (aligned ? (64 - reinterpret_cast<uintptr_t>(abuf.data()) % 64) % 64 : 0);
     uint32_t st = 12345;
