@@ -175,10 +175,11 @@ QK_ALWAYS_INLINE void hsum4(const __m256i (&v)[4], uint32_t* out) {
 }
 
 // Column-major B: NC columns (each k contiguous bytes, cs_ apart) against M rows of A; CS false: A centered on za[r]
-// and no column sums (sumb unwritten).
+// and no column sums (sumb unwritten). pf, when not null: the next group's first column, whose NC columns are
+// prefetched a line per 64 k, one group ahead (as in gemv_vnni.h's cols_group).
 template <int M, int NC, bool AS, bool BS, bool CS>
 void cols_group(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const uint8_t* b, size_t cs_,
-                uint32_t* dot, uint32_t* sumb) {
+                uint32_t* dot, uint32_t* sumb, const uint8_t* pf) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i c[M][4], t[4];
   for (int j = 0; j < 4; ++j) {
@@ -188,6 +189,8 @@ void cols_group(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const
   size_t p = 0;
   for (; p + 16 <= k; p += 16) {
     __m256i bv[NC];
+    if (pf && p % 64 == 0)
+      for (int j = 0; j < NC; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + j * cs_ + p), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int j = 0; j < NC; ++j) {
       bv[j] = widen16<BS>(b + j * cs_ + p);
@@ -228,11 +231,12 @@ void cols_major(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const
     const size_t nc = std::min<size_t>(kNC, j1 - j);
     uint32_t dot[M * 4], sb[4];
     const uint8_t* col = b + j * cs_;
+    const uint8_t* pf = j + 2 * kNC <= j1 ? col + kNC * cs_ : nullptr;  // a whole next group
     switch (nc) {
-      case 1: cols_group<M, 1, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
-      case 2: cols_group<M, 2, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
-      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
-      default: cols_group<M, kNC, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb); break;
+      case 1: cols_group<M, 1, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, nullptr); break;
+      case 2: cols_group<M, 2, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, kNC == 2 ? pf : nullptr); break;
+      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, nullptr); break;
+      default: cols_group<M, kNC, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, pf); break;
     }
     for (size_t q = 0; q < nc; ++q) {
       if (CS) colsum[j + q] = sb[q];
