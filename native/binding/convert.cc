@@ -200,11 +200,8 @@ Napi::Value DequantizePerChannel(const Napi::CallbackInfo& info) {
   const int8_t* q8 = static_cast<const int8_t*>(q.data);
   const uint8_t* u8 = static_cast<const uint8_t*>(q.data);
   if (inner >= kExpandBelow) {
-    for (size_t o = 0, off = 0; o < outer; ++o)
-      for (size_t c = 0; c < channels; ++c, off += inner) {
-        if (s8) k.dequantize_s8(q8 + off, y + off, inner, scale[c], zp[c]);
-        else k.dequantize_u8(u8 + off, y + off, inner, scale[c], zp[c]);
-      }
+    if (s8) k.dequantize_s8_channels(q8, y, outer, channels, inner, scale, zp);
+    else k.dequantize_u8_channels(u8, y, outer, channels, inner, scale, zp);
     return env.Undefined();
   }
   const size_t row = channels * inner;

@@ -420,6 +420,48 @@ void test_dequantize(const Kernels& ref, const Kernels& k, const char* name, Fn 
   }
 }
 
+// Per channel over [outer, channels, inner] in one call, against the scalar tier's: short and long runs, and
+// outputs of 8 MB and more whose runs of 4 KB and more are written with streaming stores (every layout's
+// misalignment).
+template <typename T, typename Fn>
+void test_dequantize_channels(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, Rng& r) {
+  const char* tier = qk::isa_name(k.isa);
+  Group g(tier, name);
+  if (!(k.*slot)) return g.fail("slot is null");
+  const std::vector<int32_t> zps = zp_pool<T>();
+  struct Shape {
+    size_t outer, channels, inner;
+  };
+  const Shape shapes[] = {{1, 1, 1},     {2, 3, 5},      {1, 4, 33},     {3, 2, 1025},
+                          {2, 5, 4099},  {1, 3, 699087}, {2, 1024, 1100}};
+  for (const Shape& sh : shapes) {
+    const size_t n = sh.outer * sh.channels * sh.inner;
+    for (const Layout& l : kLayouts) {
+      std::vector<T> qs(n);
+      for (T& v : qs) v = static_cast<T>(r.u32());
+      std::vector<float> sc(sh.channels);
+      std::vector<int32_t> zp(sh.channels);
+      for (size_t c = 0; c < sh.channels; ++c) {
+        sc[c] = kScalePool[r.below(sizeof kScalePool / sizeof kScalePool[0])];
+        zp[c] = zps[r.below(static_cast<uint32_t>(zps.size()))];
+      }
+      In<T> q(l.in_off, qs);
+      In<float> s(l.par_off, sc);
+      In<int32_t> z((l.par_off + 2) % 4, zp);
+      Out<float> want(l.out_off, n), got(l.out_off, n);
+      (ref.*slot)(q.data(), want.data(), sh.outer, sh.channels, sh.inner, s.data(), z.data());
+      (k.*slot)(q.data(), got.data(), sh.outer, sh.channels, sh.inner, s.data(), z.data());
+      const std::string at = strf("%zux%zux%zu", sh.outer, sh.channels, sh.inner);
+      compare(g, tier, where(n, l, at.c_str()), want, got, [&](size_t i) {
+        const size_t c = i / sh.inner % sh.channels;
+        return "q=" + show(qs[i]) + " scale=" + show(sc[c]) + " zero_point=" + show(zp[c]);
+      });
+      if (g.failed()) return;
+      if (n > (size_t{1} << 20)) break;  // one layout of each large shape
+    }
+  }
+}
+
 template <typename T, typename Fn>
 void test_dequantize_vec(const Kernels& ref, const Kernels& k, const char* name, Fn Kernels::*slot, Rng& r) {
   const char* tier = qk::isa_name(k.isa);
@@ -2136,15 +2178,16 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   {
     Group g(qk::isa_name(k.isa), "table");
     g.check(k.quantize_s8 && k.quantize_u8 && k.quantize_s8_vec && k.quantize_u8_vec && k.dequantize_s8 &&
-                k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.f32_to_f16 && k.f16_to_f32 &&
+                k.dequantize_u8 && k.dequantize_s8_vec && k.dequantize_u8_vec && k.dequantize_s8_channels &&
+                k.dequantize_u8_channels && k.f32_to_f16 && k.f16_to_f32 &&
                 k.f32_to_bf16 && k.bf16_to_f32 && k.minmax && k.minmax_channels && k.histogram &&
                 k.histogram_channels && k.fake_quant &&
                 k.fake_quant_vec && k.fake_quant_backward && k.lsq_grad && k.lsq_grad_vec,
             "a kernel slot is null");
-    // Every slot is tested below: the isa tag plus 23 pointer slots (12 element-wise kernels, minmax,
+    // Every slot is tested below: the isa tag plus 25 pointer slots (14 element-wise kernels, minmax,
     // minmax_channels, histogram, histogram_channels, 5 fake-quant kernels, gemm, sgemm). A slot added to
     // qk::Kernels changes its size and fails here until it gets a test.
-    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 23 * sizeof(void*);
+    constexpr size_t kKnown = (sizeof(Isa) + alignof(void*) - 1) / alignof(void*) * alignof(void*) + 25 * sizeof(void*);
     g.check(sizeof(Kernels) == kKnown,
             strf("qk::Kernels is %zu bytes, this test covers %zu: a slot was added or changed; test it in "
                  "native/tests/test_kernels.cc",
@@ -2161,6 +2204,8 @@ void test_tier(const Kernels& ref, const Kernels& k) {
   test_dequantize<uint8_t>(ref, k, "dequantize_u8", &Kernels::dequantize_u8, r);
   test_dequantize_vec<int8_t>(ref, k, "dequantize_s8_vec", &Kernels::dequantize_s8_vec, r);
   test_dequantize_vec<uint8_t>(ref, k, "dequantize_u8_vec", &Kernels::dequantize_u8_vec, r);
+  test_dequantize_channels<int8_t>(ref, k, "dequantize_s8_channels", &Kernels::dequantize_s8_channels, r);
+  test_dequantize_channels<uint8_t>(ref, k, "dequantize_u8_channels", &Kernels::dequantize_u8_channels, r);
   test_narrow(ref, k, "f32_to_f16", &Kernels::f32_to_f16, false, r);
   test_widen(ref, k, "f16_to_f32", &Kernels::f16_to_f32, r);
   test_large_outputs(ref, k, r);

@@ -2,6 +2,7 @@
 // for nothing but documentation of the exact semantics they reproduce (tails use masked or buffered vectors).
 #pragma once
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -86,4 +87,17 @@ inline uint16_t f32_to_bf16(float f) {
 inline float bf16_to_f32(uint16_t h) { return bits_f32(static_cast<uint32_t>(h) << 16); }
 
 }  // namespace ref
+
+namespace {  // internal linkage: each tier's translation unit instantiates its own (see docs/internals.md)
+
+// Kernels::dequantize_*_channels for a tier whose per-tensor dequantize never streams (scalar, neon): one call of
+// the tier's own `Run` per channel run.
+template <typename T, void (*Run)(const T*, float*, size_t, float, int32_t)>
+void dequantize_channel_runs(const T* q, float* y, size_t outer, size_t channels, size_t inner, const float* scale,
+                             const int32_t* zero_point) {
+  for (size_t o = 0, off = 0; o < outer; ++o)
+    for (size_t c = 0; c < channels; ++c, off += inner) Run(q + off, y + off, inner, scale[c], zero_point[c]);
+}
+
+}  // namespace
 }  // namespace qk

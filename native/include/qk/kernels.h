@@ -35,6 +35,13 @@ using DequantizeS8VecFn = void (*)(const int8_t* q, float* y, size_t n, const fl
                                    const int32_t* zero_point);
 using DequantizeU8VecFn = void (*)(const uint8_t* q, float* y, size_t n, const float* scale,
                                    const int32_t* zero_point);
+// Per channel over a [outer, channels, inner] layout: element (o, c, i) at (o * channels + c) * inner + i is
+// dequantized with scale[c] and zero_point[c], the whole tensor in one call, so that a large output is written with
+// streaming stores even when each channel's run is short of the size from which a single call would stream.
+using DequantizeS8ChannelsFn = void (*)(const int8_t* q, float* y, size_t outer, size_t channels, size_t inner,
+                                        const float* scale, const int32_t* zero_point);
+using DequantizeU8ChannelsFn = void (*)(const uint8_t* q, float* y, size_t outer, size_t channels, size_t inner,
+                                        const float* scale, const int32_t* zero_point);
 
 // IEEE binary16 and bfloat16 conversions, round to nearest even, NaN stays NaN with its sign (quieted, payload
 // truncated exactly as F16C does).
@@ -92,6 +99,8 @@ struct Kernels {
   DequantizeU8Fn dequantize_u8;
   DequantizeS8VecFn dequantize_s8_vec;
   DequantizeU8VecFn dequantize_u8_vec;
+  DequantizeS8ChannelsFn dequantize_s8_channels;
+  DequantizeU8ChannelsFn dequantize_u8_channels;
   F32ToU16Fn f32_to_f16;
   U16ToF32Fn f16_to_f32;
   F32ToU16Fn f32_to_bf16;

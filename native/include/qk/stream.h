@@ -19,9 +19,10 @@ constexpr size_t kAlignMinBytes = 4096;
 
 // Runs a kernel body over [0, n) for an output of n elements of esize bytes at `out`: f(i0, i1, std::false_type) for
 // normal stores, f(i0, i1, std::true_type) where the body's full vectors (of a power-of-two size up to 64 bytes,
-// from i0 on a 64-byte boundary) may use streaming stores.
+// from i0 on a 64-byte boundary) may use streaming stores. total_bytes: the size of the whole output this call
+// writes a part of (a channel's run of a per-channel dequantize), which decides streaming instead of this part's.
 template <typename F>
-inline void for_stores(const void* out, size_t esize, size_t n, F f) {
+inline void for_stores(const void* out, size_t esize, size_t n, F f, size_t total_bytes = 0) {
   const uintptr_t p = reinterpret_cast<uintptr_t>(out);
   // Below a few KB the head is not worth it; an output not on an element boundary cannot be aligned.
   if (n * esize < kAlignMinBytes || p % esize != 0) {
@@ -32,7 +33,7 @@ inline void for_stores(const void* out, size_t esize, size_t n, F f) {
   // cache lines (a split store costs two), and large outputs stream.
   const size_t head = std::min(n, ((64 - p % 64) % 64) / esize);
   if (head) f(size_t{0}, head, std::false_type{});
-  if (n * esize < kStreamMinBytes) {
+  if (std::max(n * esize, total_bytes) < kStreamMinBytes) {
     f(head, n, std::false_type{});
     return;
   }

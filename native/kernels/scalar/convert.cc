@@ -71,6 +71,8 @@ void fill_scalar(Kernels& k) {
   k.dequantize_u8 = dequantize<uint8_t>;
   k.dequantize_s8_vec = dequantize_vec<int8_t>;
   k.dequantize_u8_vec = dequantize_vec<uint8_t>;
+  k.dequantize_s8_channels = dequantize_channel_runs<int8_t, dequantize<int8_t>>;
+  k.dequantize_u8_channels = dequantize_channel_runs<uint8_t, dequantize<uint8_t>>;
   k.f32_to_f16 = f32_to_f16;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_bf16 = f32_to_bf16;
