@@ -41,5 +41,17 @@ inline void for_stores(const void* out, size_t esize, size_t n, F f, size_t tota
   _mm_sfence();  // streaming stores are weakly ordered: order them before whatever the caller does next
 }
 
+// Kernels::dequantize_*_channels for a tier whose per-tensor dequantize streams (avx2, avx512): `Run` is that
+// dequantize with for_stores' total_bytes, given the whole output's size for every channel's run, so the runs of a
+// large tensor stream even though each is short of kStreamMinBytes (16M as 1024 channels of 16K on a Zen 5 VM:
+// about 1.9 ms against 2.3-2.9 ms run by run).
+template <typename T, void (*Run)(const T*, float*, size_t, float, int32_t, size_t)>
+void dequantize_channels_streamed(const T* q, float* y, size_t outer, size_t channels, size_t inner, const float* scale,
+                                  const int32_t* zero_point) {
+  const size_t total = outer * channels * inner * sizeof(float);
+  for (size_t o = 0, off = 0; o < outer; ++o)
+    for (size_t c = 0; c < channels; ++c, off += inner) Run(q + off, y + off, inner, scale[c], zero_point[c], total);
+}
+
 }  // namespace
 }  // namespace qk

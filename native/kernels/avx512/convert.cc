@@ -78,7 +78,7 @@ inline __m512i widen16(__mmask16 m, const T* q) {
   return std::is_signed<T>::value ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
 }
 
-// total_bytes: as in qk/stream.h (dequantize_channels' runs).
+// total_bytes: as in qk/stream.h (dequantize_channels_streamed's runs).
 template <typename T>
 void dequantize_run(const T* q, float* y, size_t n, float scale, int32_t zero_point, size_t total_bytes) {
   const __m512 s = _mm512_set1_ps(scale);
@@ -105,15 +105,6 @@ void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point)
   dequantize_run(q, y, n, scale, zero_point, 0);
 }
 
-// Every run decides streaming on the whole output's size (see the avx2 tier's).
-template <typename T>
-void dequantize_channels(const T* q, float* y, size_t outer, size_t channels, size_t inner, const float* scale,
-                         const int32_t* zero_point) {
-  const size_t total = outer * channels * inner * sizeof(float);
-  for (size_t o = 0, off = 0; o < outer; ++o)
-    for (size_t c = 0; c < channels; ++c, off += inner)
-      dequantize_run(q + off, y + off, inner, scale[c], zero_point[c], total);
-}
 
 template <typename T>
 void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const int32_t* zero_point) {
@@ -249,8 +240,8 @@ void fill_avx512(Kernels& k) {
   k.quantize_u8_vec = quantize_vec<uint8_t>;
   k.dequantize_s8 = dequantize<int8_t>;
   k.dequantize_u8 = dequantize<uint8_t>;
-  k.dequantize_s8_channels = dequantize_channels<int8_t>;
-  k.dequantize_u8_channels = dequantize_channels<uint8_t>;
+  k.dequantize_s8_channels = dequantize_channels_streamed<int8_t, dequantize_run<int8_t>>;
+  k.dequantize_u8_channels = dequantize_channels_streamed<uint8_t, dequantize_run<uint8_t>>;
   k.dequantize_s8_vec = dequantize_vec<int8_t>;
   k.dequantize_u8_vec = dequantize_vec<uint8_t>;
   k.f32_to_f16 = f32_to_f16;
