@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   const qk::PeakBench* peaks = nullptr;
 #if defined(__x86_64__)
   if (isa == qk::Isa::Avx512) peaks = qk::peaks_avx512(&np);
-  if (isa == qk::Isa::Amx) peaks = qk::peaks_amx(&np);
+  if (isa == qk::Isa::Amx) peaks = mode == 3 ? qk::peaks_avx512(&np) : qk::peaks_amx(&np);  // amx's sgemm is avx512's
   if (isa == qk::Isa::Avx2) peaks = qk::peaks_avx2(&np);
 #endif
   double peak = 0;  // of the sequence the measured kernel runs: vpdpbusd / vpmaddwd+vpaddd, or (sgemm) the FMA
@@ -106,10 +106,10 @@ int main(int argc, char** argv) {
       uint32_t st = 12345;
       for (auto& v : fa) v = static_cast<float>((st = st * 1664525u + 1013904223u) >> 8) * 0x1p-24f - 0.5f;
       for (auto& v : fb) v = static_cast<float>((st = st * 1664525u + 1013904223u) >> 8) * 0x1p-24f - 0.5f;
-      const auto at64 = [&](float* p) { return aligned ? p + (16 - reinterpret_cast<uintptr_t>(p) / 4 % 16) % 16 : p; };
+      const auto at64 = [](float* p, bool on) { return on ? p + (16 - reinterpret_cast<uintptr_t>(p) / 4 % 16) % 16 : p; };
       qk::SgemmArgs g;
-      g.m = m, g.n = n, g.k = kk, g.a = at64(fa.data()), g.lda = kk, g.b = fb.data();
-      g.rs = transb ? 1 : n, g.cs = transb ? kk : 1, g.c = aligned_c ? at64(fc.data()) : fc.data(), g.ldc = n;
+      g.m = m, g.n = n, g.k = kk, g.a = at64(fa.data(), aligned), g.lda = kk, g.b = fb.data();
+      g.rs = transb ? 1 : n, g.cs = transb ? kk : 1, g.c = at64(fc.data(), aligned_c), g.ldc = n;
       const double t = time_call([&] {
         if (!qk::sgemm(k, g, threads)) {
           std::fprintf(stderr, "%s: out of memory\n", s.c_str());

@@ -231,11 +231,12 @@ void cols_major(size_t k, const uint8_t* a, size_t lda, const int32_t* za, const
     const size_t nc = std::min<size_t>(kNC, j1 - j);
     uint32_t dot[M * 4], sb[4];
     const uint8_t* col = b + j * cs_;
-    const uint8_t* pf = j + 2 * kNC <= j1 ? col + kNC * cs_ : nullptr;  // a whole next group
+    // A whole next group only, so pf is set only where this group is whole too (nc = kNC).
+    const uint8_t* pf = j + 2 * kNC <= j1 ? col + kNC * cs_ : nullptr;
     switch (nc) {
-      case 1: cols_group<M, 1, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, nullptr); break;
-      case 2: cols_group<M, 2, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, kNC == 2 ? pf : nullptr); break;
-      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, nullptr); break;
+      case 1: cols_group<M, 1, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, pf); break;
+      case 2: cols_group<M, 2, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, pf); break;
+      case 3: cols_group<M, (kNC >= 3 ? 3 : 2), AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, pf); break;
       default: cols_group<M, kNC, AS, BS, CS>(k, a, lda, za, col, cs_, dot, sb, pf); break;
     }
     for (size_t q = 0; q < nc; ++q) {

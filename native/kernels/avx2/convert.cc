@@ -164,7 +164,6 @@ void dequantize(const T* q, float* y, size_t n, float scale, int32_t zero_point)
   dequantize_run(q, y, n, scale, zero_point, 0);
 }
 
-
 template <typename T>
 void dequantize_vec(const T* q, float* y, size_t n, const float* scale, const int32_t* zero_point) {
   size_t i = 0;
