@@ -3,9 +3,12 @@
 // into the layout the primitive asks for (format_tag::any: prepacked, like packB). It reads A and B from files
 // written by the bench (the same data qkernels gets), times the primitive, writes C for the bench's exact check
 // and prints one JSON line: {"version", "impl", "seconds": [per-call seconds of each sample]}.
+// With --f32, the float32 matmul instead (f32 A and B files, f32 C, weights prepacked the same way): the float
+// reference next to qkernels' sgemm rows.
 //
 //   bench-onednn --version
 //   bench-onednn M N K A_FILE B_FILE ZA ZB MIN_SAMPLES MIN_TIME MAX_TIME C_FILE
+//   bench-onednn --f32 M N K A_FILE B_FILE MIN_SAMPLES MIN_TIME MAX_TIME C_FILE
 //
 // The ISA is capped with ONEDNN_MAX_CPU_ISA and the threads set with OMP_NUM_THREADS by the caller (Debian's
 // libdnnl uses OpenMP). Build: g++ -O2 -std=c++17 bench/onednn.cc -ldnnl
@@ -39,31 +42,41 @@ int main(int argc, char** argv) {
     std::printf("%d.%d.%d\n", v->major, v->minor, v->patch);
     return 0;
   }
-  if (argc != 12) {
-    std::fprintf(stderr, "usage: bench-onednn M N K A_FILE B_FILE ZA ZB MIN_SAMPLES MIN_TIME MAX_TIME C_FILE\n");
+  const bool f32 = argc > 1 && std::string(argv[1]) == "--f32";
+  if (f32) --argc, ++argv;  // the rest as in the int8 form, without ZA and ZB
+  if (argc != (f32 ? 10 : 12)) {
+    std::fprintf(stderr,
+                 "usage: bench-onednn M N K A_FILE B_FILE ZA ZB MIN_SAMPLES MIN_TIME MAX_TIME C_FILE\n"
+                 "       bench-onednn --f32 M N K A_FILE B_FILE MIN_SAMPLES MIN_TIME MAX_TIME C_FILE\n");
     return 2;
   }
   using dnnl::memory;
+  using dt = memory::data_type;
   const memory::dim m = std::atol(argv[1]), n = std::atol(argv[2]), k = std::atol(argv[3]);
-  const int za = std::atoi(argv[6]), zb = std::atoi(argv[7]);
-  const int min_samples = std::atoi(argv[8]);
-  const double min_time = std::atof(argv[9]), max_time = std::atof(argv[10]);
+  const int za = f32 ? 0 : std::atoi(argv[6]), zb = f32 ? 0 : std::atoi(argv[7]);
+  char** rest = argv + (f32 ? 6 : 8);
+  const int min_samples = std::atoi(rest[0]);
+  const double min_time = std::atof(rest[1]), max_time = std::atof(rest[2]);
+  const char* c_file = rest[3];
 
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
-  const memory::desc ad({m, k}, memory::data_type::u8, memory::format_tag::ab);
-  const memory::desc bd({k, n}, memory::data_type::s8, memory::format_tag::ab);
-  const memory::desc bd_any({k, n}, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc cd({m, n}, memory::data_type::s32, memory::format_tag::ab);
+  const memory::desc ad({m, k}, f32 ? dt::f32 : dt::u8, memory::format_tag::ab);
+  const memory::desc bd({k, n}, f32 ? dt::f32 : dt::s8, memory::format_tag::ab);
+  const memory::desc bd_any({k, n}, f32 ? dt::f32 : dt::s8, memory::format_tag::any);
+  const memory::desc cd({m, n}, f32 ? dt::f32 : dt::s32, memory::format_tag::ab);
   dnnl::primitive_attr attr;
-  attr.set_zero_points(DNNL_ARG_SRC, 0, {za});
-  attr.set_zero_points(DNNL_ARG_WEIGHTS, 0, {zb});
+  if (!f32) {
+    attr.set_zero_points(DNNL_ARG_SRC, 0, {za});
+    attr.set_zero_points(DNNL_ARG_WEIGHTS, 0, {zb});
+  }
   const dnnl::matmul::desc md(ad, bd_any, cd);
   const dnnl::matmul::primitive_desc pd(md, attr, eng);
 
+  const size_t esize = f32 ? 4 : 1;  // bytes per element of A and B
   memory a(ad, eng), b(bd, eng), bp(pd.weights_desc(), eng), c(cd, eng);
-  if (!read_file(argv[4], a.get_data_handle(), static_cast<size_t>(m * k)) ||
-      !read_file(argv[5], b.get_data_handle(), static_cast<size_t>(k * n))) {
+  if (!read_file(argv[4], a.get_data_handle(), static_cast<size_t>(m * k) * esize) ||
+      !read_file(argv[5], b.get_data_handle(), static_cast<size_t>(k * n) * esize)) {
     std::fprintf(stderr, "cannot read %s or %s\n", argv[4], argv[5]);
     return 1;
   }
@@ -93,10 +106,10 @@ int main(int argc, char** argv) {
     samples.push_back((now() - t0) / reps);
   }
 
-  std::ofstream out(argv[11], std::ios::binary);
+  std::ofstream out(c_file, std::ios::binary);
   out.write(static_cast<const char*>(c.get_data_handle()), static_cast<std::streamsize>(m * n * 4));
   if (!out) {
-    std::fprintf(stderr, "cannot write %s\n", argv[11]);
+    std::fprintf(stderr, "cannot write %s\n", c_file);
     return 1;
   }
   std::printf("{\"version\":\"%d.%d.%d\",\"impl\":\"%s\",\"seconds\":[", v->major, v->minor, v->patch,

@@ -393,6 +393,30 @@ export function summaries(rows, tier) {
     );
   }
 
+  const sgemmRows = ok.filter((r) => r.op === 'gemm-s32' && r.contender === 'sgemm');
+  if (sgemmRows.length) {
+    const body = sgemmRows.map((r) => {
+      const dnnl = find('gemm-s32', r.shape, r.threads, (x) => x.contender === 'onednn-f32');
+      const pct = (x) => (x?.pctOfPeak ? `${fixed(x.pctOfPeak, 0)}%` : '—');
+      return [
+        r.shape,
+        String(r.threads),
+        sig(r.gops),
+        pct(r),
+        dnnl ? sig(dnnl.gops) : '—',
+        pct(dnnl),
+        dnnl ? `${(r.gops / dnnl.gops).toFixed(2)}×` : '—',
+      ];
+    });
+    parts.push(
+      `#### sgemm vs oneDNN float32 (GFLOPS = 2 m n k / time; % of the FMA peak times the threads)\n\n${markdownTable(
+        ['shape MxNxK', 'thr', 'qkernels sgemm', '% of peak', 'oneDNN f32', '% of peak', 'sgemm / oneDNN'],
+        body,
+        [true, true, true, true, true, true, true],
+      )}\n`,
+    );
+  }
+
   const lin = ok.filter((r) => r.op === 'linearDynamic' && qk(r));
   if (lin.length) {
     const body = lin.map((r) => {

@@ -4,7 +4,7 @@
 import float16 from './float16.mjs';
 import int8Gemm from './int8gemm.mjs';
 import js from './js.mjs';
-import onednn from './onednn.mjs';
+import onednn, { onednnF32 } from './onednn.mjs';
 import onnxruntime from './onnxruntime.mjs';
 import pytorch from './pytorch.mjs';
 import qkernels from './qkernels.mjs';
@@ -50,7 +50,7 @@ import sgemm from './sgemm.mjs';
  */
 
 /** @type {Contender[]} */
-export const CONTENDERS = [qkernels, int8Gemm, sgemm, js, onnxruntime, onednn, pytorch, float16];
+export const CONTENDERS = [qkernels, int8Gemm, sgemm, onednnF32, js, onnxruntime, onednn, pytorch, float16];
 
 /**
  * The memory-bandwidth baseline: Float32Array.prototype.set copying `elements` float32 values (reads 4 B and

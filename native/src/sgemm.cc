@@ -3,7 +3,8 @@
 // then each task packs its rows of A for the k block into row panels of mr (its own buffer, hot in L2) and runs
 // the micro-kernel with one B panel in L1 against all of its A panels. The first k block stores C, later ones add.
 // When all of A's rows fit one task (m <= the tier's mc), A's k block is packed once instead and each task packs
-// its own few B panels right before using them, reading B's rows with software prefetch.
+// its own few B panels right before using them, reading B's rows with software prefetch. Up to kSgemmRowsMax rows
+// against row-major B, tiers with a `rows` kernel read B in place instead (nothing packed).
 //
 // Determinism: which k blocks exist depends only on k and the tier, and every element is computed by one
 // micro-kernel lane, so the thread count and the other block sizes never change a result.
@@ -142,6 +143,30 @@ bool run_packed(const SgemmUkernel* uk, const SgemmArgs& g, int threads) {
   const size_t row_blocks = (row_panels + mcp - 1) / mcp;
   // A task that cannot get its buffer sets this and returns; the call then stops after that parallel_for.
   std::atomic<bool> oom{false};
+
+  if (uk->rows && m <= kSgemmRowsMax && g.cs == 1) {
+    // A few rows against row-major B: no packing, each task reads its columns of B once per k block, in place
+    // (packing B first cost more than the products: m = 1, 4096 x 4096, avx2 on Zen 3, 7.7 GB/s of B). The same
+    // k blocks and per-element chains as the packed path, so the same bits.
+    // Columns per task: a thread's share (whole rows of B stream best), at most what keeps the sums in 16 KB
+    // (half a Zen 3 L1), in multiples of 64.
+    const size_t share = ((n + t - 1) / t + 63) / 64 * 64;
+    const size_t kCols = std::max<size_t>(64, std::min(share, 4096 / m / 64 * 64));
+    const size_t tasks = (n + kCols - 1) / kCols;
+    parallel_for(tasks, std::min<int>(t, static_cast<int>(tasks)), [&](size_t task) {
+      if (oom.load(std::memory_order_relaxed)) return;
+      float* acc = t_ablock.get<float>(m * kCols);
+      if (acc == nullptr) {
+        oom.store(true, std::memory_order_relaxed);
+        return;
+      }
+      const size_t c0 = task * kCols, cols = std::min(kCols, n - c0);
+      for (size_t p0 = 0; p0 < k; p0 += kc)
+        uk->rows(m, cols, std::min(kc, k - p0), g.a + p0, g.lda, g.b + p0 * g.rs + c0, g.rs, g.c + c0, g.ldc,
+                 p0 != 0, acc);
+    });
+    return !oom.load();
+  }
 
   if (row_panels <= static_cast<size_t>(std::max(uk->mc, 1)) / mr) {
     // All of A's rows fit one task's block (few rows, e.g. a batch of tokens against a weight matrix): every B

@@ -985,6 +985,52 @@ void test_sgemm(const Kernels& k, Rng& r) {
   }
 }
 
+// Up to kSgemmRowsMax rows against row-major B take the tiers' `rows` path (B read in place, nothing packed),
+// which must give the packed path's bits: each case's first m rows are computed alone (rows path) and as part of
+// 9 rows (packed), on 1 and 3 threads, with k over several k blocks and column counts around the vector widths
+// and the path's 1024-column tasks.
+void test_sgemm_rows(const Kernels& k, Rng& r) {
+  if (!k.sgemm || !k.sgemm->rows) return;
+  Group g(qk::isa_name(k.isa), "sgemm_rows");
+  const size_t ns[] = {1, 7, 8, 17, 33, 1030, 2100};
+  const size_t ks[] = {1, 5, 300, 1100};
+  for (const size_t n : ns)
+    for (const size_t kk : ks) {
+      constexpr size_t kAll = 9;
+      std::vector<float> a(kAll * kk), b(kk * n);
+      for (float& v : a) v = r.uniform(-1.0f, 1.0f);
+      for (float& v : b) v = r.uniform(-1.0f, 1.0f);
+      qk::SgemmArgs args;
+      args.n = n, args.k = kk, args.a = a.data(), args.lda = kk, args.b = b.data(), args.rs = n, args.cs = 1;
+      args.ldc = n + 3;
+      std::vector<float> all(kAll * args.ldc, 0.0f);
+      qk::SgemmArgs ga = args;
+      ga.m = kAll, ga.c = all.data();
+      if (!qk::sgemm(k, ga, 1)) g.fail("sgemm reported out of memory");
+      for (size_t m = 1; m <= qk::kSgemmRowsMax && !g.failed(); ++m)
+        for (const int threads : {1, 3}) {
+          std::vector<float> got(m * args.ldc + kGuard);
+          std::memset(got.data(), kSentinel, got.size() * sizeof(float));
+          qk::SgemmArgs gr = args;
+          gr.m = m, gr.c = got.data();
+          if (!qk::sgemm(k, gr, threads)) g.fail("sgemm reported out of memory");
+          for (size_t idx = 0; idx < got.size() && !g.failed(); ++idx) {
+            const size_t i = idx / args.ldc, j = idx % args.ldc;
+            const bool inside = i < m && j < n;
+            if (!inside) {
+              float sentinel;
+              std::memset(&sentinel, kSentinel, sizeof sentinel);
+              if (fbits(got[idx]) != fbits(sentinel))
+                g.fail(strf("m=%zu n=%zu k=%zu: out-of-bounds write at C element %zu", m, n, kk, idx));
+            } else if (fbits(got[idx]) != fbits(all[idx])) {
+              g.fail(strf("m=%zu n=%zu k=%zu, %d threads: C[%zu][%zu] %s alone, %s in %zu rows (must be identical)",
+                          m, n, kk, threads, i, j, show(got[idx]).c_str(), show(all[idx]).c_str(), kAll));
+            }
+          }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Out of memory. qk::set_alloc_limit_for_tests(bytes) makes every allocation of the drivers above `bytes` fail as
 // if the memory were gone (AlignedBytes, Scratch, qk::make_array). gemm (unpacked, the gemv path, packed with the
@@ -2233,6 +2279,7 @@ void test_tier(const Kernels& ref, const Kernels& k) {
     qk::set_gemm_strip_min_bytes(before);
   }
   test_sgemm(k, r);
+  test_sgemm_rows(k, r);
   test_oom_gemm(k, r);
   test_oom_sgemm(k, r);
   test_fakequant(ref, k, r);

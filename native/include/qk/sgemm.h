@@ -31,11 +31,24 @@ struct SgemmUkernel {
   // Writes nothing outside rows x cols.
   void (*kernel)(size_t rows, size_t cols, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                  bool accumulate);
+  // Optional (null: the driver packs as usual): up to kSgemmRowsMax rows of A against row-major B read in place
+  // (row p at b + p * rs), for one k block. For r < rows, c < cols: acc = the same chain as `kernel`'s lanes
+  // (from +0, one fused multiply-add per p, in order), then c[r * ldc + c] = acc, or += acc when accumulate; so
+  // the results are bit for bit those of the packed path. `acc`: scratch for rows * cols floats. Few rows
+  // against a large B (a batch of tokens, m = 1) are then bound by reading B once instead of packing it first.
+  void (*rows)(size_t rows, size_t cols, size_t kc, const float* a, size_t lda, const float* b, size_t rs, float* c,
+               size_t ldc, bool accumulate, float* acc) = nullptr;
 };
+
+// The most rows SgemmUkernel::rows takes.
+constexpr size_t kSgemmRowsMax = 4;
 
 #if defined(__x86_64__) || defined(_M_X64)
 const SgemmUkernel* sgemm_avx2();
 const SgemmUkernel* sgemm_avx512();
+// The avx2 tier's SgemmUkernel::rows (AVX2 + FMA), which the avx512 tier shares: it is bound by reading B.
+void sgemm_rows_avx2(size_t rows, size_t cols, size_t kc, const float* a, size_t lda, const float* b, size_t rs,
+                     float* c, size_t ldc, bool accumulate, float* acc);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 const SgemmUkernel* sgemm_neon();

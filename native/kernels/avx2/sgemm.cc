@@ -2,6 +2,8 @@
 // vectors and one broadcast A value per k step (15 of the 16 registers); each k step is 12 FMAs.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "qk/sgemm.h"
 
 namespace qk {
@@ -71,8 +73,82 @@ void kernel(size_t rows, size_t cols, size_t kc, const float* a, const float* b,
   }
 }
 
+// A few rows against row-major B in place, one k block: the rows' sums for `cols` columns accumulate in acc
+// (L1), four rows of B at a time (each sum loaded and stored once per four fused multiply-adds, not per one), B's
+// rows read once each, with the rows kAhead ahead prefetched. Per element the chain is kernel's: acc from +0, one
+// fused multiply-add per p in order (std::fma for the last cols % 8 columns is the same fused operation).
+template <int R>
+void rows_tile(size_t cols, size_t kc, const float* a, size_t lda, const float* b, size_t rs, float* acc) {
+  constexpr size_t kAhead = 8;
+  for (size_t j = 0; j < R * cols; ++j) acc[j] = 0.0f;
+  const size_t vec = cols / 8 * 8;
+  size_t p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    const float* br = b + p * rs;
+    if (p + kAhead + 4 <= kc)
+      for (size_t q = 0; q < 4; ++q)
+        for (size_t j = 0; j < cols; j += 16)
+          _mm_prefetch(reinterpret_cast<const char*>(br + (kAhead + q) * rs + j), _MM_HINT_T0);
+    __m256 av[R][4];
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < 4; ++q) av[r][q] = _mm256_set1_ps(a[r * lda + p + q]);
+    size_t j = 0;
+    for (; j < vec; j += 8) {
+      const __m256 b0 = _mm256_loadu_ps(br + j), b1 = _mm256_loadu_ps(br + rs + j);
+      const __m256 b2 = _mm256_loadu_ps(br + 2 * rs + j), b3 = _mm256_loadu_ps(br + 3 * rs + j);
+      for (int r = 0; r < R; ++r) {
+        float* ar = acc + r * cols + j;
+        __m256 x = _mm256_loadu_ps(ar);
+        x = _mm256_fmadd_ps(av[r][0], b0, x);
+        x = _mm256_fmadd_ps(av[r][1], b1, x);
+        x = _mm256_fmadd_ps(av[r][2], b2, x);
+        x = _mm256_fmadd_ps(av[r][3], b3, x);
+        _mm256_storeu_ps(ar, x);
+      }
+    }
+    for (; j < cols; ++j)
+      for (int r = 0; r < R; ++r) {
+        float x = acc[r * cols + j];
+        for (size_t q = 0; q < 4; ++q) x = std::fma(a[r * lda + p + q], br[q * rs + j], x);
+        acc[r * cols + j] = x;
+      }
+  }
+  for (; p < kc; ++p) {
+    const float* br = b + p * rs;
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_set1_ps(a[r * lda + p]);
+      float* ar = acc + r * cols;
+      size_t j = 0;
+      for (; j < vec; j += 8) _mm256_storeu_ps(ar + j, _mm256_fmadd_ps(av, _mm256_loadu_ps(br + j), _mm256_loadu_ps(ar + j)));
+      for (; j < cols; ++j) ar[j] = std::fma(a[r * lda + p], br[j], ar[j]);
+    }
+  }
+}
+
+}  // namespace
+
+void sgemm_rows_avx2(size_t rows, size_t cols, size_t kc, const float* a, size_t lda, const float* b, size_t rs,
+                     float* c, size_t ldc, bool accumulate, float* acc) {
+  switch (rows) {
+    case 1: rows_tile<1>(cols, kc, a, lda, b, rs, acc); break;
+    case 2: rows_tile<2>(cols, kc, a, lda, b, rs, acc); break;
+    case 3: rows_tile<3>(cols, kc, a, lda, b, rs, acc); break;
+    default: rows_tile<4>(cols, kc, a, lda, b, rs, acc); break;
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    float* cr = c + r * ldc;
+    const float* ar = acc + r * cols;
+    if (accumulate)
+      for (size_t j = 0; j < cols; ++j) cr[j] = cr[j] + ar[j];
+    else
+      for (size_t j = 0; j < cols; ++j) cr[j] = ar[j];
+  }
+}
+
+namespace {
+
 // kc 256: a B panel (16 KB) stays in L1 while a task's A block (144 rows, 144 KB) streams from L2.
-const SgemmUkernel kSgemm = {"sgemm_6x16__avx2_fma", kMR, kNR, 256, 144, 2048, kernel};
+const SgemmUkernel kSgemm = {"sgemm_6x16__avx2_fma", kMR, kNR, 256, 144, 2048, kernel, sgemm_rows_avx2};
 
 }  // namespace
 

@@ -88,7 +88,8 @@ void kernel(size_t rows, size_t cols, size_t kc, const float* a, const float* b,
 
 // kc 512, mc 168: a task's A block (168 rows, 336 KB) stays in L2 and the B panel (64 KB) mostly in L1; on a Xeon with
 // a 48 KB L1 this measured best (198-200 GFLOPS, 81% of the FMA peak, at 1024^3-2048^3; kc 192 gave 180-185).
-const SgemmUkernel kSgemm = {"sgemm_14x32__avx512f", kMR, kNR, 512, 168, 2048, kernel};
+// rows: the avx2 tier's (the avx512 tier's CPUs have AVX2 and FMA; reading B bounds it, not the vector width).
+const SgemmUkernel kSgemm = {"sgemm_14x32__avx512f", kMR, kNR, 512, 168, 2048, kernel, sgemm_rows_avx2};
 
 }  // namespace
 
