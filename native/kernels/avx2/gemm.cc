@@ -8,7 +8,6 @@
 // the reference.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "qk/gemm.h"
@@ -159,13 +158,8 @@ void row_sums(const uint8_t* a, size_t lda, bool a_signed, size_t rows, size_t k
     c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));    \
     c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));    \
   }
-// Each k pair reads 32 bytes of the B panel, a line per two pairs. The first pf_lines two-pair steps each
-// prefetch one line of the panel the driver runs next into L2 (T1; spread out, not a burst before the loop that
-// would hold the line-fill buffers the kernel's own loads need): the panels of one k block are 64 KB apart at
-// k = 4096, so the hardware prefetchers restart at each, and m = 1 on Zen 3 read its weights at 11 GB/s.
 template <int R>
-void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc,
-          const uint8_t* pf, size_t pf_lines) {
+void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, size_t ldacc, int32_t* c, size_t ldc) {
   const __m256i z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
   if (acc) {
@@ -177,22 +171,11 @@ void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, si
     if (R > 4) c40 = ld(4, 0), c41 = ld(4, 1);
     if (R > 5) c50 = ld(5, 0), c51 = ld(5, 1);
   }
-#define QK_PAIR                                                                                      \
-  {                                                                                                  \
-    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));      \
-    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16))); \
-    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)                                     \
-    a += kMR, b += 2 * kNR;                                                                          \
+  for (size_t q = 0; q < kpad / 2; ++q, a += kMR, b += 2 * kNR) {
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    const __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
+    QK_ROW(0) QK_ROW(1) QK_ROW(2) QK_ROW(3) QK_ROW(4) QK_ROW(5)
   }
-  const size_t pairs = kpad / 2, pf_steps = std::min(pf_lines, pairs / 2);
-  const char* pfc = reinterpret_cast<const char*>(pf);
-  size_t q = 0;
-  for (; q < 2 * pf_steps; q += 2, pfc += 64) {
-    _mm_prefetch(pfc, _MM_HINT_T1);
-    QK_PAIR QK_PAIR
-  }
-  for (; q < pairs; ++q) QK_PAIR
-#undef QK_PAIR
   auto store = [&](int r, __m256i lo, __m256i hi) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc), lo);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * ldc + 8), hi);
@@ -208,17 +191,17 @@ void tile(size_t kpad, const int32_t* a, const int8_t* b, const int32_t* acc, si
 
 // Writes the full rows x kNR tile (padding columns hold acc or zeros).
 void kernel(size_t rows, size_t kc, const uint8_t* a_panel, size_t, bool, const uint8_t* b_panel, const int32_t* acc,
-            size_t ldacc, int32_t* c, size_t ldc, const uint8_t* pf, size_t pf_lines) {
+            size_t ldacc, int32_t* c, size_t ldc, const uint8_t*, size_t) {
   const int32_t* a = reinterpret_cast<const int32_t*>(a_panel);
   const int8_t* b = reinterpret_cast<const int8_t*>(b_panel);
   const size_t kpad = round_up(kc, kKR);
   switch (rows) {
-    case 1: tile<1>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 2: tile<2>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 3: tile<3>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 4: tile<4>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    case 5: tile<5>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
-    default: tile<6>(kpad, a, b, acc, ldacc, c, ldc, pf, pf_lines); break;
+    case 1: tile<1>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 2: tile<2>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 3: tile<3>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 4: tile<4>(kpad, a, b, acc, ldacc, c, ldc); break;
+    case 5: tile<5>(kpad, a, b, acc, ldacc, c, ldc); break;
+    default: tile<6>(kpad, a, b, acc, ldacc, c, ldc); break;
   }
 }
 
