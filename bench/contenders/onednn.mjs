@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { HEAVY, HEAVY_QUICK, statsFromSamples } from '../timing.mjs';
 import { qkernels } from './qkernels.mjs';
+import { floatOperands } from './sgemm.mjs';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCE = path.join(ROOT, 'bench', 'onednn.cc');
@@ -113,8 +114,9 @@ function inputsF32(d, s) {
   if (!written.has(key)) {
     const a = path.join(dir, `${key}.a`);
     const b = path.join(dir, `${key}.b`);
-    fs.writeFileSync(a, Float32Array.from(d.a, (v) => v - d.aZeroPoint));
-    fs.writeFileSync(b, Float32Array.from(d.b, (v) => v - d.bZeroPoint));
+    const f = floatOperands(d);
+    fs.writeFileSync(a, f.a);
+    fs.writeFileSync(b, f.b);
     written.set(key, { a, b });
   }
   return written.get(key);

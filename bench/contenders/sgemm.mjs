@@ -5,6 +5,19 @@
 // the bias or the quantization) are not compared.
 import { qkernels } from './qkernels.mjs';
 
+const operands = new WeakMap();
+
+/**
+ * The float32 operands of a GEMM case, A - aZeroPoint and B - bZeroPoint (exact), made once per case's data and
+ * shared with oneDNN's float32 rows.
+ * @returns {{ a: Float32Array, b: Float32Array }}
+ */
+export function floatOperands(d) {
+  if (!operands.has(d))
+    operands.set(d, { a: Float32Array.from(d.a, (v) => v - d.aZeroPoint), b: Float32Array.from(d.b, (v) => v - d.bZeroPoint) });
+  return operands.get(d);
+}
+
 function runner(a, b, s, ctx, out, compare) {
   const q = qkernels();
   const o = { m: s.m, n: s.n, k: s.k };
@@ -31,8 +44,7 @@ export default {
   },
   ops: {
     'gemm-s32'(d, _out, _v, s, ctx) {
-      const a = Float32Array.from(d.a, (v) => v - d.aZeroPoint);
-      const b = Float32Array.from(d.b, (v) => v - d.bZeroPoint);
+      const { a, b } = floatOperands(d);
       return runner(a, b, s, ctx, qkernels().alignedArray(Float32Array, s.m * s.n), 1e-4);
     },
     linearDynamic(d, _out, _v, s, ctx) {

@@ -988,11 +988,11 @@ void test_sgemm(const Kernels& k, Rng& r) {
 // Up to kSgemmRowsMax rows against row-major B take the tiers' `rows` path (B read in place, nothing packed),
 // which must give the packed path's bits: each case's first m rows are computed alone (rows path) and as part of
 // 9 rows (packed), on 1 and 3 threads, with k over several k blocks and column counts around the vector widths
-// and the path's 1024-column tasks.
+// and past the path's largest task (4096 columns at m = 1), so that 1 thread runs several tasks too.
 void test_sgemm_rows(const Kernels& k, Rng& r) {
   if (!k.sgemm || !k.sgemm->rows) return;
   Group g(qk::isa_name(k.isa), "sgemm_rows");
-  const size_t ns[] = {1, 7, 8, 17, 33, 1030, 2100};
+  const size_t ns[] = {1, 7, 8, 17, 33, 1030, 2100, 4100};
   const size_t ks[] = {1, 5, 300, 1100};
   for (const size_t n : ns)
     for (const size_t kk : ks) {
@@ -1150,15 +1150,16 @@ void test_oom_gemm(const Kernels& k, Rng& r) {
 
 void test_oom_sgemm(const Kernels& k, Rng& r) {
   Group g(qk::isa_name(k.isa), "sgemm_out_of_memory");
-  // Few rows (A's k block packed once, B panels per task), the blocked path (more rows than the tiers' mc; with
+  // Two rows (row-major B: the tiers' rows path and its per-task sums; transB: packed), few rows (A's k block
+  // packed once, B panels per task), the blocked path (more rows than the tiers' mc; with
   // one column panel a task's A block is larger than the shared B block), and C on top of A (k == n: computed
   // into a temporary).
   struct Case {
     size_t m, n, k;
     bool in_place;
   };
-  const Case cases[] = {{13, 70, 300, false}, {200, 40, 300, false}, {1000, 16, 256, false},
-                        {20, 64, 64, true},    {200, 48, 48, true}};
+  const Case cases[] = {{2, 70, 300, false},  {13, 70, 300, false}, {200, 40, 300, false},
+                        {1000, 16, 256, false}, {20, 64, 64, true},  {200, 48, 48, true}};
   for (const Case& c : cases) {
     for (int trans_b = 0; trans_b < 2 && !g.failed(); ++trans_b) {
       const size_t m = c.m, n = c.n, kk = c.k;
